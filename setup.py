@@ -1,0 +1,67 @@
+"""Installation script for speccal.
+
+The lower bounds below are the versions the test suite was run with.
+"""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "speccal" / "__init__.py").read_text(), re.M
+).group(1)
+
+INSTALL_REQUIRES = [
+    "tensorflow>=2.21",
+    "keras>=3.15",
+    "numpy>=2.4",
+    "scipy>=1.17",
+    "scikit-learn>=1.9",
+    "nibabel>=5.4",
+    "matplotlib>=3.11",
+    "tqdm>=4.70",
+    "joblib>=1.6",
+]
+
+EXTRAS_REQUIRE = {
+    "gpu": ["tensorflow[and-cuda]>=2.21"],
+    "promise": ["SimpleITK>=2.5"],
+    "dev": [
+        "pytest>=9.0",
+        "pytest-xdist>=3.8",
+        "hypothesis>=6.150",
+        "ruff>=0.17",
+        "medpy>=0.5.2",
+    ],
+    "docs": [
+        "sphinx>=8.1",
+        "numpydoc>=1.8",
+        "sphinx-gallery>=0.18",
+        "pydata-sphinx-theme>=0.16",
+    ],
+}
+
+setup(
+    name="speccal",
+    version=VERSION,
+    description=(
+        "Calibration toolkit for medical image segmentation: spectral entropy "
+        "regularization, baselines, post-hoc calibrators and evaluators (Keras 3)."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    packages=find_packages(include=["speccal", "speccal.*"]),
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["speccal = speccal.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Medical Science Apps.",
+        "Topic :: Scientific/Engineering :: Image Processing",
+    ],
+)

@@ -1,0 +1,35 @@
+"""The ``speccal`` command line."""
+
+import argparse
+import sys
+
+from speccal import __version__
+
+
+def build_parser():
+    """Return the top-level argument parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="speccal",
+        description=(
+            "Calibration toolkit for medical image segmentation: train with the spectral "
+            "entropy regularizer or a baseline, evaluate calibration and segmentation, "
+            "and compare runs in the paper's tables."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"speccal {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``speccal`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

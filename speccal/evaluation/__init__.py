@@ -1,0 +1,8 @@
+"""Estimator-style evaluators: calibration (ECE/SCE/TACE/...) and segmentation (DSC/HD95/ASD).
+
+numpy only; importing this package never imports TensorFlow.
+"""
+
+# -- calibration evaluators and protocols (issue 3) --
+
+# -- segmentation evaluator (issue 4) --

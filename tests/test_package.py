@@ -1,0 +1,71 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import speccal
+from speccal._bands import band_index, rfft_weights
+
+
+def test_version_and_lazy_import():
+    code = "import sys, speccal; print('tensorflow' in sys.modules, speccal.__version__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", speccal.__version__]
+
+
+def test_unknown_attribute():
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        speccal.nope  # noqa: B018
+
+
+def test_cli_version():
+    out = subprocess.run(
+        [sys.executable, "-m", "speccal.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == f"speccal {speccal.__version__}"
+
+
+@pytest.mark.parametrize("shape", [(7, 8, 9), (16, 16), (5, 12, 6), (96, 96, 96)])
+@pytest.mark.parametrize("bands", [1, 3, 5, 7])
+def test_band_index_matches_float_definition(shape, bands):
+    idx = band_index(shape, bands)
+    u = np.meshgrid(*[np.arange(n) - n // 2 for n in shape], indexing="ij")
+    r = np.sqrt(sum(g.astype(float) ** 2 for g in u))
+    R = min(shape) / 2
+    expected = np.full(shape, -1)
+    for k in range(1, bands + 1):
+        lo, hi = (k - 1) * R / bands, k * R / bands
+        expected[(r > lo + 1e-9) & (r <= hi + 1e-9)] = k - 1
+    expected[r == 0] = -1
+    np.testing.assert_array_equal(idx, expected)
+
+
+@pytest.mark.parametrize("shape", [(7, 8, 9), (6, 10), (4, 5, 6)])
+def test_band_layouts_give_equal_band_sums(shape, rng):
+    x = rng.normal(size=shape)
+    full = np.abs(np.fft.fftshift(np.fft.fftn(x))) ** 2
+    half = np.abs(np.fft.rfftn(x)) ** 2 * rfft_weights(shape)
+    unshifted = np.abs(np.fft.fftn(x)) ** 2
+    b_s = band_index(shape, 4, include_dc=True, include_corners=True)
+    b_r = band_index(shape, 4, include_dc=True, include_corners=True, layout="rfft")
+    b_f = band_index(shape, 4, include_dc=True, include_corners=True, layout="fft")
+    assert (b_s >= 0).all()
+    for k in range(4):
+        np.testing.assert_allclose(half[b_r == k].sum(), full[b_s == k].sum(), rtol=1e-10)
+        np.testing.assert_allclose(unshifted[b_f == k].sum(), full[b_s == k].sum(), rtol=1e-10)
+    np.testing.assert_allclose(full.sum(), half.sum(), rtol=1e-10)
+
+
+def test_band_index_errors():
+    with pytest.raises(ValueError, match=r"`bands` must be an int >= 1; got 0"):
+        band_index((8, 8), 0)
+    with pytest.raises(ValueError, match=r"`layout` must be one of"):
+        band_index((8, 8), 2, layout="polar")
+    with pytest.raises(ValueError, match=r"`spatial_shape` must be 2 or 3 positive sizes"):
+        band_index((8,), 2)
