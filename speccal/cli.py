@@ -1,9 +1,18 @@
-"""The ``speccal`` command line."""
+"""The ``speccal`` command line.
+
+Each command lives in its own module under :mod:`speccal.commands` and provides
+``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed
+arguments, returning the exit status). Heavy imports (TensorFlow) happen inside ``func``, so
+``speccal --help`` stays fast.
+"""
 
 import argparse
+import importlib
 import sys
 
 from speccal import __version__
+
+COMMANDS = ("train", "evaluate", "compare", "figures", "demo")
 
 
 def build_parser():
@@ -17,7 +26,15 @@ def build_parser():
         ),
     )
     parser.add_argument("--version", action="version", version=f"speccal {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"speccal.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"speccal.commands.{name}":
+                raise
+            continue
+        module.register(subparsers)
     return parser
 
 

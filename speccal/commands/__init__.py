@@ -1,0 +1,1 @@
+"""One module per ``speccal`` command; each provides ``register(subparsers)``."""
