@@ -1,0 +1,56 @@
+"""Helpers shared by the train, evaluate, compare and demo commands."""
+
+import functools
+
+DATASET_NAMES = (
+    "brats2020",
+    "acdc",
+    "flare2021",
+    "iseg2017",
+    "atlas2023",
+    "promise12",
+    "synthetic",
+)
+LOSS_NAMES = (
+    "ce",
+    "cespectral",
+    "focal",
+    "flsd",
+    "ls",
+    "mbls",
+    "svls",
+    "crac",
+    "nacl",
+    "cpenalty",
+    "meep",
+)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError)
+
+
+def reporting_errors(parser, handler):
+    """Wrap ``handler(args)`` so user errors end as ``parser.error`` (exit status 2).
+
+    The message is the exception's own (which names the argument, the expectation and the
+    value); tracebacks are kept for programming errors.
+    """
+
+    @functools.wraps(handler)
+    def run(args):
+        try:
+            return handler(args)
+        except USER_ERRORS as exc:
+            parser.error(str(exc))
+
+    return run
+
+
+def print_tables(results, format="markdown", file=None):
+    """Print the segmentation (Table 1) and calibration (Table 2) comparisons."""
+    from speccal.experiments import CALIBRATION_METRICS, SEGMENTATION_METRICS, results_table
+
+    for title, metrics in (
+        ("Segmentation", SEGMENTATION_METRICS),
+        ("Calibration", CALIBRATION_METRICS),
+    ):
+        print(f"\n{title}\n", file=file)
+        print(results_table(results, metrics, format=format), file=file)

@@ -1,0 +1,188 @@
+"""Result tables in the paper's layout: metrics as rows, methods as columns (numpy only)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("markdown", "csv", "latex")
+SEGMENTATION_METRICS = ("dice", "hd95", "asd")
+CALIBRATION_METRICS = ("ece", "sce", "tace")
+HIGHER_IS_BETTER = {"dice"}
+LABELS = {
+    "dice": "DSC ↑",
+    "hd95": "HD95 (mm) ↓",
+    "asd": "ASD (mm) ↓",
+    "ece": "ECE ↓",
+    "sce": "SCE ↓",
+    "tace": "TACE ↓",
+}
+
+
+def read_results(run_dirs):
+    """Read ``metrics.json`` of each run; a missing file names the run to evaluate."""
+    results = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: run `speccal evaluate {run_dir}` before comparing."
+            )
+        results.append(json.loads(path.read_text()))
+    return results
+
+
+def summarize(results, metrics):
+    """Mean and standard deviation per method over its runs (seeds).
+
+    Parameters
+    ----------
+    results : list of dict
+        ``metrics.json`` contents, each with ``method`` and the metric keys.
+    metrics : sequence of str
+        Metric keys to summarise.
+
+    Returns
+    -------
+    dict
+        ``{method: {metric: (mean, sd, n_runs)}}`` in order of first appearance; ``sd`` is
+        the sample standard deviation (``ddof=1``), NaN for a single run.
+
+    Examples
+    --------
+    >>> s = summarize([{"method": "ce", "ece": 0.1}, {"method": "ce", "ece": 0.3}], ["ece"])
+    >>> [round(v, 4) for v in s["ce"]["ece"][:2]]
+    [0.2, 0.1414]
+    """
+    grouped = {}
+    for result in results:
+        grouped.setdefault(result["method"], []).append(result)
+    summary = {}
+    for method, runs in grouped.items():
+        summary[method] = {}
+        for metric in metrics:
+            values = np.array([float(r[metric]) for r in runs])
+            sd = values.std(ddof=1) if len(values) > 1 else float("nan")
+            summary[method][metric] = (float(values.mean()), float(sd), len(values))
+    return summary
+
+
+def _ranks(means, higher_is_better):
+    """Indices of the best and second-best finite means (None when absent)."""
+    finite = [i for i, m in enumerate(means) if np.isfinite(m)]
+    order = sorted(finite, key=lambda i: -means[i] if higher_is_better else means[i])
+    return (order + [None, None])[:2]
+
+
+def _cell(mean, sd, digits):
+    if not np.isfinite(mean):
+        return "inf" if mean > 0 else "nan"
+    text = f"{mean:.{digits}f}"
+    return text if not np.isfinite(sd) else f"{text} ± {sd:.{digits}f}"
+
+
+def results_table(results, metrics, *, format="markdown", digits=4, protocol=None):
+    """Format a comparison table with methods as columns, best bold, second italic.
+
+    Parameters
+    ----------
+    results : list of dict
+        ``metrics.json`` contents (see :func:`speccal.experiments.evaluate_run`); runs of the
+        same ``method`` (several seeds) are shown as mean ± sd.
+    metrics : sequence of str
+        Rows, e.g. ``("dice", "hd95", "asd")`` (the paper's Table 1) or
+        ``("ece", "sce", "tace")`` (Table 2). Dice is better when higher, all others lower.
+    format : {"markdown", "csv", "latex"}, default="markdown"
+        Output format; CSV has no emphasis.
+    digits : int, default=4
+        Decimals.
+    protocol : str, optional
+        Evaluation protocol stated under the table; default the runs' own ``protocol``.
+
+    Returns
+    -------
+    str
+        The table, ending with a line stating the protocol and the number of runs.
+
+    Raises
+    ------
+    ValueError
+        If ``format`` is unknown, ``results`` is empty or lacks a metric.
+
+    Examples
+    --------
+    >>> rows = [{"method": "ce", "ece": 0.2}, {"method": "cespectral", "ece": 0.1}]
+    >>> print(results_table(rows, ["ece"], protocol="toy"))
+    | metric | ce | cespectral |
+    |---|---|---|
+    | ECE ↓ | *0.2000* | **0.1000** |
+    <BLANKLINE>
+    Protocol: toy. Runs per method: ce 1, cespectral 1.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"`format` must be one of {', '.join(FORMATS)}; got {format!r}.")
+    if not results:
+        raise ValueError("`results` must hold at least one run; got none.")
+    for metric in metrics:
+        missing = [r.get("method", "?") for r in results if metric not in r]
+        if missing:
+            raise ValueError(f"`results` of {missing} lack the metric {metric!r}.")
+    summary = summarize(results, metrics)
+    methods = list(summary)
+    body = []
+    for metric in metrics:
+        means = [summary[m][metric][0] for m in methods]
+        best, second = _ranks(means, metric in HIGHER_IS_BETTER)
+        cells = []
+        for i, method in enumerate(methods):
+            mean, sd, _ = summary[method][metric]
+            cells.append((_cell(mean, sd, digits), i == best, i == second))
+        body.append((LABELS.get(metric, metric), cells))
+    protocol = protocol or results[0].get("protocol", "unstated")
+    counts = ", ".join(f"{m} {summary[m][metrics[0]][2]}" for m in methods)
+    footer = f"Protocol: {protocol}. Runs per method: {counts}."
+    return _render(format, methods, body, footer)
+
+
+def _render(format, methods, body, footer):
+    if format == "csv":
+        lines = [",".join(["metric", *methods])]
+        lines += [",".join([label] + [f'"{c[0]}"' for c in cells]) for label, cells in body]
+        return "\n".join(lines) + f"\n# {footer}"
+    if format == "latex":
+
+        def emph(text, bold, italic):
+            text = text.replace("±", r"$\pm$")
+            return rf"\textbf{{{text}}}" if bold else rf"\textit{{{text}}}" if italic else text
+
+        head = " & ".join(["Metric"] + [m.replace("_", r"\_") for m in methods])
+        rows = [
+            " & ".join(
+                [label.replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")]
+                + [emph(*c) for c in cells]
+            )
+            + r" \\"
+            for label, cells in body
+        ]
+        spec = "l" + "c" * len(methods)
+        return "\n".join(
+            [
+                rf"\begin{{tabular}}{{{spec}}}",
+                r"\toprule",
+                head + r" \\",
+                r"\midrule",
+                *rows,
+                r"\bottomrule",
+                r"\end{tabular}",
+                f"% {footer}",
+            ]
+        )
+
+    def emph(text, bold, italic):
+        return f"**{text}**" if bold else f"*{text}*" if italic else text
+
+    lines = ["| metric | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 1)]
+    lines += [
+        "| " + " | ".join([label] + [emph(*c) for c in cells]) + " |" for label, cells in body
+    ]
+    return "\n".join(lines) + f"\n\n{footer}"

@@ -1,0 +1,301 @@
+"""Training runs: build, train, checkpoint (model, optimiser and loss state) and resume."""
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from speccal.experiments._config import RunConfig
+from speccal.experiments._data import (
+    load_volumes,
+    open_dataset,
+    patch_batches,
+    run_split,
+    sample_patch,
+)
+
+CHECKPOINT_DIR = "checkpoint"
+WEIGHTS_FILE = "weights.weights.h5"
+LOSS_STATE_FILE = "loss_state.npz"
+PROGRESS_FILE = "progress.json"
+LOG_FILE = "train.log"
+HISTORY_FILE = "history.csv"
+
+
+def loss_variables(loss, prefix="loss", _depth=0, _seen=None):
+    """Every variable a loss object holds (spectral buffer, CRaC multipliers, ...).
+
+    Parameters
+    ----------
+    loss : object
+        A loss; its attributes are searched (three levels deep) for TensorFlow or Keras
+        variables.
+
+    Returns
+    -------
+    dict of str to variable
+        Variables keyed by attribute path (e.g. ``"loss.regularizer.buffer"``), sorted.
+
+    Examples
+    --------
+    >>> import keras
+    >>> loss_variables(keras.losses.SparseCategoricalCrossentropy())
+    {}
+    """
+    import keras
+    import tensorflow as tf
+
+    seen = set() if _seen is None else _seen
+    if id(loss) in seen or _depth > 3:
+        return {}
+    seen.add(id(loss))
+    found = {}
+    attributes = getattr(loss, "__dict__", {})
+    for name in sorted(attributes):
+        value = attributes[name]
+        path = f"{prefix}.{name}"
+        if isinstance(value, tf.Variable | keras.Variable):
+            found[path] = value
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, tf.Variable | keras.Variable):
+                    found[f"{path}.{i}"] = item
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            if isinstance(value, keras.layers.Layer | keras.optimizers.Optimizer):
+                continue
+            found.update(loss_variables(value, path, _depth + 1, seen))
+    return dict(sorted(found.items()))
+
+
+def save_checkpoint(run_dir, model, loss, epoch):
+    """Write weights + optimiser state, the loss variables and the finished epoch count."""
+    ckpt = Path(run_dir) / CHECKPOINT_DIR
+    ckpt.mkdir(exist_ok=True)
+    model.save_weights(ckpt / WEIGHTS_FILE)
+    state = {k: np.asarray(v.numpy()) for k, v in loss_variables(loss).items()}
+    np.savez(ckpt / LOSS_STATE_FILE, **state)
+    (ckpt / PROGRESS_FILE).write_text(json.dumps({"epoch": int(epoch)}) + "\n")
+
+
+def restore_checkpoint(run_dir, model, loss):
+    """Load a checkpoint written by :func:`save_checkpoint`; return the finished epochs."""
+    ckpt = Path(run_dir) / CHECKPOINT_DIR
+    progress = ckpt / PROGRESS_FILE
+    if not progress.is_file():
+        raise FileNotFoundError(f"{progress} not found: the run has no checkpoint to resume.")
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(ckpt / WEIGHTS_FILE)
+    variables = loss_variables(loss)
+    with np.load(ckpt / LOSS_STATE_FILE) as state:
+        missing = sorted(set(variables) - set(state.files))
+        if missing:
+            raise ValueError(f"{ckpt / LOSS_STATE_FILE} lacks the loss variables {missing}.")
+        for name, variable in variables.items():
+            variable.assign(state[name])
+    return json.loads(progress.read_text())["epoch"]
+
+
+def build_model(config, in_channels, n_classes):
+    """The run's network, built from its configuration."""
+    from speccal.models import get_model
+
+    params = {"patch_size": config.patch_size, **config.model_params}
+    return get_model(config.model, in_channels, n_classes, **params)
+
+
+def _optimizer(config):
+    import keras
+
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+
+
+def _strategy(name):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _logger(run_dir):
+    logger = logging.getLogger(f"speccal.run.{Path(run_dir).resolve()}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(Path(run_dir) / LOG_FILE)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    return logger
+
+
+def _prepare_run_dir(run_dir, config, resume, overwrite):
+    run_dir = Path(run_dir)
+    if resume:
+        return RunConfig.load(run_dir) if config is None else config
+    if config is None:
+        raise ValueError("`config` must be given unless `resume=True`; got None.")
+    root = Path(config.root).resolve()
+    if run_dir.resolve() == root or root in run_dir.resolve().parents:
+        raise ValueError(
+            f"`out` must be outside the dataset folder {str(root)!r} (speccal never writes "
+            f"into a dataset); got {str(run_dir)!r}."
+        )
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"`out` {str(run_dir)!r} already exists and is not empty; pass --overwrite "
+                "to replace it or --resume to continue it."
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir)
+    return config
+
+
+def _validation_patches(volumes, config):
+    rng = np.random.default_rng(config.seed + 1)
+    n = max(2, 2 * config.batch_size)
+    pairs = [
+        sample_patch(volumes[i % len(volumes)], config.patch_size, rng, config.foreground_fraction)
+        for i in range(n)
+    ]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def _callbacks(run_dir, loss, config, validation, resume, logger):
+    import keras
+
+    class _Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            save_checkpoint(run_dir, self.model, loss, epoch + 1)
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted((logs or {}).items()))
+            logger.info("epoch %d/%d %s", epoch + 1, config.epochs, shown)
+
+    callbacks = [
+        keras.callbacks.CSVLogger(str(Path(run_dir) / HISTORY_FILE), append=resume),
+        _Checkpoint(),
+    ]
+    if config.loss == "crac":
+        from speccal.losses import CRaCCallback
+
+        callbacks.append(CRaCCallback(validation, **config.loss_params.get("callback", {})))
+    return callbacks
+
+
+def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progress=True):
+    """Train a segmentation model as configured and checkpoint it in ``run_dir``.
+
+    Parameters
+    ----------
+    config : RunConfig, optional
+        What to train; ignored (read from ``run_dir/config.json``) when ``resume=True``.
+    run_dir : str or path
+        Run directory; it receives ``config.json``, ``split.json`` (the seeded 4:1:1 case
+        split), ``train.log``, ``history.csv`` and ``checkpoint/`` (weights, optimiser state,
+        loss variables such as the spectral ring buffer or CRaC multipliers, finished epochs).
+    resume : bool, default=False
+        Continue from the last checkpoint up to ``config.epochs``.
+    overwrite : bool, default=False
+        Replace an existing non-empty ``run_dir``.
+    progress : bool, default=True
+        Show Keras progress bars.
+
+    Returns
+    -------
+    keras.Model
+        The trained model (the loss stays reachable as ``model.loss``).
+
+    Raises
+    ------
+    FileExistsError
+        If ``run_dir`` exists, is not empty and neither ``resume`` nor ``overwrite`` is set.
+    ValueError
+        If ``run_dir`` lies inside the dataset folder, or a name is unknown (the message lists
+        the valid ones).
+
+    Notes
+    -----
+    Patches are sampled at random from the training cases (half of them centred on
+    foreground by default), ``steps_per_epoch`` batches per epoch; validation uses a fixed,
+    seeded set of patches from the validation cases. With ``strategy="mirrored"`` the model,
+    its optimiser and the loss are created under ``tf.distribute.MirroredStrategy``, so
+    ``batch_size`` is the global batch.
+
+    Examples
+    --------
+    >>> from speccal.experiments import RunConfig, train_run  # doctest: +SKIP
+    >>> cfg = RunConfig("synthetic", "data", loss="cespectral", epochs=1)  # doctest: +SKIP
+    >>> model = train_run(cfg, "runs/cespectral")  # doctest: +SKIP
+    """
+    import keras
+    import tensorflow as tf
+
+    from speccal.losses import get_loss
+
+    config = _prepare_run_dir(run_dir, config, resume, overwrite)
+    logger = _logger(run_dir)
+    keras.utils.set_random_seed(config.seed)
+    dataset = open_dataset(config.dataset, config.root)
+    parts = run_split(run_dir, dataset, config.split, config.seed)
+    train_volumes = load_volumes(dataset, parts["train"])
+    validation = _validation_patches(load_volumes(dataset, parts["val"]), config)
+    in_channels = train_volumes[0].image.shape[-1]
+    n_classes = int(
+        getattr(dataset, "n_classes", 0) or max(v.label.max() for v in train_volumes) + 1
+    )
+    signature = (
+        tf.TensorSpec((config.batch_size, *config.patch_size, in_channels), tf.float32),
+        tf.TensorSpec((config.batch_size, *config.patch_size), tf.int32),
+    )
+    batches = tf.data.Dataset.from_generator(
+        lambda: patch_batches(
+            train_volumes,
+            config.patch_size,
+            config.batch_size,
+            config.seed,
+            config.foreground_fraction,
+        ),
+        output_signature=signature,
+    ).prefetch(2)
+    with _strategy(config.strategy).scope():
+        model = build_model(config, in_channels, n_classes)
+        loss = get_loss(
+            config.loss, **{k: v for k, v in config.loss_params.items() if k != "callback"}
+        )
+        model.compile(optimizer=_optimizer(config), loss=loss)
+    epochs_done = restore_checkpoint(run_dir, model, loss) if resume else 0
+    logger.info(
+        "%s %s: loss=%s %s, model=%s, %d train / %d val cases, from epoch %d",
+        "resume" if resume else "start",
+        config.dataset,
+        config.loss,
+        config.loss_params,
+        config.model,
+        len(train_volumes),
+        len(parts["val"]),
+        epochs_done,
+    )
+    started = time.perf_counter()
+    if epochs_done < config.epochs:
+        model.fit(
+            batches,
+            epochs=config.epochs,
+            initial_epoch=epochs_done,
+            steps_per_epoch=config.steps_per_epoch,
+            validation_data=validation,
+            callbacks=_callbacks(run_dir, loss, config, validation, resume, logger),
+            verbose=1 if progress else 0,
+        )
+    logger.info("done in %.1f s", time.perf_counter() - started)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    return model
