@@ -6,3 +6,4 @@ numpy only; importing this package never imports TensorFlow.
 # -- calibration evaluators and protocols (issue 3) --
 
 # -- segmentation evaluator (issue 4) --
+from speccal.evaluation._segmentation import SegmentationEvaluator  # noqa: F401

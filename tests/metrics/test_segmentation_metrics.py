@@ -429,11 +429,13 @@ def test_docstring_examples_run():
     assert result.failed == 0
 
 
-def test_importing_metrics_does_not_import_tensorflow():
+def test_metrics_and_evaluator_do_not_import_tensorflow():
     code = (
         "import sys, numpy as np\n"
+        "from speccal.evaluation import SegmentationEvaluator\n"
         "from speccal.metrics import segmentation_scores\n"
         "segmentation_scores(np.eye(4, dtype=int), np.eye(4, dtype=int))\n"
+        "SegmentationEvaluator().fit(np.eye(4, dtype=int), np.eye(4, dtype=int))\n"
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
     )
     out = subprocess.run(

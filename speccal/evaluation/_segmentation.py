@@ -1,0 +1,364 @@
+"""Per-volume segmentation tables: Dice, HD95 and ASD per class, means and deviations.
+
+numpy, scipy, scikit-learn and joblib only: this module never imports TensorFlow.
+"""
+
+import csv
+import numbers
+import warnings
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from speccal.metrics._segmentation import (
+    SEGMENTATION_METRICS,
+    _check_method,
+    segmentation_scores,
+)
+
+__all__ = ["SegmentationEvaluator"]
+
+
+def _score_volume(y_pred, y_true, spacing, case_id, options):
+    """Score one volume; return its scores and the messages of the warnings raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            scores = segmentation_scores(y_pred, y_true, spacing=spacing, **options)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"case {case_id!r}: {error}") from error
+    return scores, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+def _as_volume_list(volumes, name):
+    """One array is one volume; a list or tuple holds one volume per item."""
+    if isinstance(volumes, list | tuple):
+        if not volumes:
+            raise ValueError(f"`{name}` must hold at least one volume; got an empty sequence.")
+        return [np.asarray(volume) for volume in volumes]
+    return [np.asarray(volumes)]
+
+
+def _per_volume(values, n_volumes, name, is_item):
+    """Broadcast one shared value to every volume, or check one value per volume."""
+    if values is None or is_item(values):
+        return [values] * n_volumes
+    values = list(values)
+    if len(values) != n_volumes:
+        raise ValueError(
+            f"`{name}` must be one value for all volumes or one per volume ({n_volumes}); "
+            f"got {len(values)} values."
+        )
+    return values
+
+
+def _is_one_spacing(spacing):
+    return isinstance(spacing, numbers.Real) or all(
+        isinstance(value, numbers.Real) for value in spacing
+    )
+
+
+def _column_std(values):
+    """Population standard deviation per column; ``inf`` where a column holds ``inf``."""
+    finite = np.isfinite(values).all(axis=0)
+    std = np.full(values.shape[1], np.inf)
+    std[finite] = values[:, finite].std(axis=0)
+    return std
+
+
+class SegmentationEvaluator(BaseEstimator):
+    r"""Per-volume Dice, HD95 and ASD for every class, with means and standard deviations.
+
+    Each volume is scored with :func:`speccal.metrics.segmentation_scores`, using its own
+    voxel spacing; volumes can be scored in parallel with joblib, and :meth:`partial_fit`
+    adds volumes one call at a time.
+
+    Parameters
+    ----------
+    n_classes : int, optional
+        Number of classes (background included), at least 2. Default: ``len(class_names)``
+        if given, else one more than the largest label in the volumes of the first call to
+        :meth:`fit` or :meth:`partial_fit`.
+    include_background : bool, default=False
+        Whether class 0 is scored too.
+    class_names : sequence of str, optional
+        One name per class, background included (length ``n_classes``), used in the table's
+        column names. Default: the class indices.
+    n_jobs : int, optional
+        Number of joblib workers that score volumes in parallel; None means 1 unless inside
+        a :func:`joblib.parallel_config` context, -1 means all processors.
+    hd95_method : {"medpy", "monai"}, default="medpy"
+        HD95 definition, see :func:`speccal.metrics.hausdorff_distance_95`.
+
+    Attributes
+    ----------
+    n_classes_ : int
+        Number of classes, background included.
+    classes_ : ndarray of shape (n_scored_classes,)
+        The scored class indices (1..n_classes-1, or 0..n_classes-1 with background).
+    class_names_ : list of str
+        The names of the scored classes.
+    case_ids_ : list of str
+        One identifier per scored volume, in order.
+    spacings_ : list of tuple of float
+        The voxel spacing used for each volume.
+    scores_ : dict of str to ndarray of shape (n_volumes, n_scored_classes)
+        ``{"dice": ..., "hd95": ..., "asd": ...}``, one row per volume.
+    mean_ : dict of str to ndarray of shape (n_scored_classes,)
+        Per-class mean over volumes of each metric.
+    std_ : dict of str to ndarray of shape (n_scored_classes,)
+        Per-class population standard deviation (``ddof=0``) over volumes; ``inf`` for a
+        class where some volume scored ``inf``.
+    records_ : list of dict
+        The per-volume table: one dict per volume with ``case_id`` and one entry per
+        metric and class, named ``"{metric}_{class_name}"`` (e.g. ``"hd95_tumour"``).
+    n_volumes_ : int
+        Number of volumes scored.
+
+    See Also
+    --------
+    speccal.metrics.segmentation_scores : The scores of one pair of label maps.
+    speccal.evaluation.CalibrationEvaluator : Calibration metrics over the same volumes.
+
+    Notes
+    -----
+    For class :math:`k` and volumes :math:`v = 1..V`, with :math:`m_{vk}` one of
+    DSC, HD95 or ASD,
+
+    .. math::
+
+        \bar m_k = \frac{1}{V} \sum_{v=1}^{V} m_{vk}, \qquad
+        s_k = \sqrt{\frac{1}{V} \sum_{v=1}^{V} (m_{vk} - \bar m_k)^2}.
+
+    A class absent from a volume's prediction but present in its ground truth (or the
+    reverse) scores HD95 = ASD = ``inf`` with a :class:`UserWarning` naming the case; the
+    class mean is then ``inf``, never a silent NaN. Warnings raised in joblib workers are
+    re-emitted in the calling process.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import SegmentationEvaluator
+    >>> y_true = np.zeros((8, 8, 8), dtype=int); y_true[2:6, 2:6, 2:6] = 1
+    >>> y_pred = np.roll(y_true, 1, axis=0)
+    >>> evaluator = SegmentationEvaluator(class_names=["background", "tumour"])
+    >>> evaluator = evaluator.fit([y_pred, y_true], [y_true, y_true],
+    ...                           spacing=[(1.0, 1.0, 1.0), (2.0, 1.0, 1.0)],
+    ...                           case_id=["a", "b"])
+    >>> evaluator.scores_["dice"].ravel().tolist()
+    [0.75, 1.0]
+    >>> evaluator.mean_["dice"].tolist()
+    [0.875]
+    >>> sorted(evaluator.records_[0])
+    ['asd_tumour', 'case_id', 'dice_tumour', 'hd95_tumour']
+    """
+
+    def __init__(
+        self,
+        *,
+        n_classes=None,
+        include_background=False,
+        class_names=None,
+        n_jobs=None,
+        hd95_method="medpy",
+    ):
+        self.n_classes = n_classes
+        self.include_background = include_background
+        self.class_names = class_names
+        self.n_jobs = n_jobs
+        self.hd95_method = hd95_method
+
+    def fit(self, y_pred, y_true, *, spacing=None, case_id=None):
+        """Score volumes, replacing any previous result.
+
+        Parameters
+        ----------
+        y_pred : array-like of shape (*spatial), or list of such arrays
+            Predicted label maps: one array is one volume; a list or tuple holds one volume
+            per item (shapes may differ between volumes). A batch array of shape
+            ``(n_volumes, *spatial)`` is passed as ``list(batch)``.
+        y_true : array-like of shape (*spatial), or list of such arrays
+            Ground-truth label maps, matching ``y_pred`` one for one.
+        spacing : sequence of float or list of sequences of float, optional
+            Voxel size per axis (millimetres): one spacing shared by all volumes, or one per
+            volume. Default: 1 on every axis.
+        case_id : str or sequence of str, optional
+            One identifier per volume. Default: the running index of the volume.
+
+        Returns
+        -------
+        self : SegmentationEvaluator
+            The fitted evaluator.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, the numbers of volumes, spacings and identifiers
+            differ, or a volume fails :func:`speccal.metrics.segmentation_scores`'s checks
+            (the message names the case).
+        """
+        for name in ("n_classes_", "scores_"):
+            self.__dict__.pop(name, None)
+        return self.partial_fit(y_pred, y_true, spacing=spacing, case_id=case_id)
+
+    def partial_fit(self, y_pred, y_true, *, spacing=None, case_id=None):
+        """Score more volumes and add them to the table.
+
+        Parameters
+        ----------
+        y_pred : array-like of shape (*spatial), or list of such arrays
+            Predicted label maps, as in :meth:`fit`.
+        y_true : array-like of shape (*spatial), or list of such arrays
+            Ground-truth label maps, as in :meth:`fit`.
+        spacing : sequence of float or list of sequences of float, optional
+            One spacing for all these volumes or one per volume, as in :meth:`fit`.
+        case_id : str or sequence of str, optional
+            One identifier per volume. Default: the running index of the volume.
+
+        Returns
+        -------
+        self : SegmentationEvaluator
+            The evaluator, with the new volumes appended.
+
+        Raises
+        ------
+        ValueError
+            As in :meth:`fit`; also if a volume holds a label >= ``n_classes_`` fixed by an
+            earlier call.
+        """
+        preds = _as_volume_list(y_pred, "y_pred")
+        trues = _as_volume_list(y_true, "y_true")
+        if len(trues) != len(preds):
+            raise ValueError(
+                f"`y_true` must hold as many volumes as `y_pred` ({len(preds)}); got {len(trues)}."
+            )
+        first = not hasattr(self, "scores_")
+        if first:
+            self._check_params(preds, trues)
+        n_done = 0 if first else self.n_volumes_
+        spacings = _per_volume(spacing, len(preds), "spacing", _is_one_spacing)
+        if case_id is None:
+            case_id = [str(n_done + i) for i in range(len(preds))]
+        case_ids = [str(c) for c in _per_volume(case_id, len(preds), "case_id", _is_str)]
+        options = {
+            "n_classes": self.n_classes_,
+            "include_background": self.include_background,
+            "hd95_method": self.hd95_method,
+        }
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_score_volume)(p, t, s, c, options)
+            for p, t, s, c in zip(preds, trues, spacings, case_ids, strict=True)
+        )
+        for case, (_, messages) in zip(case_ids, results, strict=True):
+            for message in messages:
+                warnings.warn(f"case {case!r}: {message}", UserWarning, stacklevel=2)
+        new = {m: np.stack([scores[m] for scores, _ in results]) for m in SEGMENTATION_METRICS}
+        if first:
+            self.scores_, self.case_ids_, self.spacings_ = new, [], []
+        else:
+            self.scores_ = {m: np.concatenate([self.scores_[m], new[m]]) for m in new}
+        self.case_ids_ += case_ids
+        self.spacings_ += [_spacing_tuple(s, p.ndim) for s, p in zip(spacings, preds, strict=True)]
+        self._summarise()
+        return self
+
+    def to_csv(self, path):
+        """Write the per-volume table to a CSV file.
+
+        Columns: ``case_id``, then ``{metric}_{class_name}`` for each metric (dice, hd95,
+        asd) and scored class; floats are written with full precision (``inf`` as ``inf``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (created or overwritten).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the evaluator has not been fitted.
+        """
+        check_is_fitted(self, "records_")
+        path = Path(path)
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(self.records_[0]))
+            writer.writeheader()
+            writer.writerows(self.records_)
+        return path
+
+    def _check_params(self, preds, trues):
+        """Check the constructor's parameters; set ``n_classes_`` and the class names."""
+        names = self.class_names
+        if names is not None and (
+            isinstance(names, str) or not all(isinstance(n, str) for n in names)
+        ):
+            raise ValueError(f"`class_names` must be a sequence of str; got {names!r}.")
+        n_classes = self.n_classes
+        if n_classes is None:
+            n_classes = len(names) if names is not None else _largest_label(preds + trues) + 1
+            n_classes = max(n_classes, 2)
+        elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
+            raise ValueError(f"`n_classes` must be an integer >= 2 or None; got {n_classes!r}.")
+        elif n_classes < 2:
+            raise ValueError(f"`n_classes` must be an integer >= 2 or None; got {n_classes!r}.")
+        if names is not None and len(names) != n_classes:
+            raise ValueError(
+                f"`class_names` must hold one name per class ({n_classes}, background "
+                f"included); got {len(names)} names."
+            )
+        if not isinstance(self.include_background, bool | np.bool_):
+            raise TypeError(
+                f"`include_background` must be a bool; got {self.include_background!r}."
+            )
+        _check_method(self.hd95_method, "hd95_method")
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral)
+        ):
+            raise ValueError(f"`n_jobs` must be an integer or None; got {self.n_jobs!r}.")
+        self.n_classes_ = int(n_classes)
+        self.classes_ = np.arange(0 if self.include_background else 1, self.n_classes_)
+        names = list(names) if names is not None else [str(k) for k in range(self.n_classes_)]
+        self.class_names_ = [names[k] for k in self.classes_]
+
+    def _summarise(self):
+        """Recompute the means, deviations and the per-volume table from ``scores_``."""
+        self.n_volumes_ = len(self.case_ids_)
+        self.mean_ = {m: values.mean(axis=0) for m, values in self.scores_.items()}
+        self.std_ = {m: _column_std(values) for m, values in self.scores_.items()}
+        columns = [
+            (f"{m}_{name}", m, j)
+            for m in SEGMENTATION_METRICS
+            for j, name in enumerate(self.class_names_)
+        ]
+        self.records_ = [
+            {"case_id": case, **{col: float(self.scores_[m][i, j]) for col, m, j in columns}}
+            for i, case in enumerate(self.case_ids_)
+        ]
+
+
+def _is_str(value):
+    return isinstance(value, str)
+
+
+def _largest_label(volumes):
+    largest = 0
+    for volume in volumes:
+        if volume.size and np.issubdtype(volume.dtype, np.number) and np.all(np.isfinite(volume)):
+            largest = max(largest, int(volume.max()))
+    return largest
+
+
+def _spacing_tuple(spacing, ndim):
+    if spacing is None:
+        return (1.0,) * ndim
+    if isinstance(spacing, numbers.Real):
+        return (float(spacing),) * ndim
+    return tuple(float(value) for value in spacing)

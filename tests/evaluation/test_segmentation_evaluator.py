@@ -1,0 +1,247 @@
+"""SegmentationEvaluator: per-volume tables, means, deviations, CSV, joblib and streaming."""
+
+import csv
+import doctest
+import warnings
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from speccal.evaluation import SegmentationEvaluator
+from speccal.metrics import segmentation_scores
+
+METRICS = ("dice", "hd95", "asd")
+
+
+def make_volumes(rng, n_volumes=4, n_classes=3):
+    """Label maps of varying, odd shapes; predictions are perturbed copies."""
+    preds, trues = [], []
+    for v in range(n_volumes):
+        shape = (9 + v, 10, 11 + 2 * v)
+        fields = [
+            ndimage.gaussian_filter(rng.standard_normal(shape), 1.5) for _ in range(n_classes)
+        ]
+        true = np.argmax(fields, axis=0)
+        pred = true.copy()
+        flip = rng.random(shape) < 0.05
+        pred[flip] = rng.integers(0, n_classes, flip.sum())
+        preds.append(pred)
+        trues.append(true)
+    return preds, trues
+
+
+SPACINGS = [(1.0, 1.0, 1.0), (0.7, 0.7, 2.5), (1.2, 0.9, 3.0), (0.5, 0.5, 0.5)]
+
+
+def test_fit_table_equals_segmentation_scores_per_volume(rng):
+    preds, trues = make_volumes(rng)
+    evaluator = SegmentationEvaluator(n_classes=3).fit(
+        preds, trues, spacing=SPACINGS, case_id=["a", "b", "c", "d"]
+    )
+    assert evaluator.n_volumes_ == 4
+    assert evaluator.case_ids_ == ["a", "b", "c", "d"]
+    assert evaluator.spacings_ == SPACINGS
+    assert evaluator.classes_.tolist() == [1, 2]
+    assert evaluator.class_names_ == ["1", "2"]
+    for i, (pred, true) in enumerate(zip(preds, trues, strict=True)):
+        expected = segmentation_scores(pred, true, n_classes=3, spacing=SPACINGS[i])
+        for metric in METRICS:
+            np.testing.assert_array_equal(evaluator.scores_[metric][i], expected[metric])
+            assert evaluator.records_[i][f"{metric}_2"] == expected[metric][1]
+        assert evaluator.records_[i]["case_id"] == "abcd"[i]
+    for metric in METRICS:
+        values = evaluator.scores_[metric]
+        assert values.shape == (4, 2)
+        np.testing.assert_allclose(evaluator.mean_[metric], values.mean(axis=0))
+        np.testing.assert_allclose(evaluator.std_[metric], values.std(axis=0))
+
+
+def test_one_shared_spacing_and_default_case_ids(rng):
+    preds, trues = make_volumes(rng, n_volumes=2)
+    shared = SegmentationEvaluator().fit(preds, trues, spacing=(0.7, 0.7, 2.5))
+    each = SegmentationEvaluator().fit(preds, trues, spacing=[(0.7, 0.7, 2.5)] * 2)
+    assert shared.case_ids_ == ["0", "1"]
+    assert shared.n_classes_ == 3
+    for metric in METRICS:
+        np.testing.assert_array_equal(shared.scores_[metric], each.scores_[metric])
+
+
+def test_single_array_is_one_volume(rng):
+    preds, trues = make_volumes(rng, n_volumes=1)
+    evaluator = SegmentationEvaluator(n_classes=3).fit(
+        preds[0], trues[0], spacing=(0.7, 0.7, 2.5), case_id="only"
+    )
+    assert evaluator.case_ids_ == ["only"]
+    expected = segmentation_scores(preds[0], trues[0], n_classes=3, spacing=(0.7, 0.7, 2.5))
+    np.testing.assert_array_equal(evaluator.scores_["hd95"], [expected["hd95"]])
+
+
+def test_n_jobs_two_equals_n_jobs_one(rng):
+    preds, trues = make_volumes(rng)
+    serial = SegmentationEvaluator(n_jobs=1).fit(preds, trues, spacing=SPACINGS)
+    parallel = SegmentationEvaluator(n_jobs=2).fit(preds, trues, spacing=SPACINGS)
+    assert parallel.records_ == serial.records_
+    for metric in METRICS:
+        np.testing.assert_array_equal(parallel.scores_[metric], serial.scores_[metric])
+
+
+def test_partial_fit_in_chunks_equals_fit(rng):
+    preds, trues = make_volumes(rng)
+    whole = SegmentationEvaluator(include_background=True).fit(preds, trues, spacing=SPACINGS)
+    chunked = SegmentationEvaluator(include_background=True)
+    chunked.partial_fit(preds[:1], trues[:1], spacing=SPACINGS[:1])
+    chunked.partial_fit(preds[1], trues[1], spacing=SPACINGS[1])
+    chunked.partial_fit(preds[2:], trues[2:], spacing=SPACINGS[2:])
+    assert chunked.case_ids_ == ["0", "1", "2", "3"]
+    assert chunked.records_ == whole.records_
+    assert chunked.class_names_ == ["0", "1", "2"]
+    for metric in METRICS:
+        np.testing.assert_array_equal(chunked.mean_[metric], whole.mean_[metric])
+    refit = chunked.fit(preds[:2], trues[:2], spacing=SPACINGS[:2])
+    assert refit is chunked
+    assert refit.n_volumes_ == 2
+
+
+def test_to_csv_round_trip(rng, tmp_path):
+    preds, trues = make_volumes(rng, n_volumes=2)
+    evaluator = SegmentationEvaluator(class_names=["bg", "liver", "tumour"]).fit(
+        preds, trues, spacing=SPACINGS[:2], case_id=["p1", "p2"]
+    )
+    path = evaluator.to_csv(tmp_path / "per_volume.csv")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [
+        "case_id",
+        "dice_liver",
+        "dice_tumour",
+        "hd95_liver",
+        "hd95_tumour",
+        "asd_liver",
+        "asd_tumour",
+    ]
+    assert [row["case_id"] for row in rows] == ["p1", "p2"]
+    for row, record in zip(rows, evaluator.records_, strict=True):
+        assert {k: float(v) for k, v in row.items() if k != "case_id"} == {
+            k: v for k, v in record.items() if k != "case_id"
+        }
+
+
+def test_missed_class_gives_inf_mean_and_std_and_warns_with_case(rng):
+    true = np.zeros((6, 7, 8), dtype=int)
+    true[1:3, 1:4, 2:5] = 1
+    true[4:, 4:, 4:] = 2
+    missed = true.copy()
+    missed[missed == 2] = 0
+    for n_jobs in (1, 2):
+        evaluator = SegmentationEvaluator(n_classes=3, n_jobs=n_jobs)
+        with pytest.warns(UserWarning, match=r"case 'bad': class 2: `y_pred` is empty"):
+            evaluator.fit([true, missed], [true, true], case_id=["good", "bad"])
+        np.testing.assert_array_equal(evaluator.scores_["hd95"], [[0.0, 0.0], [0.0, np.inf]])
+        np.testing.assert_array_equal(evaluator.mean_["hd95"], [0.0, np.inf])
+        np.testing.assert_array_equal(evaluator.std_["hd95"], [0.0, np.inf])
+        np.testing.assert_array_equal(evaluator.mean_["dice"], [1.0, 0.5])
+        np.testing.assert_array_equal(evaluator.std_["dice"], [0.0, 0.5])
+
+
+def test_no_warning_when_every_class_is_found(rng):
+    preds, trues = make_volumes(rng, n_volumes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SegmentationEvaluator().fit(trues, trues)
+
+
+def test_get_params_and_clone():
+    evaluator = SegmentationEvaluator(n_classes=4, class_names=list("abcd"), hd95_method="monai")
+    params = clone(evaluator).get_params()
+    assert params == {
+        "n_classes": 4,
+        "include_background": False,
+        "class_names": ["a", "b", "c", "d"],
+        "n_jobs": None,
+        "hd95_method": "monai",
+    }
+
+
+def test_not_fitted(tmp_path):
+    with pytest.raises(NotFittedError, match="SegmentationEvaluator instance is not fitted"):
+        SegmentationEvaluator().to_csv(tmp_path / "x.csv")
+
+
+def test_hd95_method_is_passed_on(rng):
+    preds, trues = make_volumes(rng, n_volumes=2)
+    evaluator = SegmentationEvaluator(hd95_method="monai").fit(preds, trues, spacing=SPACINGS[1])
+    for i in range(2):
+        expected = segmentation_scores(
+            preds[i], trues[i], spacing=SPACINGS[1], hd95_method="monai"
+        )
+        np.testing.assert_array_equal(evaluator.scores_["hd95"][i], expected["hd95"])
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"n_classes": 1}, ValueError, r"`n_classes` must be an integer >= 2 or None; got 1"),
+        ({"n_classes": "3"}, ValueError, r"`n_classes` must be an integer >= 2 or None; got '3'"),
+        ({"class_names": "ab"}, ValueError, r"`class_names` must be a sequence of str"),
+        (
+            {"class_names": ["a", "b"], "n_classes": 3},
+            ValueError,
+            r"`class_names` must hold one name per class \(3, background included\); got 2",
+        ),
+        ({"hd95_method": "max"}, ValueError, r"`hd95_method` must be 'medpy' or 'monai'"),
+        ({"include_background": 1}, TypeError, r"`include_background` must be a bool; got 1"),
+        ({"n_jobs": 1.5}, ValueError, r"`n_jobs` must be an integer or None; got 1.5"),
+    ],
+)
+def test_bad_parameters(params, error, message):
+    volume = np.eye(4, dtype=int)
+    with pytest.raises(error, match=message):
+        SegmentationEvaluator(**params).fit(volume, volume)
+
+
+def test_bad_volumes_name_the_argument_and_case():
+    volume = np.eye(4, dtype=int)
+    with pytest.raises(ValueError, match=r"`y_true` must hold as many volumes as `y_pred` \(2\)"):
+        SegmentationEvaluator().fit([volume, volume], [volume])
+    with pytest.raises(ValueError, match=r"`y_pred` must hold at least one volume"):
+        SegmentationEvaluator().fit([], [])
+    with pytest.raises(
+        ValueError,
+        match=r"`spacing` must be one value for all volumes or one "
+        r"per volume \(2\); got 3 values",
+    ):
+        SegmentationEvaluator().fit([volume, volume], [volume, volume], spacing=[(1, 1)] * 3)
+    with pytest.raises(ValueError, match=r"`case_id` must be one value .* got 1 values"):
+        SegmentationEvaluator().fit([volume, volume], [volume, volume], case_id=["x"])
+    with pytest.raises(ValueError, match=r"case 'x2': `y_true_labels` must have the same shape"):
+        SegmentationEvaluator().fit([volume, volume], [volume, volume[:3]], case_id=["x1", "x2"])
+    with pytest.raises(ValueError, match=r"case '1': `spacing` must be a positive finite"):
+        SegmentationEvaluator().fit([volume, volume], [volume, volume], spacing=[(1, 1), (0, 1)])
+
+
+def test_label_beyond_n_classes_in_later_call():
+    evaluator = SegmentationEvaluator().fit(np.eye(4, dtype=int), np.eye(4, dtype=int))
+    assert evaluator.n_classes_ == 2
+    with pytest.raises(
+        ValueError,
+        match=r"case '1': `y_pred_labels` must hold labels in "
+        r"\[0, n_classes=2\); got label 2",
+    ):
+        evaluator.partial_fit(2 * np.eye(4, dtype=int), np.eye(4, dtype=int))
+
+
+# -- housekeeping ---------------------------------------------------------------------------
+
+
+def test_docstring_examples_run():
+    import speccal.evaluation._segmentation as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 5
+    assert result.failed == 0
