@@ -169,18 +169,20 @@ def sample_patch(volume, patch_size, rng, foreground_fraction):
     return _crop(volume.image, start, patch_size), _crop(volume.label, start, patch_size)
 
 
-def patch_batches(volumes, patch_size, batch_size, seed, foreground_fraction):
-    """Endless generator of ``(images, labels)`` batches drawn from ``volumes``.
+def patch_batch(volumes, patch_size, batch_size, foreground_fraction, seed, step):
+    """The training batch of one step, drawn from ``volumes`` with a ``(seed, step)`` RNG.
 
-    Yields
-    ------
+    Keying the generator by the global step makes a resumed run see exactly the batches an
+    uninterrupted run would.
+
+    Returns
+    -------
     images : ndarray of shape (batch_size, *patch_size, n_modalities), float32
     labels : ndarray of shape (batch_size, *patch_size), int32
     """
-    rng = np.random.default_rng(seed)
-    while True:
-        pairs = [
-            sample_patch(volumes[rng.integers(len(volumes))], patch_size, rng, foreground_fraction)
-            for _ in range(batch_size)
-        ]
-        yield np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    rng = np.random.default_rng([seed, step])
+    pairs = [
+        sample_patch(volumes[rng.integers(len(volumes))], patch_size, rng, foreground_fraction)
+        for _ in range(batch_size)
+    ]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

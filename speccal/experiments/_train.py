@@ -12,7 +12,7 @@ from speccal.experiments._config import RunConfig
 from speccal.experiments._data import (
     load_volumes,
     open_dataset,
-    patch_batches,
+    patch_batch,
     run_split,
     sample_patch,
 )
@@ -83,9 +83,7 @@ def save_checkpoint(run_dir, model, loss, epoch):
 def restore_checkpoint(run_dir, model, loss):
     """Load a checkpoint written by :func:`save_checkpoint`; return the finished epochs."""
     ckpt = Path(run_dir) / CHECKPOINT_DIR
-    progress = ckpt / PROGRESS_FILE
-    if not progress.is_file():
-        raise FileNotFoundError(f"{progress} not found: the run has no checkpoint to resume.")
+    epochs = finished_epochs(run_dir)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(ckpt / WEIGHTS_FILE)
@@ -96,7 +94,41 @@ def restore_checkpoint(run_dir, model, loss):
             raise ValueError(f"{ckpt / LOSS_STATE_FILE} lacks the loss variables {missing}.")
         for name, variable in variables.items():
             variable.assign(state[name])
-    return json.loads(progress.read_text())["epoch"]
+    return epochs
+
+
+def finished_epochs(run_dir):
+    """Epochs completed by the run's last checkpoint."""
+    path = Path(run_dir) / CHECKPOINT_DIR / PROGRESS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the run has no checkpoint to resume.")
+    return json.loads(path.read_text())["epoch"]
+
+
+def _training_batches(volumes, config, first_step):
+    """An endless ``tf.data`` pipeline of training batches, keyed by the global step."""
+    import tensorflow as tf
+
+    in_channels = volumes[0].image.shape[-1]
+    image_shape = (config.batch_size, *config.patch_size, in_channels)
+    label_shape = (config.batch_size, *config.patch_size)
+
+    def draw(step):
+        return patch_batch(
+            volumes,
+            config.patch_size,
+            config.batch_size,
+            config.foreground_fraction,
+            config.seed,
+            int(step),
+        )
+
+    def load(step):
+        images, labels = tf.numpy_function(draw, [step], (tf.float32, tf.int32))
+        return tf.ensure_shape(images, image_shape), tf.ensure_shape(labels, label_shape)
+
+    steps = tf.data.Dataset.range(first_step, 2**62)
+    return steps.map(load).prefetch(2)
 
 
 def build_model(config, in_channels, n_classes):
@@ -105,6 +137,14 @@ def build_model(config, in_channels, n_classes):
 
     params = {"patch_size": config.patch_size, **config.model_params}
     return get_model(config.model, in_channels, n_classes, **params)
+
+
+def make_loss(config):
+    """The run's loss from :func:`speccal.losses.get_loss` (``callback`` params excluded)."""
+    from speccal.losses import get_loss
+
+    params = {k: v for k, v in config.loss_params.items() if k != "callback"}
+    return get_loss(config.loss, **params)
 
 
 def _optimizer(config):
@@ -139,7 +179,10 @@ def _logger(run_dir):
 def _prepare_run_dir(run_dir, config, resume, overwrite):
     run_dir = Path(run_dir)
     if resume:
-        return RunConfig.load(run_dir) if config is None else config
+        if config is None:
+            return RunConfig.load(run_dir)
+        config.save(run_dir)
+        return config
     if config is None:
         raise ValueError("`config` must be given unless `resume=True`; got None.")
     root = Path(config.root).resolve()
@@ -236,9 +279,6 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     >>> model = train_run(cfg, "runs/cespectral")  # doctest: +SKIP
     """
     import keras
-    import tensorflow as tf
-
-    from speccal.losses import get_loss
 
     config = _prepare_run_dir(run_dir, config, resume, overwrite)
     logger = _logger(run_dir)
@@ -247,31 +287,18 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     parts = run_split(run_dir, dataset, config.split, config.seed)
     train_volumes = load_volumes(dataset, parts["train"])
     validation = _validation_patches(load_volumes(dataset, parts["val"]), config)
+    epochs_done = finished_epochs(run_dir) if resume else 0
     in_channels = train_volumes[0].image.shape[-1]
     n_classes = int(
         getattr(dataset, "n_classes", 0) or max(v.label.max() for v in train_volumes) + 1
     )
-    signature = (
-        tf.TensorSpec((config.batch_size, *config.patch_size, in_channels), tf.float32),
-        tf.TensorSpec((config.batch_size, *config.patch_size), tf.int32),
-    )
-    batches = tf.data.Dataset.from_generator(
-        lambda: patch_batches(
-            train_volumes,
-            config.patch_size,
-            config.batch_size,
-            config.seed,
-            config.foreground_fraction,
-        ),
-        output_signature=signature,
-    ).prefetch(2)
+    batches = _training_batches(train_volumes, config, epochs_done * config.steps_per_epoch)
     with _strategy(config.strategy).scope():
         model = build_model(config, in_channels, n_classes)
-        loss = get_loss(
-            config.loss, **{k: v for k, v in config.loss_params.items() if k != "callback"}
-        )
+        loss = make_loss(config)
         model.compile(optimizer=_optimizer(config), loss=loss)
-    epochs_done = restore_checkpoint(run_dir, model, loss) if resume else 0
+    if resume:
+        restore_checkpoint(run_dir, model, loss)
     logger.info(
         "%s %s: loss=%s %s, model=%s, %d train / %d val cases, from epoch %d",
         "resume" if resume else "start",
@@ -293,6 +320,7 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
             validation_data=validation,
             callbacks=_callbacks(run_dir, loss, config, validation, resume, logger),
             verbose=1 if progress else 0,
+            shuffle=False,
         )
     logger.info("done in %.1f s", time.perf_counter() - started)
     for handler in list(logger.handlers):

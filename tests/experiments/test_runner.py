@@ -1,0 +1,135 @@
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from speccal.experiments import RunConfig, loss_variables, split_cases, train_run  # noqa: E402
+from speccal.experiments._data import patch_batch, sample_patch  # noqa: E402
+
+
+def _config(tmp_path, **kwargs):
+    params = {
+        "dataset": "synthetic",
+        "root": str(tmp_path / "data"),
+        "epochs": 2,
+        "steps_per_epoch": 2,
+        "patch_size": (8, 8, 8),
+        "batch_size": 2,
+        "model_params": {"base_filters": 2, "depth": 2},
+        "seed": 3,
+        **kwargs,
+    }
+    return RunConfig(**params)
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = _config(tmp_path, loss="cespectral", loss_params={"lam": 0.1, "window": 5})
+    config.save(tmp_path)
+    assert RunConfig.load(tmp_path) == config
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert data["patch_size"] == [8, 8, 8]
+    assert data["loss_params"] == {"lam": 0.1, "window": 5}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, r"`epochs` must be an int >= 1; got 0\."),
+        ({"strategy": "tpu"}, r"`strategy` must be one of \('default', 'mirrored'\); got 'tpu'\."),
+        ({"optimizer": "rmsprop"}, r"`optimizer` must be 'sgd' or 'adam'; got 'rmsprop'\."),
+        ({"split": (4, 0, 1)}, r"`split` must be three ints >= 1; got \(4, 0, 1\)\."),
+    ],
+)
+def test_bad_config_values(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _config(tmp_path, **kwargs)
+
+
+def test_missing_and_corrupt_config_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"config\.json not found"):
+        RunConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config\.json is not valid JSON"):
+        RunConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"dataset": "x", "root": "y", "colour": 1}')
+    with pytest.raises(ValueError, match=r"`config` has unknown keys \['colour'\]"):
+        RunConfig.load(tmp_path)
+
+
+def test_split_is_seeded_disjoint_and_4_1_1():
+    ids = [f"c{i}" for i in range(13)]
+    parts = split_cases(ids, seed=5)
+    assert parts == split_cases(list(reversed(ids)), seed=5)
+    assert parts != split_cases(ids, seed=6)
+    assert [len(parts[k]) for k in ("train", "val", "test")] == [9, 2, 2]
+    assert sorted(parts["train"] + parts["val"] + parts["test"]) == sorted(ids)
+    with pytest.raises(ValueError, match="`case_ids` must hold at least 3 labelled cases"):
+        split_cases(["a", "b"])
+
+
+def test_patches_are_padded_and_foreground_centred(rng):
+    from speccal.experiments._data import Volume
+
+    label = np.zeros((5, 20, 20), np.int32)
+    label[2, 15, 15] = 1
+    volume = Volume("v", rng.normal(size=(5, 20, 20, 2)).astype(np.float32), label, (1, 1, 1))
+    image, patch_label = sample_patch(volume, (8, 8, 8), rng, foreground_fraction=1.0)
+    assert image.shape == (8, 8, 8, 2) and patch_label.shape == (8, 8, 8)
+    assert patch_label.sum() == 1
+    np.testing.assert_array_equal(image[5:], 0)
+    a = patch_batch([volume], (4, 4, 4), 3, 0.5, seed=1, step=7)
+    b = patch_batch([volume], (4, 4, 4), 3, 0.5, seed=1, step=7)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[0].shape == (3, 4, 4, 4, 2) and a[1].dtype == np.int32
+
+
+def test_loss_variables_finds_nested_state(counting_loss):
+    found = loss_variables(counting_loss)
+    assert list(found) == ["loss.state.calls", "loss.state.total"]
+
+
+def test_train_writes_run_and_resume_restores_loss_state(tmp_path, fake_collaborators):
+    straight = tmp_path / "straight"
+    model = train_run(_config(tmp_path), straight, progress=False)
+    for name in ("config.json", "split.json", "train.log", "history.csv"):
+        assert (straight / name).is_file(), name
+    assert "epoch 2/2" in (straight / "train.log").read_text()
+    full_state = {k: v.numpy() for k, v in loss_variables(fake_collaborators[-1]).items()}
+    assert full_state["loss.state.calls"] > 0
+
+    resumed = tmp_path / "resumed"
+    train_run(_config(tmp_path, epochs=1), resumed, progress=False)
+    config = RunConfig.load(resumed)
+    config.epochs = 2
+    model_resumed = train_run(config, resumed, resume=True, progress=False)
+    state = {k: v.numpy() for k, v in loss_variables(fake_collaborators[-1]).items()}
+    assert state["loss.state.calls"] == full_state["loss.state.calls"]
+    np.testing.assert_allclose(
+        state["loss.state.total"], full_state["loss.state.total"], rtol=1e-4
+    )
+    for a, b in zip(model.get_weights(), model_resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    assert RunConfig.load(resumed).epochs == 2
+    assert json.loads((resumed / "checkpoint" / "progress.json").read_text()) == {"epoch": 2}
+
+
+def test_existing_out_is_not_overwritten(tmp_path, fake_collaborators):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="already exists and is not empty; pass --overwrite"):
+        train_run(_config(tmp_path), out, progress=False)
+    assert (out / "keep.txt").read_text() == "x"
+
+
+def test_out_inside_the_dataset_folder_is_refused(tmp_path, fake_collaborators):
+    with pytest.raises(ValueError, match="`out` must be outside the dataset folder"):
+        train_run(_config(tmp_path), tmp_path / "data" / "run", progress=False)
+
+
+def test_resume_without_checkpoint_names_the_file(tmp_path, fake_collaborators):
+    _config(tmp_path).save(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"progress\.json not found"):
+        train_run(None, tmp_path, resume=True, progress=False)
