@@ -1,0 +1,224 @@
+"""Plumbing shared by the baseline losses.
+
+One place for: hyperparameter checks, label and logit validation, float32 casting,
+one-hot encoding with an ignore mask, the flat mean over valid voxels, and the local
+window filters (mean, Gaussian, box counts) that SVLS, NACL and CRaC apply to one-hot
+label maps.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+_MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
+
+
+def check_scalar(name, value, *, minimum=None, maximum=None, exclusive=False, integer=False):
+    """Validate a scalar hyperparameter and return it as a Python number.
+
+    Parameters
+    ----------
+    name : str
+        Argument name, quoted in the error message.
+    value : object
+        The value to check.
+    minimum, maximum : float or None
+        Bounds; ``minimum`` is exclusive when ``exclusive`` is true.
+    exclusive : bool, default=False
+        Whether ``minimum`` itself is rejected.
+    integer : bool, default=False
+        Require an integer.
+
+    Returns
+    -------
+    value : float or int
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite real number (an integer when ``integer``) within
+        the bounds.
+    """
+    kind = "an int" if integer else "a finite number"
+    ok_type = isinstance(value, numbers.Integral if integer else numbers.Real)
+    if isinstance(value, bool) or not ok_type or not np.isfinite(value):
+        raise ValueError(f"`{name}` must be {kind}; got {value!r}.")
+    value = int(value) if integer else float(value)
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        sign = ">" if exclusive else ">="
+        raise ValueError(f"`{name}` must be {kind} {sign} {minimum}; got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be {kind} <= {maximum}; got {value!r}.")
+    return value
+
+
+def check_kernel_size(kernel_size):
+    """Validate an odd window size >= 3 (``kernel_size``) and return it as an int."""
+    kernel_size = check_scalar("kernel_size", kernel_size, minimum=3, integer=True)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be an odd int >= 3; got {kernel_size!r}.")
+    return kernel_size
+
+
+def check_ignore_class(ignore_class):
+    """Validate ``ignore_class`` (None or an int label) and return it."""
+    if ignore_class is None:
+        return None
+    if isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral):
+        raise ValueError(f"`ignore_class` must be None or an int; got {ignore_class!r}.")
+    return int(ignore_class)
+
+
+def prepare_inputs(y_true, y_pred, ignore_class=None):
+    """Check shapes and return int32 labels ``(B, *S)`` and float32 logits ``(B, *S, C)``.
+
+    Labels may carry a trailing axis of size 1. Label values must lie in ``[0, C)`` or
+    equal ``ignore_class``; this is asserted at run time (eagerly and in graphs).
+    """
+    logits = tf.cast(y_pred, tf.float32)
+    labels = tf.convert_to_tensor(y_true)
+    rank = logits.shape.rank
+    if rank not in (4, 5):
+        raise ValueError(
+            "`y_pred` must be logits of shape (batch, *spatial, n_classes) with 2 or 3 "
+            f"spatial axes; got shape {tuple(logits.shape)}."
+        )
+    if labels.shape.rank == rank and labels.shape[-1] == 1:
+        labels = tf.squeeze(labels, -1)
+    if labels.shape.rank != rank - 1 or not labels.shape.is_compatible_with(logits.shape[:-1]):
+        raise ValueError(
+            "`y_true` must be integer labels of shape (batch, *spatial) matching `y_pred` "
+            f"(batch, *spatial, n_classes); got y_true {tuple(labels.shape)} and y_pred "
+            f"{tuple(logits.shape)}."
+        )
+    n_classes = logits.shape[-1]
+    if n_classes is None or n_classes < 2:
+        raise ValueError(f"`y_pred` must have a known class axis >= 2; got {n_classes!r}.")
+    labels = tf.cast(labels, tf.int32)
+    in_range = (labels >= 0) & (labels < n_classes)
+    if ignore_class is not None:
+        in_range |= tf.equal(labels, ignore_class)
+    check = tf.debugging.Assert(
+        tf.reduce_all(in_range),
+        [f"`y_true` must hold labels in [0, {n_classes}) or ignore_class={ignore_class}."],
+    )
+    with tf.control_dependencies([check]):
+        labels = tf.identity(labels)
+    return labels, logits
+
+
+def one_hot_with_mask(labels, n_classes, ignore_class=None):
+    """One-hot labels ``(B, *S, C)`` float32 (zero vector where ignored) and the valid mask."""
+    if ignore_class is None:
+        valid = tf.ones_like(labels, dtype=tf.bool)
+    else:
+        valid = tf.not_equal(labels, ignore_class)
+    onehot = tf.one_hot(tf.where(valid, labels, -1), n_classes, dtype=tf.float32)
+    return onehot, valid
+
+
+def softmax_cross_entropy(targets, logits):
+    """Per-voxel ``-sum_c targets_c log softmax(logits)_c``; no gradient into ``targets``."""
+    return tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(targets), logits=logits)
+
+
+def local_filter(x, kernel, padding="zeros"):
+    """Filter every channel of ``x`` ``(B, *S, C)`` with one spatial ``kernel`` ``(k,)*d``.
+
+    Parameters
+    ----------
+    x : tf.Tensor of shape (batch, *spatial, channels)
+    kernel : array-like of shape (k,) * n_spatial
+        Odd-sized kernel, applied as a correlation.
+    padding : {"zeros", "replicate"}
+        Zero padding (``"same"``) or edge replication.
+
+    Returns
+    -------
+    tf.Tensor of the shape of ``x``.
+    """
+    rank = x.shape.rank
+    n_spatial = rank - 2
+    kernel = np.asarray(kernel, dtype=np.float32)
+    half = kernel.shape[0] // 2
+    channels_first = [0, rank - 1, *range(1, rank - 1)]
+    moved = tf.transpose(x, channels_first)
+    shape = tf.shape(moved)
+    flat = tf.reshape(moved, tf.concat([[-1], shape[2:], [1]], 0))
+    if padding == "replicate":
+        # SYMMETRIC padding of width 1 copies the edge; repeating it replicates further.
+        for _ in range(half):
+            flat = tf.pad(flat, [[0, 0]] + [[1, 1]] * n_spatial + [[0, 0]], mode="SYMMETRIC")
+        conv_padding = "VALID"
+    else:
+        conv_padding = "SAME"
+    out = tf.nn.convolution(flat, kernel[..., None, None], padding=conv_padding)
+    out = tf.reshape(out, shape)
+    inverse = [0, *range(2, rank), 1]
+    return tf.transpose(out, inverse)
+
+
+def box_kernel(n_spatial, kernel_size):
+    """Kernel of ones of shape ``(kernel_size,) * n_spatial``."""
+    return np.ones((kernel_size,) * n_spatial, dtype=np.float32)
+
+
+class SegmentationLoss(keras.losses.Loss):
+    """Base class: sparse labels, logits, ignore mask, flat mean over valid voxels.
+
+    Subclasses implement ``voxel_losses(labels, logits, onehot, valid)`` returning the
+    per-voxel loss ``(B, *S)`` and ``hyperparameters()`` returning their constructor
+    arguments; the base class validates inputs, masks ignored voxels and rescales so
+    that Keras' ``"sum_over_batch_size"`` reduction is the mean over valid voxels.
+    """
+
+    def __init__(
+        self, *, ignore_class=None, reduction="sum_over_batch_size", name=None, dtype=None
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.ignore_class = check_ignore_class(ignore_class)
+
+    def call(self, y_true, y_pred):
+        labels, logits = prepare_inputs(y_true, y_pred, self.ignore_class)
+        onehot, valid = one_hot_with_mask(labels, logits.shape[-1], self.ignore_class)
+        losses = self.voxel_losses(labels, logits, onehot, valid)
+        losses = tf.where(valid, losses, 0.0)
+        if self.ignore_class is not None and self.reduction in _MEAN_REDUCTIONS:
+            total = tf.cast(tf.size(valid), tf.float32)
+            n_valid = tf.reduce_sum(tf.cast(valid, tf.float32))
+            losses = losses * tf.math.divide_no_nan(total, n_valid)
+        return losses
+
+    def voxel_losses(self, labels, logits, onehot, valid):
+        """Per-voxel loss ``(B, *S)``; implemented by every subclass."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `voxel_losses`.")
+
+    def hyperparameters(self):
+        """Constructor arguments for ``get_config``; implemented by every subclass."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `hyperparameters`.")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.hyperparameters())
+        config["ignore_class"] = self.ignore_class
+        return config
+
+
+_COMMON_PARAMETERS = """ignore_class : int or None, default=None
+        Label value whose voxels are left out: they add nothing to the loss and the
+        mean runs over the remaining voxels only.
+    reduction : str, default="sum_over_batch_size"
+        Keras reduction of the per-voxel losses; the default is the flat mean over
+        the valid voxels of the batch.
+    name : str or None, default=None
+        Name of the loss.
+    dtype : str or None, default=None
+        Keras dtype policy of the loss; the computation itself is always float32."""
+
+
+def fill_doc(cls):
+    """Insert the shared parameter descriptions at ``{common_parameters}`` in a docstring."""
+    cls.__doc__ = cls.__doc__.replace("{common_parameters}", _COMMON_PARAMETERS)
+    return cls

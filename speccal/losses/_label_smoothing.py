@@ -1,0 +1,65 @@
+"""Label smoothing (Szegedy et al. 2016) for sparse segmentation labels."""
+
+import keras
+
+from speccal.losses._base import SegmentationLoss, check_scalar, fill_doc
+
+
+@keras.saving.register_keras_serializable(package="speccal")
+@fill_doc
+class LabelSmoothingLoss(SegmentationLoss):
+    """Cross-entropy against uniformly smoothed one-hot targets.
+
+    Wraps :func:`keras.losses.categorical_crossentropy` with ``label_smoothing=alpha``
+    on one-hot labels, so it equals
+    ``keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=alpha)``.
+
+    Parameters
+    ----------
+    alpha : float, default=0.1
+        Smoothing mass in ``[0, 1]``; ``alpha=0`` gives cross-entropy.
+    {common_parameters}
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not in ``[0, 1]``.
+
+    Notes
+    -----
+    Every class, the true one included, receives :math:`\\alpha / C`:
+
+    .. math::
+
+        q_c = (1 - \\alpha)\\,[c = y_i] + \\frac{\\alpha}{C}, \\qquad
+        \\ell_i = -\\sum_c q_c \\log p_{ic}.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.losses import LabelSmoothingLoss
+    >>> logits = np.zeros((1, 3, 3, 2), "float32")
+    >>> labels = np.zeros((1, 3, 3), "int32")
+    >>> round(float(LabelSmoothingLoss(alpha=0.1)(labels, logits)), 4)  # log 2
+    0.6931
+    """
+
+    def __init__(
+        self,
+        alpha=0.1,
+        *,
+        ignore_class=None,
+        reduction="sum_over_batch_size",
+        name="label_smoothing_loss",
+        dtype=None,
+    ):
+        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+        self.alpha = check_scalar("alpha", alpha, minimum=0.0, maximum=1.0)
+
+    def voxel_losses(self, labels, logits, onehot, valid):
+        return keras.losses.categorical_crossentropy(
+            onehot, logits, from_logits=True, label_smoothing=self.alpha
+        )
+
+    def hyperparameters(self):
+        return {"alpha": self.alpha}
