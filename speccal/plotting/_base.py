@@ -1,0 +1,91 @@
+"""Helpers shared by the figure functions: axes creation, result tables, slicing."""
+
+import numpy as np
+
+from speccal.plotting._runs import RunResult
+
+#: The six metrics of the paper's tables, radar (Fig. 5) and ranks (Fig. 7).
+PAPER_METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
+
+
+def new_axes(ax, *, polar=False):
+    """``ax`` itself, or a new Axes on a new pyplot figure."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(subplot_kw={"projection": "polar"} if polar else None)
+    return ax
+
+
+def new_axes_row(ax, n, name):
+    """``n`` axes in a row: ``ax`` if given (a sequence of ``n`` Axes), else a new figure."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
+        return axes[0]
+    axes = np.asarray(ax, dtype=object).ravel()
+    if axes.size != n:
+        raise ValueError(f"`{name}` must be None or a sequence of {n} Axes; got {axes.size}.")
+    return axes
+
+
+def runs_by_name(results, name):
+    """``{label: item}`` from a mapping, or from a sequence of :class:`RunResult` (by method)."""
+    if isinstance(results, RunResult):
+        results = [results]
+    if hasattr(results, "items"):
+        out = dict(results.items())
+    else:
+        out = {}
+        for run in results:
+            if not isinstance(run, RunResult):
+                raise TypeError(
+                    f"`{name}` must be a mapping or a sequence of RunResult; got an item of "
+                    f"type {type(run).__name__}."
+                )
+            if run.method in out:
+                raise ValueError(
+                    f"`{name}` must hold one run per method; got {run.method!r} twice "
+                    f"({out[run.method].path} and {run.path})."
+                )
+            out[run.method] = run
+    if not out:
+        raise ValueError(f"`{name}` must not be empty; got {results!r}.")
+    return out
+
+
+def metric_table(results, metrics, name="results"):
+    """``(methods, values)``: values of shape (n_methods, n_metrics), NaN rejected."""
+    rows = runs_by_name(results, name)
+    values = np.empty((len(rows), len(metrics)))
+    for i, (method, row) in enumerate(rows.items()):
+        for j, metric in enumerate(metrics):
+            if isinstance(row, RunResult):
+                values[i, j] = row.metric(metric)
+            elif metric in row:
+                values[i, j] = float(np.mean(row[metric]))
+            else:
+                raise ValueError(f"`{name}` lacks metric {metric!r} for method {method!r}.")
+    if np.isnan(values).any():
+        i, j = np.argwhere(np.isnan(values))[0]
+        raise ValueError(
+            f"`{name}` must hold numbers; got NaN for method {list(rows)[i]!r}, "
+            f"metric {metrics[j]!r}."
+        )
+    return list(rows), values
+
+
+def as_slice(volume, name, slice_index=None, axis=-1):
+    """A 2D float slice of a 2D map or of a 3D volume (middle slice along ``axis`` by default)."""
+    arr = np.asarray(volume, dtype=np.float64)
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim != 3:
+        raise ValueError(f"`{name}` must be a 2D map or a 3D volume; got shape {arr.shape!r}.")
+    n = arr.shape[axis]
+    index = n // 2 if slice_index is None else slice_index
+    if not -n <= index < n:
+        raise ValueError(f"`slice_index` must be in [{-n}, {n}); got {slice_index!r}.")
+    return np.take(arr, index, axis=axis)

@@ -1,0 +1,147 @@
+"""Render every figure of the paper for a set of evaluated runs into PNG files."""
+
+import re
+from pathlib import Path
+
+from speccal.plotting._figures import (
+    plot_boundary_experiment,
+    plot_confidence_map,
+    plot_hotspots,
+    plot_metric_distributions,
+    plot_power_spectra,
+    plot_radar,
+)
+from speccal.plotting._ranks import aggregate_ranks, plot_rank_heatmap, plot_rank_totals
+from speccal.plotting._runs import RunResult
+
+__all__ = ["save_figures"]
+
+#: The baseline and the method of the paper, used for the Fig. 8 difference map.
+BASELINE_METHOD = "ce"
+OURS_METHOD = "cespectral"
+
+
+def _safe(name):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _figure(ncols=1, *, width=4.0, height=3.5, polar=False):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, height), layout="constrained")
+    axes = fig.subplots(
+        1, ncols, squeeze=False, subplot_kw={"projection": "polar"} if polar else None
+    )
+    return fig, list(axes[0])
+
+
+def _hotspot_pair(runs):
+    """Baseline (method ``ce`` if present, else the first run) and the run it is compared to."""
+    by_method = {run.method: run for run in runs}
+    baseline = by_method.get(BASELINE_METHOD, runs[0])
+    others = [run for run in runs if run is not baseline]
+    if not others:
+        return baseline, None
+    return baseline, by_method.get(OURS_METHOD, others[-1])
+
+
+def _dataset_figures(dataset, runs, bands):
+    """``{file name: Figure}`` of the per-dataset figures (Figs. 2a, 3, 5, 6, 8)."""
+    tag = _safe(dataset)
+    figures = {}
+    fig, axes = _figure(len(runs), width=3.2, height=3.2)
+    for run, ax in zip(runs, axes, strict=True):
+        plot_confidence_map(run, ax=ax)
+    figures[f"fig2a_confidence_maps_{tag}.png"] = fig
+
+    fig, (ax,) = _figure(width=5.0)
+    plot_power_spectra(runs, ax=ax).set_title(dataset)
+    figures[f"fig3_power_spectra_{tag}.png"] = fig
+
+    fig, (ax,) = _figure(width=5.0, height=4.5, polar=True)
+    plot_radar(runs, ax=ax).set_title(dataset)
+    figures[f"fig5_radar_{tag}.png"] = fig
+
+    fig, axes = _figure(2)
+    for metric, ax in zip(("dice", "ece"), axes, strict=True):
+        plot_metric_distributions(runs, metric, ax=ax).set_title(dataset)
+    figures[f"fig6_distributions_{tag}.png"] = fig
+
+    baseline, ours = _hotspot_pair(runs)
+    fig, axes = _figure(2 if ours is None else 3, width=3.4, height=3.2)
+    plot_hotspots(baseline, ours, bands=bands, ax=axes)
+    figures[f"fig8_hotspots_{tag}.png"] = fig
+    return figures
+
+
+def save_figures(runs, out_dir, *, bands=5, dpi=100):
+    """Render the paper's figures for evaluated runs into PNG files.
+
+    Parameters
+    ----------
+    runs : sequence of RunResult
+        Runs from :func:`~speccal.plotting.load_run`; runs of several datasets are grouped
+        by dataset.
+    out_dir : str or path-like
+        Output folder, created when missing; existing files of the same names are replaced.
+    bands : int, default=5
+        Radial bands of the hotspot analysis (Fig. 8).
+    dpi : int, default=100
+        Resolution of the PNG files.
+
+    Returns
+    -------
+    written : list of pathlib.Path
+        The files written: ``fig1_boundary_experiment.png``; per dataset
+        ``fig2a_confidence_maps_*``, ``fig3_power_spectra_*``, ``fig5_radar_*``,
+        ``fig6_distributions_*``, ``fig8_hotspots_*``; and ``fig7_ranks.png`` when every
+        method was run on every dataset.
+    skipped : list of str
+        Why a figure was not drawn (``fig7_ranks.png`` on an incomplete method × dataset grid).
+
+    Raises
+    ------
+    ValueError
+        If two runs share a method and a dataset, or their contents do not fit together
+        (e.g. example slices of different shapes).
+
+    Notes
+    -----
+    Fig. 8 compares the run of method ``"ce"`` (else the first run) with the run of method
+    ``"cespectral"`` (else the last other run) of the same dataset.
+
+    Examples
+    --------
+    >>> from speccal.plotting import load_run, save_figures
+    >>> runs = [load_run(d) for d in ("runs/ce", "runs/cespectral")]  # doctest: +SKIP
+    >>> written, skipped = save_figures(runs, "figures")  # doctest: +SKIP
+    """
+    runs = list(runs)
+    if not runs or not all(isinstance(run, RunResult) for run in runs):
+        raise ValueError(f"`runs` must be a non-empty sequence of RunResult; got {runs!r}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    fig, axes = _figure(7, width=2.6, height=2.8)
+    plot_boundary_experiment(ax=axes)
+    figures["fig1_boundary_experiment.png"] = fig
+    datasets = dict.fromkeys(run.dataset for run in runs)
+    for dataset in datasets:
+        group = [run for run in runs if run.dataset == dataset]
+        figures.update(_dataset_figures(dataset, group, bands))
+    skipped = []
+    try:
+        table = aggregate_ranks(runs)
+    except ValueError as exc:
+        skipped.append(f"fig7_ranks.png: {exc}")
+    else:
+        fig, (left, right) = _figure(2, width=5.0, height=max(3.0, 0.5 * len(table.methods)))
+        plot_rank_totals(table, ax=left)
+        plot_rank_heatmap(table, ax=right)
+        figures["fig7_ranks.png"] = fig
+    written = []
+    for name, fig in figures.items():
+        path = out / name
+        fig.savefig(path, dpi=dpi)
+        written.append(path)
+    return written, skipped

@@ -1,0 +1,414 @@
+import json
+
+import numpy as np
+import pytest
+
+from speccal import analysis
+from speccal.plotting import (
+    aggregate_ranks,
+    confidence_colormap,
+    load_run,
+    plot_boundary_experiment,
+    plot_confidence_map,
+    plot_hotspots,
+    plot_metric_distributions,
+    plot_power_spectra,
+    plot_radar,
+    plot_rank_heatmap,
+    plot_rank_totals,
+    radar_scores,
+    save_run,
+)
+
+METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
+
+
+def _write_run(root, method, dataset, rng, n_cases=5, shape=(12, 10)):
+    values = dict(zip(METRICS, rng.uniform(0.01, 0.9, size=6), strict=True))
+    return save_run(
+        root,
+        metrics={"method": method, "dataset": dataset, "protocol": "pooled", **values},
+        per_volume={
+            "case_id": [f"case_{i:03d}" for i in range(n_cases)],
+            "dice": rng.uniform(0.6, 0.95, n_cases),
+            "ece": rng.uniform(0.0, 0.1, n_cases),
+        },
+        reliability={
+            "bin_count": rng.integers(0, 50, 15),
+            "bin_confidence": np.linspace(0.03, 0.97, 15),
+            "bin_accuracy": rng.uniform(size=15),
+        },
+        spectrum={"frequencies": np.linspace(0, 0.5, 6), "power": rng.uniform(0.1, 2.0, 6)},
+        example={
+            "image": rng.normal(size=shape),
+            "label": (rng.uniform(size=shape) > 0.7).astype(np.int64),
+            "confidence": rng.uniform(0.5, 1.0, size=shape),
+            "probability": rng.uniform(size=shape + (2,)),
+        },
+    )
+
+
+@pytest.fixture
+def runs(tmp_path, rng):
+    return [load_run(_write_run(tmp_path / m, m, "acdc", rng)) for m in ("ce", "fl", "cespectral")]
+
+
+# ----------------------------------------------------------------------- run reader
+
+
+def test_load_run_reads_hand_written_files(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    metrics = {"method": "ls", "dataset": "brats2020", "protocol": {"voxels": "all"}}
+    metrics |= {"ece": 0.01, "sce": 0.02, "tace": 0.03, "hd95": [2.0, 4.0], "asd": 1.0}
+    metrics["dice"] = [0.8, 0.9]
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    (run_dir / "per_volume.csv").write_text(
+        "case_id,dice_1,dice_2,ece\nBraTS20_001,0.8,0.6,0.01\nBraTS20_002,0.9,0.7,inf\n"
+    )
+    np.savez(run_dir / "reliability.npz", bin_count=[1, 2], bin_confidence=[0.2, 0.8],
+             bin_accuracy=[0.1, 0.9])  # fmt: skip
+    np.savez(run_dir / "spectrum.npz", frequencies=[0.0, 0.5], power=[3.0, 1.0])
+    np.savez(run_dir / "example.npz", confidence=np.eye(3))
+    run = load_run(run_dir)
+    assert (run.method, run.dataset) == ("ls", "brats2020")
+    assert run.metric("dice") == pytest.approx(0.85)
+    assert run.metric("hd95") == pytest.approx(3.0)
+    np.testing.assert_allclose(run.per_volume_values("dice"), [0.7, 0.8])
+    np.testing.assert_array_equal(run.per_volume_values("ece"), [0.01, np.inf])
+    assert run.per_volume["case_id"].tolist() == ["BraTS20_001", "BraTS20_002"]
+    np.testing.assert_array_equal(run.example["confidence"], np.eye(3))
+    np.testing.assert_array_equal(run.spectrum["power"], [3.0, 1.0])
+
+
+def test_save_run_round_trip(tmp_path, rng):
+    run = load_run(_write_run(tmp_path / "r", "ce", "acdc", rng, n_cases=3))
+    assert run.per_volume["case_id"].tolist() == ["case_000", "case_001", "case_002"]
+    assert run.per_volume["dice"].dtype == np.float64
+    assert run.example["probability"].shape == (12, 10, 2)
+    assert run.metrics["protocol"] == "pooled"
+
+
+@pytest.mark.parametrize(
+    "name", ["metrics.json", "per_volume.csv", "reliability.npz", "spectrum.npz", "example.npz"]
+)
+def test_load_run_names_a_missing_file(tmp_path, rng, name):
+    run_dir = _write_run(tmp_path / "r", "ce", "acdc", rng)
+    (run_dir / name).unlink()
+    with pytest.raises(FileNotFoundError, match=rf"{name} is missing: run `speccal evaluate"):
+        load_run(run_dir)
+
+
+def test_load_run_names_corrupt_files(tmp_path, rng):
+    run_dir = _write_run(tmp_path / "r", "ce", "acdc", rng)
+    with pytest.raises(FileNotFoundError, match="`run_dir` must be a run directory"):
+        load_run(tmp_path / "nowhere")
+    (run_dir / "spectrum.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"spectrum.npz is not a readable .npz file"):
+        load_run(run_dir)
+    np.savez(run_dir / "spectrum.npz", frequencies=[0.0])
+    with pytest.raises(
+        ValueError, match=r"spectrum.npz must hold the keys .* missing \['power'\]"
+    ):
+        load_run(run_dir)
+    (run_dir / "metrics.json").write_text("{oops")
+    with pytest.raises(ValueError, match=r"metrics.json is not valid JSON"):
+        load_run(run_dir)
+    (run_dir / "metrics.json").write_text(json.dumps({"method": "ce"}))
+    with pytest.raises(ValueError, match=r"metrics.json must hold the keys .*'dataset'"):
+        load_run(run_dir)
+
+
+def test_run_result_errors(runs):
+    with pytest.raises(ValueError, match="`name` must be a metric of .*metrics.json; got 'nll'"):
+        runs[0].metric("nll")
+    with pytest.raises(ValueError, match="`name` must be a numeric column of .*got 'asd'"):
+        runs[0].per_volume_values("asd")
+    with pytest.raises(ValueError, match="`per_volume` columns must have one length"):
+        save_run(
+            "unused", metrics=runs[0].metrics, per_volume={"case_id": [1, 2], "dice": [1]},
+            reliability=runs[0].reliability, spectrum=runs[0].spectrum, example=runs[0].example,
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- Fig. 2a / Fig. 1
+
+
+def test_confidence_colormap_runs_blue_to_orange():
+    from matplotlib.colors import to_rgba
+
+    cmap = confidence_colormap()
+    np.testing.assert_allclose(cmap(0.0), to_rgba("#2166ac"), atol=1e-2)
+    np.testing.assert_allclose(cmap(1.0), to_rgba("#f28e2b"), atol=1e-2)
+
+
+def test_plot_confidence_map_draws_the_slice(pyplot, rng):
+    volume = rng.uniform(size=(6, 7, 5))
+    ax = plot_confidence_map(volume, slice_index=2, axis=0, vmin=0, vmax=1)
+    np.testing.assert_array_equal(ax.images[-1].get_array(), volume[2].T)
+    assert ax.images[-1].get_clim() == (0, 1)
+    ax = plot_confidence_map(volume)  # middle slice along the last axis
+    np.testing.assert_array_equal(ax.images[-1].get_array(), volume[:, :, 2].T)
+
+
+def test_plot_confidence_map_from_run(pyplot, runs):
+    run = runs[1]
+    ax = plot_confidence_map(run)
+    assert ax.get_title() == "fl"
+    np.testing.assert_array_equal(ax.images[0].get_array(), run.example["image"].T)
+    np.testing.assert_array_equal(ax.images[1].get_array(), run.example["confidence"].T)
+    assert ax.images[1].cmap.name == "speccal_confidence"
+    assert len(ax.collections) >= 1  # the label contour
+
+
+def test_plot_confidence_map_errors(pyplot):
+    with pytest.raises(ValueError, match=r"`image` must have the shape of `confidence` \(3, 3\)"):
+        plot_confidence_map(np.eye(3), image=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="`confidence` must be a 2D map or a 3D volume"):
+        plot_confidence_map(np.ones(4))
+    with pytest.raises(ValueError, match=r"`slice_index` must be in \[-3, 3\); got 3"):
+        plot_confidence_map(np.ones((3, 3, 3)), slice_index=3)
+
+
+def test_plot_boundary_experiment(pyplot):
+    res = analysis.boundary_confidence_experiment((1.0, 0.7, 0.5), size=32)
+    axes = plot_boundary_experiment(res)
+    assert len(axes) == 4
+    assert [a.get_title() for a in axes[:3]] == ["α = 1", "α = 0.7", "α = 0.5"]
+    np.testing.assert_array_equal(axes[1].images[0].get_array(), res.maps[1].T)
+    for line, power in zip(axes[3].get_lines(), res.spectra, strict=True):
+        np.testing.assert_array_equal(line.get_ydata(), power)
+
+
+# ----------------------------------------------------------------------------- Fig. 3
+
+
+def test_plot_power_spectra(pyplot, runs):
+    f = np.linspace(0, 0.5, 4)
+    ax = plot_power_spectra({"a": (f, [4.0, 3.0, 2.0, 1.0]), "b": (f, [1.0, 1.0, 1.0, 1.0])})
+    assert ax.get_yscale() == "log"
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [4.0, 3.0, 2.0, 1.0])
+    ax = plot_power_spectra(runs, xscale="log")
+    assert [line.get_label() for line in ax.get_lines()] == ["ce", "fl", "cespectral"]
+    np.testing.assert_array_equal(ax.get_lines()[2].get_ydata(), runs[2].spectrum["power"])
+    assert ax.get_xscale() == "log"
+
+
+def test_plot_power_spectra_errors(pyplot, runs):
+    f = np.linspace(0, 0.5, 3)
+    with pytest.raises(ValueError, match=r"`spectra\['a'\]` power must be positive on a log"):
+        plot_power_spectra({"a": (f, [1.0, 0.0, 1.0])})
+    with pytest.raises(ValueError, match=r"`spectra\['a'\]` must be \(frequencies, power\)"):
+        plot_power_spectra({"a": (f, [1.0, 2.0])})
+    with pytest.raises(ValueError, match="`spectra` must hold one run per method; got 'ce'"):
+        plot_power_spectra([runs[0], runs[0]])
+    with pytest.raises(TypeError, match="`spectra` must be a mapping or a sequence of RunResult"):
+        plot_power_spectra([(f, f)])
+
+
+# ----------------------------------------------------------------------------- Fig. 5
+
+
+def test_radar_scores_orient_every_axis_larger_is_better():
+    results = {
+        "ce": {"dice": 0.80, "hd95": 10.0, "ece": 0.030},
+        "fl": {"dice": 0.85, "hd95": 6.0, "ece": 0.020},
+        "ours": {"dice": 0.90, "hd95": 8.0, "ece": 0.010},
+    }
+    methods, scores = radar_scores(results, ("dice", "hd95", "ece"), floor=0.2)
+    assert methods == ["ce", "fl", "ours"]
+    want = np.empty((3, 3))
+    for j, (metric, higher) in enumerate([("dice", True), ("hd95", False), ("ece", False)]):
+        v = np.array([results[m][metric] for m in methods])
+        frac = (v - v.min()) / (v.max() - v.min()) if higher else (v.max() - v) / np.ptp(v)
+        want[:, j] = 0.2 + 0.8 * frac
+    np.testing.assert_allclose(scores, want)
+    # ties score 1, infinite distances count as the worst value
+    _, s = radar_scores({"a": {"asd": np.inf, "sce": 0.1}, "b": {"asd": 1.0, "sce": 0.1}},
+                        ("asd", "sce"), floor=0.0)  # fmt: skip
+    np.testing.assert_allclose(s, [[0.0, 1.0], [1.0, 1.0]])
+
+
+def test_plot_radar_draws_closed_polygons(pyplot, runs):
+    ax = plot_radar(runs)
+    _, scores = radar_scores(runs)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["ce", "fl", "cespectral"]
+    for line, s in zip(lines, scores, strict=True):
+        np.testing.assert_allclose(line.get_ydata(), np.append(s, s[0]))
+        np.testing.assert_allclose(line.get_xdata()[[0, -1]], [0.0, 0.0])
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["DSC", "HD95 ↓", "ASD ↓", "ECE ↓", "SCE ↓", "TACE ↓"]
+    assert ax.get_ylim() == (0.0, 1.0)
+
+
+def test_radar_errors(pyplot):
+    with pytest.raises(ValueError, match="`ax` must be a polar Axes; got a 'rectilinear' Axes"):
+        plot_radar({"a": {"dice": 1.0}}, ("dice",), ax=pyplot.subplots()[1])
+    with pytest.raises(ValueError, match="`higher_is_better` must say whether larger 'iou'"):
+        radar_scores({"a": {"iou": 1.0}}, ("iou",))
+    assert radar_scores({"a": {"iou": 1.0}}, ("iou",), higher_is_better={"iou": True})[1] == 1
+    with pytest.raises(ValueError, match="`results` lacks metric 'ece' for method 'a'"):
+        radar_scores({"a": {"dice": 1.0}}, ("dice", "ece"))
+    with pytest.raises(ValueError, match="got NaN for method 'a', metric 'dice'"):
+        radar_scores({"a": {"dice": np.nan}}, ("dice",))
+    with pytest.raises(ValueError, match=r"`floor` must be in \[0, 1\); got 1"):
+        radar_scores({"a": {"dice": 1.0}}, ("dice",), floor=1)
+
+
+# ----------------------------------------------------------------------------- Fig. 7
+
+
+def _brute_force_ranks(values, higher):
+    """Rank 1 = best; ties share the mean of the positions they occupy."""
+    key = -values if higher else values
+    ranks = np.empty(len(values))
+    for i, v in enumerate(key):
+        better = (key < v).sum()
+        ties = (key == v).sum()
+        ranks[i] = better + (ties + 1) / 2
+    return ranks
+
+
+def test_aggregate_ranks_sum_per_pair_ranks(rng):
+    methods, datasets = ["ce", "fl", "ls", "ours"], ["acdc", "flare2021"]
+    results = {}
+    for m in methods:
+        for d in datasets:
+            results[m, d] = {
+                k: float(v) for k, v in zip(METRICS, rng.uniform(size=6), strict=True)
+            }
+    results["fl", "acdc"]["dice"] = results["ls", "acdc"]["dice"]  # a tie
+    table = aggregate_ranks(results)
+    assert table.methods == tuple(methods)
+    assert table.columns == tuple((d, m) for d in datasets for m in METRICS)
+    for j, (d, metric) in enumerate(table.columns):
+        v = np.array([results[m, d][metric] for m in methods])
+        np.testing.assert_allclose(table.ranks[:, j], _brute_force_ranks(v, metric == "dice"))
+    np.testing.assert_allclose(table.totals, table.ranks.sum(axis=1))
+    assert table.ranks[1, 0] == table.ranks[2, 0] and table.ranks[1, 0] % 1 == 0.5
+
+
+def test_aggregate_ranks_from_runs(tmp_path, rng):
+    runs = [
+        load_run(_write_run(tmp_path / f"{m}_{d}", m, d, rng))
+        for m in ("ce", "ours")
+        for d in ("acdc", "promise12")
+    ]
+    table = aggregate_ranks(runs, ("dice", "ece"))
+    want = [
+        _brute_force_ranks(np.array([r.metric(metric) for r in runs if r.dataset == d]), higher)
+        for d in ("acdc", "promise12")
+        for metric, higher in (("dice", True), ("ece", False))
+    ]
+    np.testing.assert_allclose(table.ranks, np.array(want).T)
+    with pytest.raises(ValueError, match=r"one run per \(method, dataset\); got \('ce', 'acdc'\)"):
+        aggregate_ranks(runs + runs[:1])
+    with pytest.raises(ValueError, match=r"every method on every dataset; missing \[\('ours'"):
+        aggregate_ranks(runs[:3])
+
+
+def test_aggregate_ranks_errors():
+    with pytest.raises(ValueError, match=r"got NaN for 'a' on \('d', 'dice'\)"):
+        aggregate_ranks({("a", "d"): {"dice": np.nan}}, ("dice",))
+    with pytest.raises(ValueError, match=r"`results\[\('a', 'd'\)\]` lacks metric 'ece'"):
+        aggregate_ranks({("a", "d"): {"dice": 1.0}}, ("dice", "ece"))
+    with pytest.raises(TypeError, match="`results` must be a mapping"):
+        aggregate_ranks([{"dice": 1.0}])
+
+
+def test_plot_rank_heatmap_and_totals(pyplot):
+    results = {
+        ("ce", "d1"): {"dice": 0.7, "ece": 0.05},
+        ("fl", "d1"): {"dice": 0.8, "ece": 0.01},
+        ("ours", "d1"): {"dice": 0.9, "ece": 0.02},
+    }
+    table = aggregate_ranks(results, ("dice", "ece"))
+    ax = plot_rank_heatmap(table)
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[3, 3], [2, 1], [1, 2]])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ce", "fl", "ours"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["d1\nDSC", "d1\nECE"]
+    assert [t.get_text() for t in ax.texts] == ["3", "3", "2", "1", "1", "2"]
+    ax = plot_rank_totals(table)
+    widths = {
+        t.get_text(): p.get_width() for t, p in zip(ax.get_yticklabels(), ax.patches, strict=True)
+    }
+    assert widths == {"ce": 6.0, "fl": 3.0, "ours": 3.0}
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] in ("fl", "ours")  # best on top
+
+
+# ----------------------------------------------------------------------------- Fig. 6
+
+
+def _scott_kde(values, grid):
+    """Gaussian kernel density with Scott's bandwidth, written out."""
+    n = values.size
+    h = values.std(ddof=1) * n ** (-1 / 5)
+    z = (grid[:, None] - values[None, :]) / h
+    return np.exp(-0.5 * z**2).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
+
+
+def test_plot_metric_distributions_kde_and_means(pyplot, runs):
+    ax = plot_metric_distributions(runs, "ece")
+    curves = [line for line in ax.get_lines() if line.get_label() in ("ce", "fl", "cespectral")]
+    assert len(curves) == 3
+    for line, run in zip(curves, runs, strict=True):
+        v = run.per_volume_values("ece")
+        np.testing.assert_allclose(line.get_ydata(), _scott_kde(v, line.get_xdata()), rtol=1e-8)
+    means = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    np.testing.assert_allclose(means, [r.per_volume_values("ece").mean() for r in runs])
+    assert ax.get_xlabel() == "ECE"
+
+
+def test_plot_metric_distributions_histogram(pyplot):
+    values = {"a": np.array([0.1, 0.2, 0.2, 0.4]), "b": np.array([0.3])}
+    ax = plot_metric_distributions(values, "dice", bins=3)  # "auto": b has one value
+    assert ax.get_xlabel() == "DSC"
+    step = ax.patches[0].get_xy()
+    edges = np.histogram_bin_edges([0.1, 0.2, 0.2, 0.4, 0.3], bins=3)
+    density, _ = np.histogram(values["a"], bins=edges, density=True)
+    np.testing.assert_allclose(np.unique(step[:, 1]), np.unique(np.append(density, 0.0)))
+    with pytest.raises(ValueError, match=r"`kind='kde'` needs two distinct values .* \['b'\]"):
+        plot_metric_distributions(values, kind="kde")
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        plot_metric_distributions(values, kind="violin")
+
+
+def test_plot_metric_distributions_drops_non_finite_with_warning(pyplot):
+    with pytest.warns(UserWarning, match="a: dropped 1 non-finite values of 4"):
+        ax = plot_metric_distributions({"a": [1.0, 2.0, np.inf, 4.0]}, "hd95")
+    assert ax.get_lines()[1].get_xdata()[0] == pytest.approx(7 / 3)
+    with (
+        pytest.warns(UserWarning, match="dropped 1 non-finite values of 1"),
+        pytest.raises(ValueError, match=r"`values\['a'\]` must hold at least one finite"),
+    ):
+        plot_metric_distributions({"a": [np.nan]}, "hd95")
+
+
+# ----------------------------------------------------------------------------- Fig. 8
+
+
+def test_plot_hotspots_panels(pyplot, rng):
+    base, ours = rng.normal(size=(16, 20)), rng.normal(size=(16, 20))
+    axes = plot_hotspots(base, ours, bands=4, high_band=1)
+    assert len(axes) == 3
+    spec = analysis.high_pass_spectrum(base, bands=4, high_band=1)
+    np.testing.assert_allclose(axes[0].images[0].get_array(), np.log10(1 + spec).T)
+    recon = analysis.high_pass_reconstruction(base, bands=4, high_band=1)
+    np.testing.assert_allclose(axes[1].images[0].get_array(), recon.T)
+    np.testing.assert_allclose(axes[2].images[0].get_array(), (base - ours).T)
+    lo, hi = axes[2].images[0].get_clim()
+    assert lo == -hi and axes[2].images[0].cmap.name == "RdBu_r"
+
+
+def test_plot_hotspots_from_runs_and_errors(pyplot, runs):
+    axes = plot_hotspots(runs[0])
+    assert len(axes) == 2
+    recon = analysis.high_pass_reconstruction(runs[0].example["confidence"])
+    np.testing.assert_allclose(axes[1].images[0].get_array(), recon.T)
+    _, panes = pyplot.subplots(1, 2)
+    with pytest.raises(ValueError, match="`ax` must be None or a sequence of 3 Axes; got 2"):
+        plot_hotspots(runs[0], runs[1], ax=panes)
+    with pytest.raises(ValueError, match="`ours` must have the shape of `baseline`"):
+        plot_hotspots(np.ones((4, 4)), np.ones((4, 5)))
