@@ -3,7 +3,9 @@
 The conventions are medpy 0.5's (see ``METRICS.md``): the surface of a binary mask is the
 mask minus its binary erosion with the connectivity-1 structuring element (voxels outside the
 volume count as background), and distances are Euclidean in millimetres, taken from
-:func:`scipy.ndimage.distance_transform_edt` with ``sampling=spacing``.
+:func:`scipy.ndimage.distance_transform_edt` with ``sampling=spacing`` (its feature transform
+gives each voxel's nearest surface voxel; the distances are evaluated, with scipy's own
+arithmetic, at the surface voxels of the other mask only).
 
 Distance transforms are computed on the bounding box of the union of both masks, enlarged by
 one voxel on every side (clipped to the volume), never on the whole volume. This is exact:
@@ -14,6 +16,9 @@ one voxel on every side (clipped to the volume), never on the whole volume. This
 * the distance transform of ``~surface`` is, at each voxel, the minimum distance to a surface
   voxel; all surface voxels lie inside the box, so the minimum over the box equals the minimum
   over the volume at every voxel of the box, in particular at the surface voxels we read.
+
+Label maps (:func:`segmentation_scores`) are first cropped to their non-zero voxels; one
+:func:`scipy.ndimage.find_objects` pass then gives every class's box.
 
 numpy and scipy only: this module never imports TensorFlow.
 """
@@ -182,16 +187,33 @@ def _surface(mask):
     return mask & ~ndimage.binary_erosion(mask, structure=structure, border_value=0)
 
 
+def _distances_to(surface, points, spacing):
+    """Distance from each voxel of ``points`` (a tuple of index arrays) to ``surface``.
+
+    The nearest surface voxel of every voxel comes from the feature transform of
+    :func:`scipy.ndimage.distance_transform_edt`; the distances are then computed at
+    ``points`` only, with the same operations scipy applies to the whole array.
+    """
+    nearest = ndimage.distance_transform_edt(
+        ~surface, sampling=spacing, return_distances=False, return_indices=True
+    )
+    offsets = np.stack([nearest[axis][points] - points[axis] for axis in range(surface.ndim)])
+    offsets = offsets.astype(np.float64) * spacing[:, None]
+    np.multiply(offsets, offsets, out=offsets)
+    return np.sqrt(np.add.reduce(offsets, axis=0))
+
+
 def _surface_distances(pred, true, spacing):
     """Directed surface distances ``d(P→G)`` and ``d(G→P)`` of two non-empty masks.
 
     ``pred`` and ``true`` are boolean crops that contain both masks with a one-voxel margin
-    (or the volume border). Returns two float64 arrays, one distance per surface voxel.
+    (or the volume border). Returns two float64 arrays, one distance per surface voxel, in
+    C order of the voxels.
     """
     surface_pred = _surface(pred)
     surface_true = _surface(true)
-    to_true = ndimage.distance_transform_edt(~surface_true, sampling=spacing)[surface_pred]
-    to_pred = ndimage.distance_transform_edt(~surface_pred, sampling=spacing)[surface_true]
+    to_true = _distances_to(surface_true, np.nonzero(surface_pred), spacing)
+    to_pred = _distances_to(surface_pred, np.nonzero(surface_true), spacing)
     return to_true, to_pred
 
 
@@ -207,9 +229,20 @@ def _asd(to_true, to_pred, symmetric):
     return float(to_true.mean())
 
 
-def _binary_box(mask):
-    """Bounding box of a boolean mask (tuple of slices), or None if it is empty."""
-    return ndimage.find_objects(mask.view(np.uint8), max_label=1)[0]
+def _bounding_box(array):
+    """Bounding box (tuple of slices) of the non-zero voxels of ``array``, or None.
+
+    One pass over the volume along the first axis, then passes over ever smaller slabs.
+    """
+    box = []
+    for axis in range(array.ndim):
+        others = tuple(a for a in range(array.ndim) if a != axis)
+        present = np.flatnonzero(np.any(array, axis=others))
+        if present.size == 0:
+            return None
+        box.append(slice(int(present[0]), int(present[-1]) + 1))
+        array = array[(slice(None),) * axis + (box[-1],)]
+    return tuple(box)
 
 
 def _binary_surface_distances(y_pred, y_true, spacing, metric):
@@ -220,7 +253,7 @@ def _binary_surface_distances(y_pred, y_true, spacing, metric):
     """
     pred, true = _binary_pair(y_pred, y_true)
     spacing = _check_spacing(spacing, pred.ndim)
-    box_pred, box_true = _binary_box(pred), _binary_box(true)
+    box_pred, box_true = _bounding_box(pred), _bounding_box(true)
     if box_pred is None or box_true is None:
         return (
             None,
@@ -420,9 +453,18 @@ def average_surface_distance(y_pred, y_true, *, spacing=None, symmetric=True):
 
 def _class_boxes(labels, n_classes, include_background):
     """Bounding box of every class (index = class), None where a class is absent."""
-    boxes = [None, *ndimage.find_objects(labels, max_label=n_classes - 1)]
+    boxes = [None] * n_classes
+    foreground = _bounding_box(labels)
+    if foreground is not None:
+        starts = [s.start for s in foreground]
+        found = ndimage.find_objects(labels[foreground], max_label=n_classes - 1)
+        for k, box in enumerate(found, start=1):
+            if box is not None:
+                boxes[k] = tuple(
+                    slice(s.start + o, s.stop + o) for s, o in zip(box, starts, strict=True)
+                )
     if include_background:
-        boxes[0] = _binary_box(labels == 0)
+        boxes[0] = _bounding_box(labels == 0)
     return boxes
 
 

@@ -273,6 +273,52 @@ def test_segmentation_scores_match_medpy_per_class(rng):
         assert scores["asd"][i] == pytest.approx(assd, abs=1e-6)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    labels=hnp.arrays(
+        np.uint8, st.tuples(*[st.integers(3, 8)] * 3), elements=st.sampled_from([0] * 6 + [1, 2])
+    ).flatmap(
+        lambda a: st.tuples(
+            st.just(a),
+            hnp.arrays(np.uint8, a.shape, elements=st.sampled_from([0] * 6 + [1, 2])),
+        )
+    ),
+    include_background=st.booleans(),
+)
+def test_property_segmentation_scores_equal_binary_functions(labels, include_background):
+    """Sparse objects anywhere in the volume: the per-class crops give the binary values."""
+    pred, true = labels
+    spacing = (0.6, 1.0, 2.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        scores = segmentation_scores(
+            pred, true, n_classes=3, spacing=spacing, include_background=include_background
+        )
+        classes = range(0 if include_background else 1, 3)
+        for i, k in enumerate(classes):
+            assert scores["dice"][i] == dice_score(pred == k, true == k)
+            hd95 = hausdorff_distance_95(pred == k, true == k, spacing=spacing)
+            asd = average_surface_distance(pred == k, true == k, spacing=spacing)
+            assert scores["hd95"][i] == hd95
+            assert scores["asd"][i] == asd
+
+
+def test_segmentation_scores_small_objects_away_from_origin():
+    pred = np.zeros((30, 31, 32), dtype=np.int16)
+    true = np.zeros_like(pred)
+    true[20:25, 22:26, 10:14] = 1
+    true[8:10, 25:29, 27:31] = 2
+    pred[21:25, 21:26, 10:15] = 1
+    pred[8:11, 26:29, 28:32] = 2
+    spacing = (0.7, 0.7, 2.5)
+    scores = segmentation_scores(pred, true, spacing=spacing)
+    for i, k in enumerate((1, 2)):
+        expected = medpy_scores(pred == k, true == k, spacing)
+        assert scores["dice"][i] == pytest.approx(expected["dice"])
+        assert scores["hd95"][i] == pytest.approx(expected["hd95"], abs=1e-6)
+        assert scores["asd"][i] == pytest.approx(expected["asd"], abs=1e-6)
+
+
 def test_segmentation_scores_absent_classes():
     true = np.zeros((6, 7, 8), dtype=np.uint8)
     true[1:3, 1:3, 1:3] = 1
