@@ -1,0 +1,316 @@
+"""The one binning kernel behind every calibration metric, evaluator and reliability diagram.
+
+State is additive and fixed-size: per-(class, bin) sample count, sum of probabilities and sum of
+hits, accumulated in float64 with :func:`numpy.bincount` over chunks of float32 (or float64) rows,
+so a whole test set streams through in constant memory and two states merge by addition.
+"""
+
+import numpy as np
+from scipy import special
+
+#: Rows of ``y_prob`` must sum to 1 within this absolute tolerance.
+ROW_SUM_ATOL = 1e-3
+#: Rows processed per chunk (keeps the temporaries in cache).
+CHUNK_ROWS = 1 << 15
+#: Bin-assignment rules, see :func:`bin_index`.
+BIN_RULES = ("left", "left-extra", "right", "right-nonzero")
+
+
+def check_n_bins(n_bins, name="n_bins"):
+    """Return ``n_bins`` as an int after checking it is an integer >= 1."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1; got {n_bins!r}.")
+    return int(n_bins)
+
+
+def check_threshold(threshold, name="threshold"):
+    """Return ``threshold`` as a float after checking it lies in [0, 1)."""
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float, np.floating, np.integer))
+        or not 0.0 <= float(threshold) < 1.0
+    ):
+        raise ValueError(f"`{name}` must be a number in [0, 1); got {threshold!r}.")
+    return float(threshold)
+
+
+def check_bin_rule(bin_rule):
+    """Check ``bin_rule`` is one of :data:`BIN_RULES`."""
+    if bin_rule not in BIN_RULES:
+        raise ValueError(f"`bin_rule` must be one of {BIN_RULES}; got {bin_rule!r}.")
+    return bin_rule
+
+
+def as_samples(y_true, y_prob):
+    """Flatten ``y_true (...)`` and ``y_prob (..., n_classes)`` to samples, checking labels.
+
+    Probabilities are checked chunk by chunk later (:func:`check_chunk`), so that the array is
+    read only once.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    probs : ndarray of shape (n_samples, n_classes), a view when possible, float32 or float64.
+    """
+    y_true = np.asarray(y_true)
+    y_prob = np.asarray(y_prob)
+    if y_prob.ndim < 1 or y_prob.shape[-1] < 1:
+        raise ValueError(
+            f"`y_prob` must have shape (..., n_classes) with n_classes >= 1; got {y_prob.shape!r}."
+        )
+    if y_true.shape != y_prob.shape[:-1]:
+        raise ValueError(
+            f"`y_true` must have shape y_prob.shape[:-1] = {y_prob.shape[:-1]!r}; "
+            f"got {y_true.shape!r}."
+        )
+    if y_true.size == 0:
+        raise ValueError(f"`y_true` must hold at least one sample; got shape {y_true.shape!r}.")
+    if y_true.dtype.kind not in "iub":
+        raise ValueError(f"`y_true` must hold integer labels; got dtype {y_true.dtype!s}.")
+    if y_prob.dtype.kind != "f":
+        raise ValueError(f"`y_prob` must be a floating-point array; got dtype {y_prob.dtype!s}.")
+    n_classes = y_prob.shape[-1]
+    labels = y_true.reshape(-1)
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= n_classes:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"`y_true` must hold labels in [0, n_classes) = [0, {n_classes}); got {int(bad)!r}."
+        )
+    return labels, y_prob.reshape(-1, n_classes)
+
+
+def check_chunk(probs, *, from_logits=False):
+    """Validate one chunk of rows (and turn logits into probabilities).
+
+    Raises
+    ------
+    ValueError
+        If a value is not finite, a probability lies outside [0, 1] or a row does not sum to 1
+        within :data:`ROW_SUM_ATOL`.
+    """
+    name = "logits" if from_logits else "y_prob"
+    if not np.isfinite(probs).all():
+        bad = probs[~np.isfinite(probs)][0]
+        raise ValueError(f"`{name}` must contain only finite values; got {float(bad)!r}.")
+    if from_logits:
+        return special.softmax(probs, axis=-1)
+    low, high = probs.min(), probs.max()
+    if low < 0 or high > 1:
+        bad = low if low < 0 else high
+        raise ValueError(f"`y_prob` must hold probabilities in [0, 1]; got {float(bad)!r}.")
+    error = np.abs(probs.sum(axis=-1, dtype=np.float64) - 1.0)
+    worst = int(error.argmax())
+    if error[worst] > ROW_SUM_ATOL:
+        total = float(probs[worst].sum(dtype=np.float64))
+        raise ValueError(
+            f"`y_prob` rows must sum to 1 (within {ROW_SUM_ATOL}); got a row summing to {total!r}."
+        )
+    return probs
+
+
+def iter_chunks(labels, probs, *, from_logits=False, chunk_rows=CHUNK_ROWS):
+    """Yield validated ``(labels, probs)`` chunks of at most ``chunk_rows`` rows."""
+    for start in range(0, labels.shape[0], chunk_rows):
+        stop = start + chunk_rows
+        yield labels[start:stop], check_chunk(probs[start:stop], from_logits=from_logits)
+
+
+def _monai_edges(n_bins):
+    return np.linspace(0.0, 1.0 + np.finfo(np.float32).eps, n_bins + 1, dtype=np.float32)[1:]
+
+
+def bin_index(values, n_bins, bin_rule="left"):
+    """Equal-width bin of each value in [0, 1].
+
+    Parameters
+    ----------
+    values : ndarray
+        Probabilities in [0, 1].
+    n_bins : int
+        Number of bins M.
+    bin_rule : {"left", "left-extra", "right", "right-nonzero"}
+        ``"left"`` (speccal's definition): bin b = [b/M, (b+1)/M), 1.0 in the last bin;
+        ``"left-extra"`` (uncertainty-metrics): the same, but 1.0 in an extra bin M;
+        ``"right"`` (MONAI): bin b = (e_b, e_{b+1}] on MONAI's float32 edges
+        ``linspace(0, 1 + eps, M + 1)``, 0.0 in bin 0;
+        ``"right-nonzero"`` (Guo et al. / MbLS): bin b = (b/M, (b+1)/M] on float32 edges,
+        0.0 in no bin (index M + 1, discarded by the metrics, still counted in N).
+
+    Returns
+    -------
+    ndarray of intp, same shape as ``values``.
+
+    Notes
+    -----
+    The default rule computes ``floor(M p)`` in float64. For float32 input this equals comparing
+    with the real edges b/M: a float32 value k/2^e differs from b/M by at least 1/(M 2^e), far
+    more than the float64 rounding of M p.
+    """
+    if bin_rule in ("left", "left-extra"):
+        index = (values.astype(np.float64) * n_bins).astype(np.intp)
+        return np.minimum(index, n_bins - 1, out=index) if bin_rule == "left" else index
+    if bin_rule == "right":
+        return np.searchsorted(_monai_edges(n_bins), values.astype(np.float32), side="left")
+    edges = np.linspace(0.0, 1.0, n_bins + 1, dtype=np.float32)[1:]
+    index = np.searchsorted(edges, values.astype(np.float32), side="left")
+    index[values <= 0] = n_bins + 1
+    return index
+
+
+def n_slots(n_bins):
+    """Bins stored per row of state: M regular bins, the extra bin M and the discard slot."""
+    return n_bins + 2
+
+
+def top_label(labels, probs):
+    """Confidence ``max_k p_k`` and hit ``argmax_k p_k == y`` of each row."""
+    pred = probs.argmax(axis=-1)
+    conf = np.take_along_axis(probs, pred[:, None], axis=-1)[:, 0]
+    return conf, pred == labels
+
+
+def binned_sums(index, values, hits, n_slots_):
+    """Count, sum of ``values`` and sum of ``hits`` per bin, float64 via :func:`numpy.bincount`.
+
+    Returns
+    -------
+    ndarray of shape (3, n_slots_)
+    """
+    return np.stack(
+        [
+            np.bincount(index, minlength=n_slots_).astype(np.float64),
+            np.bincount(index, weights=values, minlength=n_slots_),
+            np.bincount(index[hits], minlength=n_slots_).astype(np.float64),
+        ]
+    )
+
+
+def classwise_sums(labels, probs, n_bins, bin_rule="left"):
+    """Per-(class, bin) count, sum of ``p_k`` and sum of ``1[y = k]`` over all samples.
+
+    Returns
+    -------
+    ndarray of shape (3, n_classes, n_bins + 2)
+    """
+    n_classes = probs.shape[1]
+    slots = n_slots(n_bins)
+    index = bin_index(probs, n_bins, bin_rule)
+    index += np.arange(n_classes) * slots
+    flat = index.reshape(-1)
+    size = n_classes * slots
+    count = np.bincount(flat, minlength=size).astype(np.float64)
+    sums = np.bincount(flat, weights=probs.reshape(-1), minlength=size)
+    label_index = np.take_along_axis(index, labels[:, None].astype(np.intp), axis=1)[:, 0]
+    hits = np.bincount(label_index, minlength=size).astype(np.float64)
+    return np.stack([count, sums, hits]).reshape(3, n_classes, slots)
+
+
+def fine_histogram(labels, probs, n_fine_bins, threshold):
+    """Per-class fine equal-width histogram of the probabilities above ``threshold``.
+
+    Returns
+    -------
+    ndarray of shape (3, n_classes, n_fine_bins + 1)
+        Count, sum of ``p_k`` and sum of ``1[y = k]`` per fine bin; slot ``n_fine_bins`` holds
+        the discarded values ``p_k <= threshold``.
+    """
+    n_classes = probs.shape[1]
+    slots = n_fine_bins + 1
+    index = np.minimum((probs.astype(np.float64) * n_fine_bins).astype(np.intp), n_fine_bins - 1)
+    index[probs <= threshold] = n_fine_bins
+    index += np.arange(n_classes) * slots
+    flat = index.reshape(-1)
+    size = n_classes * slots
+    count = np.bincount(flat, minlength=size).astype(np.float64)
+    sums = np.bincount(flat, weights=probs.reshape(-1), minlength=size)
+    label_index = np.take_along_axis(index, labels[:, None].astype(np.intp), axis=1)[:, 0]
+    hits = np.bincount(label_index, minlength=size).astype(np.float64)
+    return np.stack([count, sums, hits]).reshape(3, n_classes, slots)
+
+
+def equal_mass_index(values, n_bins):
+    """Equal-mass bin of each value (Nixon et al. / uncertainty-metrics rule).
+
+    Edges are the sorted values at ranks ``round(linspace(0, n, M, endpoint=False))``; a value
+    goes to the last bin whose lower edge is <= the value, so ties move up.
+    """
+    n = values.shape[0]
+    ranks = np.minimum(np.round(np.linspace(0, n, n_bins, endpoint=False)).astype(np.intp), n - 1)
+    edges = np.partition(values, np.unique(ranks))[ranks]
+    return np.searchsorted(edges[1:], values, side="right")
+
+
+def adaptive_error(values, hits, n_bins):
+    """Equal-mass calibration error ``sum_b |sum hits - sum p| / n`` of one class (0 if empty)."""
+    n = values.shape[0]
+    if n == 0:
+        return 0.0
+    index = equal_mass_index(values, n_bins)
+    sums = np.bincount(index, weights=values, minlength=n_bins)
+    hit_sums = np.bincount(index[hits], minlength=n_bins)
+    return float(np.abs(hit_sums - sums).sum() / n)
+
+
+def adaptive_error_from_histogram(fine, n_bins):
+    """Approximate equal-mass error of one class from its fine histogram, with an error bound.
+
+    Parameters
+    ----------
+    fine : ndarray of shape (3, n_fine_bins)
+        Count, sum of probabilities and sum of hits per fine bin (discard slot removed).
+    n_bins : int
+        Number of equal-mass bins M.
+
+    Returns
+    -------
+    error : float
+    bound : float
+        Bound on ``|error - exact|``.
+
+    Notes
+    -----
+    Each exact edge (the value of rank :math:`r_j`) lies in some fine bin :math:`f_j`; the
+    approximation puts the edge at the lower end of :math:`f_j`. Only samples of :math:`f_j`
+    may change bin, and moving :math:`m` samples between two bins changes
+    :math:`\\sum_b |S^{hit}_b - S^{p}_b| / n` by at most :math:`2m/n`. Hence
+
+    .. math:: |\\widehat{E} - E| \\le \\frac{2}{n} \\sum_{j=1}^{M-1} c_{f_j}
+
+    where :math:`c_f` is the count of fine bin f; a fine bin holding several edges is counted once.
+    """
+    count, sums, hits = fine
+    n = count.sum()
+    if n == 0:
+        return 0.0, 0.0
+    ranks = np.minimum(np.round(np.linspace(0, n, n_bins, endpoint=False)), n - 1)
+    cumulative = np.cumsum(count)
+    edge_bins = np.searchsorted(cumulative, ranks[1:], side="right")
+    coarse = np.searchsorted(edge_bins, np.arange(count.shape[0]), side="right")
+    coarse_sums = np.bincount(coarse, weights=sums, minlength=n_bins)
+    coarse_hits = np.bincount(coarse, weights=hits, minlength=n_bins)
+    error = float(np.abs(coarse_hits - coarse_sums).sum() / n)
+    bound = float(2.0 * count[np.unique(edge_bins)].sum() / n)
+    return error, bound
+
+
+def gap_error(state, n_bins, *, extra=False):
+    """Weighted gap ``sum_b |sum hits - sum p| / N`` over the last axis of ``state``.
+
+    ``state`` has shape ``(3, ..., n_bins + 2)``; N is the total count including the discard
+    slot. Returns an array of shape ``state.shape[1:-1]``.
+    """
+    keep = n_bins + 1 if extra else n_bins
+    total = state[0].sum(axis=-1)
+    gap = np.abs(state[2, ..., :keep] - state[1, ..., :keep]).sum(axis=-1)
+    return np.divide(gap, total, out=np.zeros_like(gap), where=total > 0)
+
+
+def per_bin(state, n_bins, *, extra=False):
+    """Per-bin count, mean confidence and accuracy (NaN where the bin is empty)."""
+    keep = n_bins + 1 if extra else n_bins
+    count = state[0, ..., :keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.where(count > 0, state[1, ..., :keep] / count, np.nan)
+        accuracy = np.where(count > 0, state[2, ..., :keep] / count, np.nan)
+    return count.copy(), confidence, accuracy

@@ -1,0 +1,522 @@
+"""Calibration metrics as plain functions on numpy arrays (definitions pinned in METRICS.md).
+
+Every function flattens ``y_true (...)`` and ``y_prob (..., n_classes)`` to samples and feeds
+them, chunk by chunk, through the one binning kernel of :mod:`speccal.metrics._binning` into a
+:class:`CalibrationAccumulator`, whose fixed-size state the evaluators of
+:mod:`speccal.evaluation` reuse for streaming.
+"""
+
+import numpy as np
+
+from speccal.metrics import _binning as kernel
+
+#: Default number of fine bins per class for streaming equal-mass (ACE/TACE) bins.
+N_FINE_BINS = 1 << 14
+#: Threshold that keeps every probability (ACE).
+KEEP_ALL = -1.0
+
+
+class CalibrationAccumulator:
+    """Fixed-size, additive calibration state of a set of samples (private helper).
+
+    Parameters
+    ----------
+    n_classes, n_bins : int
+    bin_rule : str
+        Equal-width bin rule, see :func:`speccal.metrics._binning.bin_index`.
+    top, classwise, scores : bool
+        Keep top-label bins (ECE/MCE/RMSCE), class-wise bins (SCE, class-wise ECE), and the
+        Brier/NLL sums.
+    adaptive : tuple of float
+        Thresholds for which equal-mass bins are needed (``KEEP_ALL`` for ACE).
+    adaptive_binning : {"exact", "histogram"}
+        ``"exact"`` keeps the kept values in memory; ``"histogram"`` keeps a fine histogram of
+        ``n_fine_bins`` bins per class (constant memory).
+    """
+
+    def __init__(
+        self,
+        n_classes,
+        n_bins,
+        *,
+        bin_rule="left",
+        top=False,
+        classwise=False,
+        scores=False,
+        adaptive=(),
+        adaptive_binning="exact",
+        n_fine_bins=N_FINE_BINS,
+        eps=1e-12,
+    ):
+        self.n_classes, self.n_bins, self.bin_rule = n_classes, n_bins, bin_rule
+        self.adaptive_binning, self.n_fine_bins, self.eps = adaptive_binning, n_fine_bins, eps
+        slots = kernel.n_slots(n_bins)
+        self.top = np.zeros((3, slots)) if top else None
+        self.classwise = np.zeros((3, n_classes, slots)) if classwise else None
+        self.scores = np.zeros(3) if scores else None  # n, Brier sum, NLL sum
+        if adaptive_binning == "histogram":
+            self.adaptive = {t: np.zeros((3, n_classes, n_fine_bins + 1)) for t in adaptive}
+        else:
+            self.adaptive = {t: [[[], []] for _ in range(n_classes)] for t in adaptive}
+
+    def update(self, labels, probs):
+        """Add one validated chunk of samples."""
+        if self.top is not None:
+            conf, hit = kernel.top_label(labels, probs)
+            index = kernel.bin_index(conf, self.n_bins, self.bin_rule)
+            self.top += kernel.binned_sums(index, conf, hit, self.top.shape[-1])
+        if self.classwise is not None:
+            self.classwise += kernel.classwise_sums(labels, probs, self.n_bins, self.bin_rule)
+        if self.scores is not None:
+            true_prob = np.take_along_axis(probs, labels[:, None].astype(np.intp), axis=1)[:, 0]
+            true_prob = true_prob.astype(np.float64)
+            squares = np.einsum("ij,ij->", probs, probs, dtype=np.float64)
+            brier = squares - 2.0 * true_prob.sum() + labels.shape[0]
+            nll = -np.log(np.maximum(true_prob, self.eps)).sum()
+            self.scores += [labels.shape[0], brier, nll]
+        for threshold, state in self.adaptive.items():
+            if self.adaptive_binning == "histogram":
+                state += kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold)
+                continue
+            for k, (values, hits) in enumerate(state):
+                keep = probs[:, k] > threshold
+                values.append(probs[keep, k])
+                hits.append(labels[keep] == k)
+
+    def __iadd__(self, other):
+        for name in ("top", "classwise", "scores"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        for threshold, state in self.adaptive.items():
+            if self.adaptive_binning == "histogram":
+                self.adaptive[threshold] = state + other.adaptive[threshold]
+            else:
+                for mine, theirs in zip(state, other.adaptive[threshold], strict=True):
+                    mine[0].extend(theirs[0])
+                    mine[1].extend(theirs[1])
+        return self
+
+    # -- results --
+    def classes(self, include_background):
+        """Indices of the classes averaged by SCE/ACE/TACE."""
+        return np.arange(0 if include_background else 1, self.n_classes)
+
+    def ece(self):
+        return float(kernel.gap_error(self.top, self.n_bins, extra=self._extra))
+
+    def rmsce(self):
+        count, conf, acc = kernel.per_bin(self.top, self.n_bins, extra=self._extra)
+        weights = count / self.top[0].sum()
+        return float(np.sqrt(np.nansum(weights * (acc - conf) ** 2)))
+
+    def mce(self):
+        count, conf, acc = kernel.per_bin(self.top, self.n_bins, extra=self._extra)
+        return float(np.abs(acc - conf)[count > 0].max())
+
+    def classwise_ece(self):
+        return kernel.gap_error(self.classwise, self.n_bins, extra=self._extra)
+
+    def sce(self, include_background=True):
+        return float(self.classwise_ece()[self.classes(include_background)].mean())
+
+    def adaptive_errors(self, threshold):
+        """Per-class equal-mass errors and their bounds (zero bounds in exact mode)."""
+        state = self.adaptive[threshold]
+        errors, bounds = np.zeros(self.n_classes), np.zeros(self.n_classes)
+        for k in range(self.n_classes):
+            if self.adaptive_binning == "histogram":
+                errors[k], bounds[k] = kernel.adaptive_error_from_histogram(
+                    state[:, k, :-1], self.n_bins
+                )
+            else:
+                values, hits = (np.concatenate(part) for part in state[k])
+                errors[k] = kernel.adaptive_error(values, hits, self.n_bins)
+        return errors, bounds
+
+    def adaptive_score(self, threshold, include_background=True):
+        """Mean over classes of the equal-mass error, and the bound of that mean."""
+        errors, bounds = self.adaptive_errors(threshold)
+        classes = self.classes(include_background)
+        return float(errors[classes].mean()), float(bounds[classes].mean())
+
+    def brier(self):
+        return float(self.scores[1] / self.scores[0])
+
+    def nll(self):
+        return float(self.scores[2] / self.scores[0])
+
+    @property
+    def _extra(self):
+        return self.bin_rule == "left-extra"
+
+
+def accumulate(y_true, y_prob, *, n_bins=15, from_logits=False, **parts):
+    """Validate and accumulate samples into a new :class:`CalibrationAccumulator`."""
+    n_bins = kernel.check_n_bins(n_bins)
+    labels, probs = kernel.as_samples(y_true, y_prob)
+    state = CalibrationAccumulator(probs.shape[1], n_bins, **parts)
+    for chunk_labels, chunk_probs in kernel.iter_chunks(labels, probs, from_logits=from_logits):
+        state.update(chunk_labels, chunk_probs)
+    return state
+
+
+_SHAPES = """y_true : array-like of int of shape (...)
+        True labels in [0, n_classes).
+    y_prob : array-like of float of shape (..., n_classes)
+        Predicted probabilities in [0, 1]; each row sums to 1 within 1e-3."""
+
+_RAISES = """ValueError
+        If the shapes do not match, the input is empty, a value is NaN or infinite, a label
+        lies outside [0, n_classes), a probability outside [0, 1], a row does not sum to 1
+        within 1e-3, or a parameter is out of range; the message names the argument."""
+
+
+def _doc(func):
+    func.__doc__ = func.__doc__.replace("{shapes}", _SHAPES).replace("{raises}", _RAISES)
+    return func
+
+
+@_doc
+def expected_calibration_error(y_true, y_prob, *, n_bins=15):
+    """Expected calibration error (top-label, equal-width bins).
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number M of equal-width bins on [0, 1]; bin b = [b/M, (b+1)/M), 1.0 in the last bin.
+
+    Returns
+    -------
+    float
+        ECE in [0, 1].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    With confidence :math:`c_i = \\max_k p_{ik}` and hit
+    :math:`a_i = 1[\\arg\\max_k p_{ik} = y_i]`,
+
+    .. math:: \\mathrm{ECE} = \\sum_b \\frac{n_b}{N} \\left| \\bar a_b - \\bar c_b \\right|.
+
+    References
+    ----------
+    .. [1] Naeini, Cooper, Hauskrecht. "Obtaining well calibrated probabilities using Bayesian
+       binning." AAAI 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import expected_calibration_error
+    >>> round(expected_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
+    0.3
+    """
+    return accumulate(y_true, y_prob, n_bins=n_bins, top=True).ece()
+
+
+@_doc
+def maximum_calibration_error(y_true, y_prob, *, n_bins=15):
+    """Maximum calibration error: the largest gap over non-empty equal-width bins.
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number of equal-width bins.
+
+    Returns
+    -------
+    float
+        MCE in [0, 1].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    .. math:: \\mathrm{MCE} = \\max_{b:\\, n_b > 0} \\left| \\bar a_b - \\bar c_b \\right|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import maximum_calibration_error
+    >>> y_prob = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4]])
+    >>> round(maximum_calibration_error(np.array([0, 1, 0]), y_prob), 6)
+    0.4
+    """
+    return accumulate(y_true, y_prob, n_bins=n_bins, top=True).mce()
+
+
+@_doc
+def rms_calibration_error(y_true, y_prob, *, n_bins=15):
+    """Root-mean-square calibration error (top-label, equal-width bins).
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number of equal-width bins.
+
+    Returns
+    -------
+    float
+        RMSCE in [0, 1].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    .. math:: \\mathrm{RMSCE} = \\sqrt{\\sum_b \\frac{n_b}{N} (\\bar a_b - \\bar c_b)^2}.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import rms_calibration_error
+    >>> round(rms_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
+    0.3
+    """
+    return accumulate(y_true, y_prob, n_bins=n_bins, top=True).rmsce()
+
+
+@_doc
+def classwise_calibration_error(y_true, y_prob, *, n_bins=15):
+    """Class-wise (one-vs-rest) expected calibration error, one value per class.
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number of equal-width bins on each class's probabilities.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+        ECE of each class k, binning ``p_k`` of all samples against ``1[y = k]``.
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    .. math:: \\mathrm{ECE}_k = \\sum_b \\frac{n_{bk}}{N}
+        \\left| \\overline{1[y = k]}_{bk} - \\bar p_{bk} \\right|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import classwise_calibration_error
+    >>> classwise_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]]))
+    array([0.3, 0.3])
+    """
+    return accumulate(y_true, y_prob, n_bins=n_bins, classwise=True).classwise_ece()
+
+
+@_doc
+def static_calibration_error(y_true, y_prob, *, n_bins=15, include_background=True):
+    """Static calibration error (class-wise, equal-width bins; Nixon et al. 2019).
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number of equal-width bins per class.
+    include_background : bool, default=True
+        Average over all classes, or over classes 1..K-1 only.
+
+    Returns
+    -------
+    float
+        SCE in [0, 1].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    .. math:: \\mathrm{SCE} = \\frac{1}{K} \\sum_k \\sum_b \\frac{n_{bk}}{N}
+        \\left| \\overline{1[y = k]}_{bk} - \\bar p_{bk} \\right|.
+
+    References
+    ----------
+    .. [1] Nixon, Dusenberry, Zhang, Jerfel, Tran. "Measuring calibration in deep learning."
+       CVPR Workshops 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import static_calibration_error
+    >>> round(static_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
+    0.3
+    """
+    state = accumulate(y_true, y_prob, n_bins=n_bins, classwise=True)
+    _check_classes(state, include_background)
+    return state.sce(include_background)
+
+
+def _check_classes(state, include_background):
+    if not include_background and state.n_classes < 2:
+        raise ValueError(
+            "`include_background` must be True when there is a single class; got False."
+        )
+
+
+@_doc
+def adaptive_calibration_error(y_true, y_prob, *, n_bins=15, include_background=True):
+    """Adaptive calibration error (class-wise, equal-mass bins over each class's values).
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number of equal-mass bins per class.
+    include_background : bool, default=True
+        Average over all classes, or over classes 1..K-1 only.
+
+    Returns
+    -------
+    float
+        ACE in [0, 1].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    Exact (in memory). Edges are the sorted values at ranks
+    ``round(linspace(0, N, M, endpoint=False))``; ties move up (Nixon et al.).
+
+    .. math:: \\mathrm{ACE} = \\frac{1}{K} \\sum_k \\sum_b \\frac{n_{bk}}{N}
+        \\left| \\overline{1[y = k]}_{bk} - \\bar p_{bk} \\right|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import adaptive_calibration_error
+    >>> round(adaptive_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
+    0.3
+    """
+    state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(KEEP_ALL,))
+    _check_classes(state, include_background)
+    return state.adaptive_score(KEEP_ALL, include_background)[0]
+
+
+@_doc
+def thresholded_adaptive_calibration_error(
+    y_true, y_prob, *, n_bins=15, threshold=1e-3, include_background=True
+):
+    """Thresholded adaptive calibration error (Nixon et al. 2019).
+
+    Parameters
+    ----------
+    {shapes}
+    n_bins : int, default=15
+        Number of equal-mass bins per class.
+    threshold : float, default=1e-3
+        Per class, only samples with ``p_k > threshold`` are binned; must lie in [0, 1).
+    include_background : bool, default=True
+        Average over all classes, or over classes 1..K-1 only.
+
+    Returns
+    -------
+    float
+        TACE in [0, 1].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    Exact (in memory). With :math:`N_k` the number of samples kept for class k (a class with
+    none kept contributes 0 and still counts in 1/K),
+
+    .. math:: \\mathrm{TACE} = \\frac{1}{K} \\sum_k \\sum_b \\frac{n_{bk}}{N_k}
+        \\left| \\overline{1[y = k]}_{bk} - \\bar p_{bk} \\right|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import thresholded_adaptive_calibration_error
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> round(thresholded_adaptive_calibration_error(np.array([0, 1]), y_prob), 6)
+    0.3
+    """
+    threshold = kernel.check_threshold(threshold)
+    state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(threshold,))
+    _check_classes(state, include_background)
+    return state.adaptive_score(threshold, include_background)[0]
+
+
+@_doc
+def brier_score(y_true, y_prob):
+    """Multi-class Brier score: squared error to the one-hot label, summed over classes.
+
+    Parameters
+    ----------
+    {shapes}
+
+    Returns
+    -------
+    float
+        Brier score in [0, 2].
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    .. math:: \\mathrm{BS} = \\frac{1}{N} \\sum_i \\sum_k (p_{ik} - 1[y_i = k])^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import brier_score
+    >>> round(brier_score(np.array([0]), np.array([[0.5, 0.5]])), 6)
+    0.5
+    """
+    return accumulate(y_true, y_prob, scores=True).brier()
+
+
+@_doc
+def negative_log_likelihood(y_true, y_prob, *, eps=1e-12):
+    """Mean negative log-likelihood of the true labels.
+
+    Parameters
+    ----------
+    {shapes}
+    eps : float, default=1e-12
+        Probabilities of the true class are clipped below at ``eps`` (so a 0 gives
+        ``-log(eps)``, not infinity).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    {raises}
+
+    Notes
+    -----
+    .. math:: \\mathrm{NLL} = -\\frac{1}{N} \\sum_i \\log \\max(p_{i y_i}, \\epsilon).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.metrics import negative_log_likelihood
+    >>> round(negative_log_likelihood(np.array([0]), np.array([[0.5, 0.5]])), 6)
+    0.693147
+    """
+    if not isinstance(eps, (float, int)) or not 0 < eps < 1:
+        raise ValueError(f"`eps` must be a number in (0, 1); got {eps!r}.")
+    return accumulate(y_true, y_prob, scores=True, eps=eps).nll()
