@@ -195,6 +195,8 @@ def _read_csv(path):
         if None in values:
             raise ValueError(f"{path}: rows must have as many fields as the header.")
         try:
+            if name == "case_id":  # identifiers stay text, even "001"
+                raise ValueError(name)
             columns[name] = np.array([float(v) for v in values])
         except ValueError:
             columns[name] = np.array(values, dtype=str)

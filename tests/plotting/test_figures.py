@@ -64,7 +64,7 @@ def test_load_run_reads_hand_written_files(tmp_path):
     metrics["dice"] = [0.8, 0.9]
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     (run_dir / "per_volume.csv").write_text(
-        "case_id,dice_1,dice_2,ece\nBraTS20_001,0.8,0.6,0.01\nBraTS20_002,0.9,0.7,inf\n"
+        "case_id,dice_1,dice_2,ece\n001,0.8,0.6,0.01\n002,0.9,0.7,inf\n"
     )
     np.savez(run_dir / "reliability.npz", bin_count=[1, 2], bin_confidence=[0.2, 0.8],
              bin_accuracy=[0.1, 0.9])  # fmt: skip
@@ -76,7 +76,7 @@ def test_load_run_reads_hand_written_files(tmp_path):
     assert run.metric("hd95") == pytest.approx(3.0)
     np.testing.assert_allclose(run.per_volume_values("dice"), [0.7, 0.8])
     np.testing.assert_array_equal(run.per_volume_values("ece"), [0.01, np.inf])
-    assert run.per_volume["case_id"].tolist() == ["BraTS20_001", "BraTS20_002"]
+    assert run.per_volume["case_id"].tolist() == ["001", "002"]
     np.testing.assert_array_equal(run.example["confidence"], np.eye(3))
     np.testing.assert_array_equal(run.spectrum["power"], [3.0, 1.0])
 
