@@ -42,17 +42,29 @@ def _as_volume_list(volumes, name):
     return [np.asarray(volumes)]
 
 
-def _per_volume(values, n_volumes, name, is_item):
-    """Broadcast one shared value to every volume, or check one value per volume."""
-    if values is None or is_item(values):
-        return [values] * n_volumes
-    values = list(values)
-    if len(values) != n_volumes:
+def _per_volume_spacings(spacing, n_volumes):
+    """One spacing shared by every volume, or check that there is one per volume."""
+    if spacing is None or _is_one_spacing(spacing):
+        return [spacing] * n_volumes
+    spacings = list(spacing)
+    if len(spacings) != n_volumes:
         raise ValueError(
-            f"`{name}` must be one value for all volumes or one per volume ({n_volumes}); "
-            f"got {len(values)} values."
+            f"`spacing` must be one spacing for all volumes or one per volume ({n_volumes}); "
+            f"got {len(spacings)} spacings."
         )
-    return values
+    return spacings
+
+
+def _case_ids(case_id, n_volumes, n_done):
+    """One identifier per volume (a str for one volume); default: the running index."""
+    if case_id is None:
+        return [str(n_done + i) for i in range(n_volumes)]
+    ids = [case_id] if isinstance(case_id, str) else [str(c) for c in case_id]
+    if len(ids) != n_volumes:
+        raise ValueError(
+            f"`case_id` must hold one identifier per volume ({n_volumes}); got {case_id!r}."
+        )
+    return ids
 
 
 def _is_one_spacing(spacing):
@@ -239,10 +251,8 @@ class SegmentationEvaluator(BaseEstimator):
         if first:
             self._check_params(preds, trues)
         n_done = 0 if first else self.n_volumes_
-        spacings = _per_volume(spacing, len(preds), "spacing", _is_one_spacing)
-        if case_id is None:
-            case_id = [str(n_done + i) for i in range(len(preds))]
-        case_ids = [str(c) for c in _per_volume(case_id, len(preds), "case_id", _is_str)]
+        spacings = _per_volume_spacings(spacing, len(preds))
+        case_ids = _case_ids(case_id, len(preds), n_done)
         options = {
             "n_classes": self.n_classes_,
             "include_background": self.include_background,
@@ -342,10 +352,6 @@ class SegmentationEvaluator(BaseEstimator):
             {"case_id": case, **{col: float(self.scores_[m][i, j]) for col, m, j in columns}}
             for i, case in enumerate(self.case_ids_)
         ]
-
-
-def _is_str(value):
-    return isinstance(value, str)
 
 
 def _largest_label(volumes):

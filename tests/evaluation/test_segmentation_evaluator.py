@@ -213,12 +213,18 @@ def test_bad_volumes_name_the_argument_and_case():
         SegmentationEvaluator().fit([], [])
     with pytest.raises(
         ValueError,
-        match=r"`spacing` must be one value for all volumes or one "
-        r"per volume \(2\); got 3 values",
+        match=r"`spacing` must be one spacing for all volumes or one "
+        r"per volume \(2\); got 3 spacings",
     ):
         SegmentationEvaluator().fit([volume, volume], [volume, volume], spacing=[(1, 1)] * 3)
-    with pytest.raises(ValueError, match=r"`case_id` must be one value .* got 1 values"):
+    with pytest.raises(
+        ValueError,
+        match=r"`case_id` must hold one identifier per volume "
+        r"\(2\); got \['x'\]",
+    ):
         SegmentationEvaluator().fit([volume, volume], [volume, volume], case_id=["x"])
+    with pytest.raises(ValueError, match=r"`case_id` must hold .* \(2\); got 'xy'"):
+        SegmentationEvaluator().fit([volume, volume], [volume, volume], case_id="xy")
     with pytest.raises(ValueError, match=r"case 'x2': `y_true_labels` must have the same shape"):
         SegmentationEvaluator().fit([volume, volume], [volume, volume[:3]], case_id=["x1", "x2"])
     with pytest.raises(ValueError, match=r"case '1': `spacing` must be a positive finite"):
