@@ -137,7 +137,8 @@ def band_powers(confidence_maps, bands=5, *, include_dc=False, include_corners=F
         Count the corner frequencies (radius > min(S)/2) in the last band.
     window : None or str, default=None
         Separable window applied to each map before the FFT (any name of
-        :func:`scipy.signal.get_window`, e.g. ``"hamming"``). ``None`` is what the loss does.
+        :func:`scipy.signal.get_window`, e.g. ``"hamming"``, periodic form). ``None`` is what
+        the loss does.
 
     Returns
     -------

@@ -100,6 +100,12 @@ def plot_confidence_map(
     ValueError
         If a map is not 2D or 3D, or ``image`` / ``label`` differ in shape from it.
 
+    Notes
+    -----
+    A slice of shape ``(n_x, n_y)`` is drawn with its first axis horizontal and the origin at
+    the lower left (``imshow(slice.T, origin="lower")``), the usual view of an axial slice
+    of an ``(X, Y, Z)`` volume.
+
     Examples
     --------
     >>> import numpy as np

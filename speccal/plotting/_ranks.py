@@ -191,7 +191,7 @@ def plot_rank_heatmap(ranks, *, ax=None, cmap="Blues_r", annotate=True):
     ax.set_yticks(range(len(table.methods)), labels=table.methods)
     ax.set_xticks(
         range(len(table.columns)),
-        labels=[f"{d}\n{metric_label(m)}" for d, m in table.columns],
+        labels=[f"{d} {metric_label(m)}" for d, m in table.columns],
         rotation=90,
     )
     if annotate:

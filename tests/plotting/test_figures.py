@@ -328,7 +328,7 @@ def test_plot_rank_heatmap_and_totals(pyplot):
     ax = plot_rank_heatmap(table)
     np.testing.assert_array_equal(ax.images[0].get_array(), [[3, 3], [2, 1], [1, 2]])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["ce", "fl", "ours"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["d1\nDSC", "d1\nECE"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["d1 DSC", "d1 ECE"]
     assert [t.get_text() for t in ax.texts] == ["3", "3", "2", "1", "1", "2"]
     ax = plot_rank_totals(table)
     widths = {
