@@ -1,0 +1,402 @@
+"""speccal.spectral ops and the spectral entropy regularizer against an independent numpy
+implementation of the paper's Algorithm 1 (full complex FFT, float radii, a Python list
+as the history buffer)."""
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from speccal import spectral  # noqa: E402
+from speccal.losses import CESpectral, SpectralEntropyRegularizer  # noqa: E402
+
+EPS = 1e-6
+
+
+# -- independent numpy reference ------------------------------------------------------------
+
+
+def np_power_spectrum(conf):
+    axes = tuple(range(1, conf.ndim))
+    spectrum = np.fft.fftshift(np.fft.fftn(conf.astype(np.float64), axes=axes), axes=axes)
+    return np.abs(spectrum) ** 2
+
+
+def np_band_masks(spatial, bands, include_dc=False, include_corners=False):
+    grids = np.meshgrid(*[np.arange(n) - n // 2 for n in spatial], indexing="ij")
+    radius = np.sqrt(sum(g.astype(np.float64) ** 2 for g in grids))
+    big_r = min(spatial) / 2
+    masks = []
+    for k in range(1, bands + 1):
+        mask = (radius > (k - 1) * big_r / bands) & (radius <= k * big_r / bands)
+        if k == 1 and include_dc:
+            mask |= radius == 0
+        if k == bands and include_corners:
+            mask |= radius > big_r
+        masks.append(mask)
+    return masks
+
+
+def np_band_powers(logits, bands, **options):
+    power = np_power_spectrum(logits.max(-1))
+    masks = np_band_masks(logits.shape[1:-1], bands, **options)
+    return np.stack([power[:, m].sum(-1) for m in masks], axis=-1)
+
+
+def np_entropy(powers):
+    prob = powers / (powers.sum(-1, keepdims=True) + EPS)
+    return -(prob * np.log(prob + EPS)).sum(-1)
+
+
+class NumpyAlgorithm1:
+    """Algorithm 1, lines 7-37, literally; ``replicate`` pre-fills the history (§3.2)."""
+
+    def __init__(self, window, bands, warmup):
+        self.window, self.bands, self.warmup = window, bands, warmup
+        self.history = []
+
+    def __call__(self, logits):
+        powers = np_band_powers(logits, self.bands)
+        batch_mean = powers.mean(0)
+        if not self.history and self.warmup == "replicate":
+            self.history = [batch_mean] * (self.window - 1)
+        self.history.append(batch_mean)
+        if len(self.history) > self.window:
+            self.history.pop(0)
+        target = np_entropy(np.mean(self.history, axis=0))
+        return np.mean(np.maximum(0.0, target - np_entropy(powers)) ** 2)
+
+
+def batches(rng, shape, n):
+    """Logit batches whose spectra differ: smooth ramps plus noise of varying strength."""
+    spatial = shape[1:-1]
+    ramp = np.meshgrid(*[np.linspace(-1, 1, s) for s in spatial], indexing="ij")
+    smooth = sum(ramp)[None, ..., None] * np.arange(1, shape[-1] + 1)
+    for _ in range(n):
+        noise = rng.normal(size=shape) * rng.uniform(
+            0.05, 2.0, size=(shape[0],) + (1,) * len(shape[1:])
+        )
+        yield (smooth * rng.uniform(0.5, 3.0) + noise).astype(np.float32)
+
+
+# -- spectral ops ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 8, 9, 3), (3, 5, 4, 2), (1, 6, 6, 6, 2), (2, 9, 7, 4)])
+@pytest.mark.parametrize("bands", [1, 3, 7])
+@pytest.mark.parametrize("include_dc,include_corners", [(False, False), (True, True)])
+def test_band_powers_equal_full_spectrum_sums(rng, shape, bands, include_dc, include_corners):
+    logits = rng.normal(size=shape).astype(np.float32)
+    got = spectral.band_powers(
+        logits, bands, include_dc=include_dc, include_corners=include_corners
+    )
+    want = np_band_powers(logits, bands, include_dc=include_dc, include_corners=include_corners)
+    assert got.dtype == tf.float32 and got.shape == (shape[0], bands)
+    np.testing.assert_allclose(got.numpy(), want, rtol=2e-5, atol=1e-3)
+
+
+def test_power_spectrum_is_centred_full_spectrum(rng):
+    conf = rng.normal(size=(2, 5, 6, 7)).astype(np.float32)
+    got = spectral.power_spectrum(conf).numpy()
+    np.testing.assert_allclose(got, np_power_spectrum(conf), rtol=1e-5, atol=1e-3)
+    assert np.unravel_index(
+        np.argmax(spectral.power_spectrum(np.ones((1, 5, 6))).numpy()), (1, 5, 6)
+    ) == (0, 2, 3)
+
+
+def test_confidence_map_is_float32_max_logit_also_from_float16(rng):
+    logits = rng.normal(size=(2, 4, 5, 3)).astype(np.float16)
+    conf = spectral.confidence_map(logits)
+    assert conf.dtype == tf.float32
+    np.testing.assert_array_equal(conf.numpy(), logits.max(-1).astype(np.float32))
+    np.testing.assert_allclose(
+        spectral.band_powers(logits, 3).numpy(),
+        spectral.band_powers(logits.astype(np.float32), 3).numpy(),
+        rtol=1e-6,
+    )
+
+
+def test_spectral_entropy_matches_eq_7_8(rng):
+    powers = rng.uniform(0, 10, size=(4, 6)).astype(np.float32)
+    powers[1] = 0.0
+    np.testing.assert_allclose(
+        spectral.spectral_entropy(powers).numpy(), np_entropy(powers), rtol=1e-5, atol=1e-7
+    )
+    assert spectral.spectral_entropy(np.zeros((1, 5), np.float32)).numpy()[0] == 0.0
+    uniform = spectral.spectral_entropy(np.ones((5,), np.float32)).numpy()
+    np.testing.assert_allclose(uniform, np.log(5), rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 6, 7, 3), (2, 7, 6, 3)])
+def test_rfft_custom_gradient_equals_full_fft_autodiff(rng, shape):
+    logits = tf.constant(rng.normal(size=shape).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(shape[0], 4)).astype(np.float32))
+    masks = np_band_masks(shape[1:-1], 4)
+    onehot = tf.constant(np.stack([m.reshape(-1) for m in masks], -1).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        fast = tf.reduce_sum(spectral.band_powers(logits, 4) * upstream)
+        full = spectral.power_spectrum(spectral.confidence_map(logits))
+        slow = tf.reduce_sum(tf.reshape(full, (shape[0], -1)) @ onehot * upstream)
+    want = tape.gradient(slow, logits).numpy()
+    np.testing.assert_allclose(
+        tape.gradient(fast, logits).numpy(), want, atol=1e-5 * np.abs(want).max()
+    )
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (
+            lambda: spectral.band_powers(np.zeros((2, 8, 8), np.float32)),
+            ValueError,
+            r"`logits` must have shape \(batch, \*spatial, n_classes\) with 2 or 3 spatial axes; "
+            r"got shape \(2, 8, 8\)",
+        ),
+        (
+            lambda: spectral.band_powers(np.zeros((2, 4, 4, 4, 4, 2), np.float32)),
+            ValueError,
+            "`logits` must have shape",
+        ),
+        (
+            lambda: spectral.band_powers(np.zeros((2, 4, 4, 2), np.int32)),
+            TypeError,
+            "`logits` must be a floating-point tensor; got dtype int32",
+        ),
+        (
+            lambda: spectral.band_powers(np.zeros((2, 4, 4, 2), np.float32), bands=0),
+            ValueError,
+            "`bands` must be an int >= 1; got 0",
+        ),
+        (
+            lambda: spectral.power_spectrum(np.zeros((4, 4), np.float32)),
+            ValueError,
+            r"`conf` must have shape \(batch, \*spatial\)",
+        ),
+        (
+            lambda: spectral.spectral_entropy(np.ones((1, 3), np.float32), eps=0.0),
+            ValueError,
+            "`eps` must be a positive float; got 0.0",
+        ),
+    ],
+)
+def test_ops_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_band_powers_need_static_spatial_sizes():
+    spec = tf.TensorSpec((2, None, 8, 8, 3), tf.float32)
+    with pytest.raises(ValueError, match="`logits` must have static spatial sizes"):
+        tf.function(spectral.band_powers).get_concrete_function(spec)
+
+
+# -- regularizer = Algorithm 1 --------------------------------------------------------------
+
+CASES = [
+    (k, warmup, shape)
+    for k in range(1, 8)
+    for warmup, shape in [("replicate", (2, 7, 8, 9, 3)), ("partial", (3, 9, 6, 5, 2))]
+]
+CASES += [(k, w, (2, 9, 11, 3)) for k in (2, 5) for w in ("replicate", "partial")]
+
+
+@pytest.mark.parametrize("bands, warmup, shape", CASES)
+def test_regularizer_equals_numpy_algorithm_1(rng, bands, warmup, shape):
+    window = 3
+    reg = SpectralEntropyRegularizer(window=window, bands=bands, warmup=warmup)
+    reference = NumpyAlgorithm1(window, bands, warmup)
+    got, want = [], []
+    for logits in batches(rng, shape, 3 * window + 2):
+        got.append(float(reg(logits)))
+        want.append(reference(logits))
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-7)
+    if bands > 2:
+        assert max(want) > 1e-4  # the hinge is active: the comparison is not all zeros
+    np.testing.assert_allclose(
+        reg.buffer.numpy().mean(0), np.mean(reference.history, 0), rtol=1e-5
+    )
+    assert int(reg.step) == 3 * window + 2
+
+
+def test_smaller_last_batch_enters_as_its_own_mean(rng):
+    reg = SpectralEntropyRegularizer(window=2, bands=4, warmup="partial")
+    reference = NumpyAlgorithm1(2, 4, "partial")
+    for size in (3, 3, 1, 3, 2):
+        (logits,) = batches(rng, (size, 6, 5, 7, 2), 1)
+        np.testing.assert_allclose(float(reg(logits)), reference(logits), rtol=2e-4, atol=1e-7)
+
+
+def test_window_one_targets_the_current_batch(rng):
+    reg = SpectralEntropyRegularizer(window=1, bands=4)
+    for logits in batches(rng, (3, 6, 7, 5, 2), 3):
+        powers = np_band_powers(logits, 4)
+        want = np.mean(np.maximum(0, np_entropy(powers.mean(0)) - np_entropy(powers)) ** 2)
+        np.testing.assert_allclose(float(reg(logits)), want, rtol=2e-4, atol=1e-7)
+
+
+def test_gradient_matches_finite_differences_with_fixed_target(rng):
+    (logits,) = batches(rng, (3, 5, 6, 4, 3), 1)
+    reg = SpectralEntropyRegularizer(window=1, bands=4)
+    z = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        value = reg(z)
+    grad = tape.gradient(value, z).numpy()
+    assert np.abs(grad).max() > 0  # gradients reach the logits
+
+    target = np_entropy(np_band_powers(logits, 4).mean(0))  # held fixed: no gradient
+
+    def loss(z64):
+        return np.mean(np.maximum(0, target - np_entropy(np_band_powers(z64, 4))) ** 2)
+
+    z64 = logits.astype(np.float64)
+    top2 = np.sort(z64, -1)[..., -2:]
+    candidates = np.argwhere(
+        np.broadcast_to((top2[..., 1] - top2[..., 0] > 1e-2)[..., None], z64.shape)
+    )
+    step = 1e-4
+    for index in candidates[rng.choice(len(candidates), 40, replace=False)]:
+        index = tuple(index)
+        plus, minus = z64.copy(), z64.copy()
+        plus[index] += step
+        minus[index] -= step
+        numeric = (loss(plus) - loss(minus)) / (2 * step)
+        assert grad[index] == pytest.approx(numeric, rel=2e-3, abs=1e-5 * np.abs(grad).max())
+
+
+def test_constant_logits_give_finite_loss_and_gradient():
+    reg = SpectralEntropyRegularizer(window=3, bands=5)
+    z = tf.constant(np.full((2, 6, 7, 5, 3), 4.0, np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        value = reg(z)
+    assert float(value) == 0.0
+    assert np.isfinite(tape.gradient(value, z).numpy()).all()
+    assert np.isfinite(reg.buffer.numpy()).all()
+
+
+def test_target_carries_no_gradient(rng):
+    # All samples identical: H(P_b) = H(P~) for every b, so loss and gradient are exactly 0;
+    # a gradient leaking through the target would not be.
+    (one,) = batches(rng, (1, 6, 5, 7, 3), 1)
+    z = tf.constant(np.repeat(one, 2, axis=0))
+    reg = SpectralEntropyRegularizer(window=1, bands=4)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        value = reg(z)
+    assert float(value) == 0.0
+    np.testing.assert_array_equal(tape.gradient(value, z).numpy(), 0.0)
+
+
+def test_training_false_leaves_buffer_and_returns_the_prospective_loss(rng):
+    reg = SpectralEntropyRegularizer(window=2, bands=4, warmup="partial")
+    first, second = batches(rng, (2, 6, 5, 7, 3), 2)
+    reg(first)
+    before = reg.buffer.numpy().copy()
+    evaluated = float(reg(second, training=False))
+    np.testing.assert_array_equal(reg.buffer.numpy(), before)
+    assert int(reg.step) == 1
+    assert float(reg(second)) == pytest.approx(evaluated, rel=1e-6)
+    assert int(reg.step) == 2
+
+
+def test_reset_state_warms_up_again(rng):
+    reg = SpectralEntropyRegularizer(window=3, bands=4)
+    first, second = batches(rng, (2, 6, 5, 7, 3), 2)
+    reg(first)
+    reg.reset_state()
+    reg(second)
+    np.testing.assert_allclose(
+        reg.buffer.numpy(), np.tile(np_band_powers(second, 4).mean(0), (3, 1)), rtol=1e-5
+    )
+
+
+# -- CESpectral -----------------------------------------------------------------------------
+
+
+def test_lam_zero_is_sparse_categorical_crossentropy(rng):
+    import keras
+
+    logits = rng.normal(size=(2, 5, 6, 7, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, size=(2, 5, 6, 7))
+    weights = rng.uniform(size=(2, 5, 6, 7)).astype(np.float32)
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=3)
+    loss = CESpectral(lam=0.0, ignore_class=3)
+    np.testing.assert_allclose(float(loss(labels, logits)), float(ce(labels, logits)), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(loss(labels, logits, sample_weight=weights)),
+        float(ce(labels, logits, sample_weight=weights)),
+        rtol=1e-6,
+    )
+
+
+def test_ce_spectral_is_ce_plus_lam_times_regularizer(rng):
+    import keras
+
+    loss = CESpectral(lam=0.5, window=3, bands=4)
+    reg = SpectralEntropyRegularizer(window=3, bands=4)
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for logits in batches(rng, (2, 6, 5, 7, 3), 4):
+        labels = logits.argmax(-1)
+        weights = np.linspace(0.0, 2.0, logits.shape[0], dtype=np.float32)
+        voxel_weights = np.broadcast_to(weights[:, None, None, None], labels.shape)
+        want = float(ce(labels, logits, sample_weight=voxel_weights)) + 0.5 * float(reg(logits))
+        got = float(loss(labels[..., None], logits, sample_weight=weights))
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(loss.regularizer.buffer.numpy(), reg.buffer.numpy(), rtol=1e-6)
+    per_voxel = CESpectral(lam=0.5, window=3, bands=4, reduction=None)(labels, logits)
+    assert per_voxel.shape == labels.shape
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"window": 0}, "`window` must be an int >= 1; got 0"),
+        ({"window": 2.5}, "`window` must be an int >= 1; got 2.5"),
+        ({"bands": 0}, "`bands` must be an int >= 1; got 0"),
+        ({"lam": -0.1}, "`lam` must be a float >= 0; got -0.1"),
+        ({"warmup": "zeros"}, r"`warmup` must be one of \('replicate', 'partial'\); got 'zeros'"),
+        ({"eps": -1.0}, "`eps` must be a positive float; got -1.0"),
+    ],
+)
+def test_bad_hyperparameters_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CESpectral(**kwargs)
+
+
+def test_bad_call_input_names_the_argument(rng):
+    loss = CESpectral()
+    logits = rng.normal(size=(2, 6, 5, 7, 3)).astype(np.float32)
+    with pytest.raises(
+        ValueError,
+        match=r"`y_pred` must have shape \(batch, \*spatial, "
+        r"n_classes\).*got shape \(2, 6, 5\)",
+    ):
+        loss(np.zeros((2, 6), np.int64), logits[..., 0, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"`y_true` must have shape \(batch, \*spatial\) = "
+        r"\(2, 6, 5, 7\).*got shape \(2, 6, 5, 6\)",
+    ):
+        loss(np.zeros((2, 6, 5, 6), np.int64), logits)
+    with pytest.raises(ValueError, match=r"`logits` must have shape.*got shape \(2, 6\)"):
+        SpectralEntropyRegularizer()(logits[:, :, 0, 0, 0])
+    bad = logits.copy()
+    bad[1, 2, 3, 4, 1] = np.inf
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`logits` must be finite"):
+        loss(np.zeros((2, 6, 5, 7), np.int64), bad)
+    assert int(loss.regularizer.step) == 0
+
+
+def test_non_finite_logits_under_xla_report_nan_and_keep_the_buffer(rng):
+    reg = SpectralEntropyRegularizer(window=2, bands=3)
+    step = tf.function(lambda z: reg(z), jit_compile=True)
+    (good,) = batches(rng, (2, 6, 5, 7, 3), 1)
+    step(good)
+    before = reg.buffer.numpy().copy()
+    bad = good.copy()
+    bad[0, 1, 1, 1, 0] = np.nan
+    assert np.isnan(float(step(bad)))
+    np.testing.assert_array_equal(reg.buffer.numpy(), before)
+    assert int(reg.step) == 1
