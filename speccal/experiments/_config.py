@@ -21,7 +21,8 @@ class RunConfig:
     loss : str, default="ce"
         Loss name for :func:`speccal.losses.get_loss`.
     loss_params : dict, default={}
-        Keyword arguments of the loss (e.g. ``{"lam": 0.01, "window": 50, "bands": 5}``).
+        Keyword arguments of the loss (e.g. ``{"lam": 0.01, "window": 50, "bands": 5}``);
+        for ``"crac"`` an entry ``"callback"`` holds the arguments of its ``CRaCCallback``.
     model : str, default="unet3d"
         Architecture name for :func:`speccal.models.get_model`.
     model_params : dict, default={}

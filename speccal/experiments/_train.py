@@ -222,14 +222,12 @@ def _callbacks(run_dir, loss, config, validation, resume, logger):
             shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted((logs or {}).items()))
             logger.info("epoch %d/%d %s", epoch + 1, config.epochs, shown)
 
-    callbacks = [
-        keras.callbacks.CSVLogger(str(Path(run_dir) / HISTORY_FILE), append=resume),
-        _Checkpoint(),
-    ]
+    callbacks = [keras.callbacks.CSVLogger(str(Path(run_dir) / HISTORY_FILE), append=resume)]
     if config.loss == "crac":
         from speccal.losses import CRaCCallback
 
         callbacks.append(CRaCCallback(validation, **config.loss_params.get("callback", {})))
+    callbacks.append(_Checkpoint())  # last: it saves the loss state the others updated
     return callbacks
 
 

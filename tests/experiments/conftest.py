@@ -62,9 +62,18 @@ def counting_loss():
 
 
 @pytest.fixture
-def fake_collaborators(monkeypatch):
-    """Route the runner to FakeDataset and CountingLoss; return the created losses."""
+def fake_dataset(monkeypatch):
+    """Route the runner (training and evaluation) to a FakeDataset."""
     from speccal.experiments import _evaluate, _train
+
+    monkeypatch.setattr(_train, "open_dataset", lambda name, root: FakeDataset())
+    monkeypatch.setattr(_evaluate, "open_dataset", lambda name, root: FakeDataset())
+
+
+@pytest.fixture
+def fake_collaborators(monkeypatch, fake_dataset):
+    """Route the runner to FakeDataset and CountingLoss; return the created losses."""
+    from speccal.experiments import _train
 
     created = []
 
@@ -73,7 +82,5 @@ def fake_collaborators(monkeypatch):
         created.append(loss)
         return loss
 
-    monkeypatch.setattr(_train, "open_dataset", lambda name, root: FakeDataset())
-    monkeypatch.setattr(_evaluate, "open_dataset", lambda name, root: FakeDataset())
     monkeypatch.setattr(_train, "make_loss", fake_loss)
     return created

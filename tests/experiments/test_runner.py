@@ -133,3 +133,32 @@ def test_resume_without_checkpoint_names_the_file(tmp_path, fake_collaborators):
     _config(tmp_path).save(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"progress\.json not found"):
         train_run(None, tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.slow
+def test_resume_reproduces_the_spectral_buffer(tmp_path, fake_dataset):
+    params = {"loss": "cespectral", "loss_params": {"lam": 0.5, "window": 3, "bands": 3}}
+    model = train_run(_config(tmp_path, **params), tmp_path / "a", progress=False)
+    buffer = model.loss.regularizer.buffer.numpy()
+    assert int(model.loss.regularizer.step.numpy()) == 4
+    assert np.all(buffer > 0)
+    train_run(_config(tmp_path, epochs=1, **params), tmp_path / "b", progress=False)
+    state = np.load(tmp_path / "b" / "checkpoint" / "loss_state.npz")
+    assert state["loss.regularizer.step"] == 2
+    config = RunConfig.load(tmp_path / "b")
+    config.epochs = 2
+    resumed = train_run(config, tmp_path / "b", resume=True, progress=False)
+    assert int(resumed.loss.regularizer.step.numpy()) == 4
+    np.testing.assert_allclose(resumed.loss.regularizer.buffer.numpy(), buffer, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
+    model = train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
+    variables = loss_variables(model.loss)
+    assert variables, "CRaC holds its multipliers in variables"
+    state = np.load(tmp_path / "r" / "checkpoint" / "loss_state.npz")
+    assert sorted(state.files) == sorted(variables)
+    lam = [k for k in variables if "lambd" in k or "multiplier" in k]
+    assert lam, sorted(variables)
+    assert np.any(state[lam[0]] > 1e-6)
