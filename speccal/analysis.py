@@ -200,7 +200,8 @@ def spectral_entropy(powers, eps=1e-6):
     Returns
     -------
     entropy : ndarray of float64, shape (...)
-        Between 0 (all power in one band) and :math:`\\log K` (equal power in every band).
+        Between 0 (all power in one band, or no power at all) and :math:`\\log K` (equal
+        power in every band).
 
     Raises
     ------
@@ -228,8 +229,8 @@ def spectral_entropy(powers, eps=1e-6):
         raise ValueError(f"`powers` must be non-negative; got minimum {float(s.min())!r}.")
     if not (np.isfinite(eps) and eps >= 0):
         raise ValueError(f"`eps` must be a finite number >= 0; got {eps!r}.")
-    p = s / (s.sum(axis=-1, keepdims=True) + eps)
     with np.errstate(divide="ignore", invalid="ignore"):
+        p = s / (s.sum(axis=-1, keepdims=True) + eps)  # 0/0 only when eps=0 and no power
         terms = np.where(p > 0, p * np.log(p + eps), 0.0)
     return -terms.sum(axis=-1)
 

@@ -1,8 +1,11 @@
 import subprocess
 import sys
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
 
 from speccal.analysis import (
     band_powers,
@@ -121,6 +124,30 @@ def test_band_powers_equal_tensorflow_twin(shape, rng):
         np.testing.assert_allclose(
             spectral_entropy(got), np.asarray(spectral.spectral_entropy(want)), atol=1e-5
         )
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 8, 9), (3, 10, 6)])
+def test_band_powers_with_dc_and_corners_obey_parseval(shape, rng):
+    maps = rng.normal(size=shape) + 1.0
+    total = band_powers(maps, 3, include_dc=True, include_corners=True).sum(axis=1)
+    n = np.prod(shape[1:])
+    np.testing.assert_allclose(total, n * (maps**2).reshape(len(maps), -1).sum(axis=1))
+
+
+def test_band_powers_and_radial_spectrum_ignore_circular_shifts(rng):
+    x = rng.normal(size=(1, 12, 10, 8))
+    shifted = np.roll(x, (3, -2, 5), axis=(1, 2, 3))
+    np.testing.assert_allclose(band_powers(shifted), band_powers(x), rtol=1e-10)
+    np.testing.assert_allclose(
+        radial_power_spectrum(shifted[0])[1], radial_power_spectrum(x[0])[1], rtol=1e-10
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, st.integers(1, 8), elements=st.floats(0, 1e6, allow_subnormal=False)))
+def test_spectral_entropy_lies_between_zero_and_log_k(powers):
+    h = float(spectral_entropy(powers, eps=0.0))
+    assert -1e-12 <= h <= np.log(powers.size) + 1e-9
 
 
 def test_confidence_map_is_max_logit(rng):
