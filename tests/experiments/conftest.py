@@ -63,11 +63,13 @@ def counting_loss():
 
 @pytest.fixture
 def fake_dataset(monkeypatch):
-    """Route the runner (training and evaluation) to a FakeDataset."""
+    """Route the runner (training and evaluation) to a FakeDataset; return it."""
     from speccal.experiments import _evaluate, _train
 
-    monkeypatch.setattr(_train, "open_dataset", lambda name, root: FakeDataset())
-    monkeypatch.setattr(_evaluate, "open_dataset", lambda name, root: FakeDataset())
+    dataset = FakeDataset()
+    monkeypatch.setattr(_train, "open_dataset", lambda name, root: dataset)
+    monkeypatch.setattr(_evaluate, "open_dataset", lambda name, root: dataset)
+    return dataset
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from speccal.experiments import RunConfig, evaluate_run, train_run  # noqa: E402
+
+KEYS = ("method", "dataset", "ece", "sce", "tace", "dice", "hd95", "asd", "protocol")
+
+
+@pytest.mark.slow
+def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
+    from speccal.experiments._data import normalize_image
+    from speccal.experiments._evaluate import load_trained_model
+    from speccal.inference import sliding_window_predict
+    from speccal.metrics import expected_calibration_error, segmentation_scores
+
+    config = RunConfig(
+        dataset="synthetic",
+        root=str(tmp_path / "data"),
+        epochs=1,
+        steps_per_epoch=2,
+        patch_size=(8, 8, 8),
+        model_params={"base_filters": 2, "depth": 2},
+    )
+    run = tmp_path / "run"
+    train_run(config, run, progress=False)
+    metrics = evaluate_run(run, progress=False)
+    assert set(KEYS) <= set(metrics)
+    assert json.loads((run / "metrics.json").read_text()) == metrics
+    assert (metrics["method"], metrics["dataset"]) == ("ce", "synthetic")
+
+    split = json.loads((run / "split.json").read_text())
+    with open(run / "per_volume.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["case_id"] for r in rows] == split["test"]
+    for key in ("ece", "sce", "tace", "dice", "hd95", "asd"):
+        assert metrics[key] == pytest.approx(np.mean([float(r[key]) for r in rows]))
+
+    # an independent recomputation of the first test volume's row
+    case = next(c for c in fake_dataset if c.case_id == split["test"][0])
+    model = load_trained_model(run, config, 1, 3)
+    probs = sliding_window_predict(model, normalize_image(case.image), (8, 8, 8))
+    assert float(rows[0]["ece"]) == pytest.approx(
+        expected_calibration_error(case.label, probs, n_bins=15), rel=1e-4
+    )
+    scores = segmentation_scores(probs.argmax(-1), case.label, n_classes=3, spacing=case.spacing)
+    assert float(rows[0]["dice"]) == pytest.approx(np.mean(scores["dice"]), rel=1e-6)
+
+    reliability = np.load(run / "reliability.npz")
+    test_voxels = sum(c.label.size for c in fake_dataset if c.case_id in split["test"])
+    assert reliability["bin_count"].shape == (15,)
+    assert reliability["bin_count"].sum() == test_voxels
+
+    spectrum = np.load(run / "spectrum.npz")
+    assert spectrum["frequencies"].shape == spectrum["power"].shape
+    assert spectrum["frequencies"][-1] == pytest.approx(0.5)
+    assert np.all(spectrum["power"] >= 0)
+
+    example = np.load(run / "example.npz")
+    probs = example["probability"]
+    assert probs.shape[-1] == 3 and example["image"].shape == probs.shape[:-1]
+    assert example["label"].shape == probs.shape[:-1]
+    np.testing.assert_allclose(example["confidence"], probs.max(-1))
+    np.testing.assert_allclose(probs.sum(-1), 1, atol=1e-5)
+
+
+def test_evaluate_without_checkpoint_names_the_file(tmp_path, fake_dataset):
+    RunConfig(dataset="synthetic", root=str(tmp_path)).save(tmp_path)
+    (tmp_path / "split.json").write_text(
+        json.dumps({"train": ["case00"], "val": ["case01"], "test": ["case02"]})
+    )
+    with pytest.raises(FileNotFoundError, match=r"weights\.weights\.h5 not found: train the run"):
+        evaluate_run(tmp_path, progress=False)
