@@ -1,0 +1,364 @@
+"""Input handling shared by every post-hoc calibrator.
+
+Calibrators take scores of shape ``(n_samples, n_classes)`` or volumes ``(..., n_classes)``
+with integer labels of shape ``(...)``. Everything here works on a flattened *view* of the
+scores and touches the full array only through reductions and fixed-size chunks, so fitting
+on 10⁸ voxels never allocates a 10⁸-sized float64 copy.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+#: Rows processed at once when a computation has to visit every voxel.
+CHUNK_ROWS = 1 << 18
+
+#: Smallest probability used when probabilities are turned into log-probabilities.
+PROBABILITY_FLOOR = 1e-12
+
+_INPUTS = ("logits", "probabilities")
+
+
+def _chunks(n_rows, chunk_rows=CHUNK_ROWS):
+    """Yield ``slice`` objects covering ``range(n_rows)`` in blocks of ``chunk_rows``."""
+    for start in range(0, n_rows, chunk_rows):
+        yield slice(start, min(start + chunk_rows, n_rows))
+
+
+def check_positive_int(value, name, alternative=""):
+    """Raise ``ValueError`` unless ``value`` is an int >= 1 (``bool`` excluded)."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be an int >= 1{alternative}; got {value!r}.")
+
+
+def _count_nonfinite(scores_2d):
+    return sum(int(np.count_nonzero(~np.isfinite(scores_2d[s]))) for s in _chunks(len(scores_2d)))
+
+
+def check_scores(scores, *, name, input, n_classes=None):
+    """Validate logits or probabilities and return them as a 2-D view.
+
+    Parameters
+    ----------
+    scores : array-like of shape (..., n_classes)
+        Logits or probabilities, class axis last.
+    name : str
+        Argument name used in error messages.
+    input : {"logits", "probabilities"}
+        What ``scores`` holds.
+    n_classes : int or None
+        Expected size of the class axis (``None`` at fit time).
+
+    Returns
+    -------
+    scores_2d : ndarray of shape (n_samples, n_classes)
+        A float32 or float64 view (a copy only when the input is not floating point or
+        not contiguous).
+    shape : tuple of int
+        The original shape, so results can be reshaped back.
+
+    Raises
+    ------
+    ValueError
+        If the array has fewer than two dimensions, fewer than two classes, a class count
+        different from ``n_classes``, no samples, non-finite values, or (probabilities)
+        values outside [0, 1] or rows that do not sum to 1.
+    """
+    scores = np.asarray(scores)
+    if scores.dtype.kind not in "biuf":
+        raise ValueError(f"`{name}` must be a numeric array; got dtype {scores.dtype!r}.")
+    if scores.ndim < 2:
+        raise ValueError(
+            f"`{name}` must have shape (n_samples, n_classes) or (..., n_classes) with the "
+            f"class axis last; got shape {scores.shape!r}."
+        )
+    if n_classes is None and scores.shape[-1] < 2:
+        raise ValueError(
+            f"`{name}` must have at least 2 classes on its last axis; got shape {scores.shape!r}."
+        )
+    if n_classes is not None and scores.shape[-1] != n_classes:
+        raise ValueError(
+            f"`{name}` must have {n_classes} classes on its last axis, as seen in fit; got "
+            f"shape {scores.shape!r}."
+        )
+    if scores.dtype.kind != "f" or scores.dtype.itemsize < 4:
+        scores = scores.astype(np.float64)
+    shape = scores.shape
+    scores_2d = scores.reshape(-1, shape[-1])
+    if scores_2d.shape[0] == 0:
+        raise ValueError(f"`{name}` must contain at least one sample; got shape {shape!r}.")
+    # One pairwise float64 reduction detects NaN/inf without a boolean temporary.
+    if not np.isfinite(scores_2d.sum(dtype=np.float64)):
+        raise ValueError(
+            f"`{name}` must be finite; got {_count_nonfinite(scores_2d)} non-finite values."
+        )
+    if input == "probabilities":
+        _check_probabilities(scores_2d, name)
+    return scores_2d, shape
+
+
+def _check_probabilities(prob_2d, name, atol=1e-3):
+    low, high = float(prob_2d.min()), float(prob_2d.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"`{name}` must hold probabilities in [0, 1] with input='probabilities'; got values "
+            f"in [{low!r}, {high!r}]."
+        )
+    for s in _chunks(len(prob_2d)):
+        sums = prob_2d[s].sum(axis=1, dtype=np.float64)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+        if bad.size:
+            raise ValueError(
+                f"`{name}` must sum to 1 over the class axis with input='probabilities'; got "
+                f"{float(sums[bad[0]])!r} at sample {int(s.start + bad[0])}."
+            )
+
+
+def check_labels(y, shape, n_classes):
+    """Validate integer labels against scores of shape ``shape`` and return them flat.
+
+    Parameters
+    ----------
+    y : array-like of shape (...)
+        Integer class labels; ``shape[:-1]`` or ``(n_samples,)``.
+    shape : tuple of int
+        Shape of the scores, class axis last.
+    n_classes : int
+        Size of the class axis.
+
+    Returns
+    -------
+    y_1d : ndarray of shape (n_samples,)
+        A view when ``y`` is already integer.
+
+    Raises
+    ------
+    ValueError
+        If the sizes disagree, the labels are not integers or fall outside
+        ``[0, n_classes)``.
+    """
+    y = np.asarray(y)
+    n_samples = int(np.prod(shape[:-1]))
+    if y.shape != tuple(shape[:-1]) and y.shape != (n_samples,):
+        raise ValueError(
+            f"`y` must have the shape of the scores without their class axis, {shape[:-1]!r}; "
+            f"got {y.shape!r}."
+        )
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise ValueError(f"`y` must hold integer class labels; got dtype {y.dtype!r}.")
+        y = y.astype(np.intp)
+    elif y.dtype.kind not in "biu":
+        raise ValueError(f"`y` must hold integer class labels; got dtype {y.dtype!r}.")
+    y = y.reshape(-1)
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= n_classes:
+        raise ValueError(
+            f"`y` must hold labels in [0, {n_classes}) for scores with {n_classes} classes; "
+            f"got labels in [{low}, {high}]."
+        )
+    return y
+
+
+def class_counts(y_1d, n_classes):
+    """Per-class label counts, computed chunk by chunk."""
+    counts = np.zeros(n_classes, dtype=np.int64)
+    for s in _chunks(len(y_1d), 1 << 22):
+        counts += np.bincount(y_1d[s], minlength=n_classes)
+    return counts
+
+
+def stratified_subsample(y_1d, n_classes, max_samples, random_state):
+    """Indices of a class-stratified random subsample of at most ``max_samples`` rows.
+
+    Parameters
+    ----------
+    y_1d : ndarray of shape (n_samples,)
+        Integer labels.
+    n_classes : int
+        Number of classes.
+    max_samples : int or None
+        Target sample size; ``None`` or ``>= n_samples`` keeps every row.
+    random_state : int, RandomState instance or None
+        Seed of the draw.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_kept,) or None
+        Sorted row indices, or ``None`` when every row is kept.
+
+    Notes
+    -----
+    Class :math:`c` with :math:`n_c` of the :math:`n` samples receives
+    :math:`k_c = \\max(\\lfloor m\\, n_c / n \\rfloor, \\min(n_c, 1))` rows drawn uniformly
+    without replacement, so the subsample keeps the class proportions (and every present
+    class) and the fitted objective is an unbiased estimate of the full-data one. The labels
+    are visited twice in fixed-size chunks; no array of size ``n_samples`` is allocated.
+    """
+    n_samples = len(y_1d)
+    if max_samples is None or n_samples <= max_samples:
+        return None
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    rng = np.random.default_rng(seed)
+    counts = class_counts(y_1d, n_classes)
+    keep = np.maximum(max_samples * counts // n_samples, np.minimum(counts, 1))
+    ranks = [
+        np.sort(rng.choice(int(n), int(k), replace=False))
+        for n, k in zip(counts, keep, strict=True)
+    ]
+    seen = np.zeros(n_classes, dtype=np.int64)
+    picked = []
+    for s in _chunks(n_samples, 1 << 22):
+        chunk = y_1d[s]
+        for c in range(n_classes):
+            if keep[c] == 0:
+                continue
+            positions = np.flatnonzero(chunk == c)
+            lo, hi = np.searchsorted(ranks[c], [seen[c], seen[c] + len(positions)])
+            picked.append(positions[ranks[c][lo:hi] - seen[c]] + s.start)
+            seen[c] += len(positions)
+    return np.sort(np.concatenate(picked))
+
+
+def to_log_probabilities(scores, input):
+    """Float64 log-probabilities (logits up to a constant) from logits or probabilities."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if input == "probabilities":
+        return np.log(np.maximum(scores, PROBABILITY_FLOOR))
+    return scores
+
+
+def to_probabilities(scores, input):
+    """Float64 probabilities from logits or probabilities."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if input == "probabilities":
+        return scores
+    return softmax(scores, axis=1)
+
+
+def renormalise(prob):
+    """Divide each row by its sum; rows that sum to 0 become uniform."""
+    total = prob.sum(axis=1, keepdims=True)
+    empty = total[:, 0] <= 0
+    prob[empty] = 1.0
+    total[empty] = prob.shape[1]
+    return prob / total
+
+
+class BaseCalibrator(BaseEstimator):
+    """Base class of the post-hoc calibrators: validation, subsampling, chunked prediction.
+
+    Subclasses define ``__init__`` with their keyword-only parameters (at least ``input``,
+    ``max_samples`` and ``random_state``), ``_fit(scores, y)`` on a float64
+    ``(n, n_classes)`` sample and ``_calibrate(scores)`` mapping a float64 chunk of scores to
+    calibrated probabilities.
+    """
+
+    #: Whether every class must appear in ``y`` (per-class parameters cannot be fitted
+    #: for an absent class).
+    _requires_all_classes = True
+
+    def _check_params(self):
+        if self.input not in _INPUTS:
+            raise ValueError(f"`input` must be one of {_INPUTS}; got {self.input!r}.")
+        if self.max_samples is not None:
+            check_positive_int(self.max_samples, "max_samples", " or None")
+
+    def fit(self, X, y):
+        """Fit the calibrator on held-out scores and labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_classes) or (..., n_classes)
+            Logits (``input="logits"``) or probabilities (``input="probabilities"``) of a
+            validation set; volumes are flattened over every axis but the last.
+        y : array-like of shape (n_samples,) or (...)
+            Integer labels in ``[0, n_classes)``.
+
+        Returns
+        -------
+        self : object
+            The fitted calibrator.
+
+        Raises
+        ------
+        ValueError
+            On invalid parameters, scores or labels (see the class documentation), or,
+            for calibrators with per-class parameters, a class absent from ``y``.
+        """
+        self._check_params()
+        scores_2d, shape = check_scores(X, name="X", input=self.input)
+        n_classes = shape[-1]
+        y_1d = check_labels(y, shape, n_classes)
+        if self._requires_all_classes:
+            absent = np.flatnonzero(class_counts(y_1d, n_classes) == 0)
+            if absent.size:
+                raise ValueError(
+                    f"`y` must contain every class 0..{n_classes - 1} to fit "
+                    f"{type(self).__name__}'s per-class parameters; got no samples of "
+                    f"class(es) {absent.tolist()}."
+                )
+        index = stratified_subsample(y_1d, n_classes, self.max_samples, self.random_state)
+        if index is not None:
+            scores_2d, y_1d = scores_2d[index], y_1d[index]
+        self.n_classes_ = n_classes
+        self.classes_ = np.arange(n_classes)
+        self.n_samples_fit_ = len(y_1d)
+        self._fit(np.asarray(scores_2d, dtype=np.float64), np.asarray(y_1d, dtype=np.intp))
+        return self
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_classes) or (..., n_classes)
+            Scores of the same kind (``input``) and class count as in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of the shape of ``X``
+            Calibrated probabilities summing to 1 over the last axis; float32 for float32
+            input, float64 otherwise. Computed in chunks of rows.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            If ``X`` has a different number of classes or non-finite values.
+        """
+        check_is_fitted(self)
+        scores_2d, shape = check_scores(X, name="X", input=self.input, n_classes=self.n_classes_)
+        out = np.empty(scores_2d.shape, dtype=scores_2d.dtype)
+        for s in _chunks(len(scores_2d)):
+            out[s] = self._calibrate(np.asarray(scores_2d[s], dtype=np.float64))
+        return out.reshape(shape)
+
+    def predict(self, X):
+        """Most probable class after calibration.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_classes) or (..., n_classes)
+            Scores as in ``predict_proba``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,) or (...)
+            Integer labels.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            As ``predict_proba``.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
+
+    def _log_probabilities(self, scores):
+        return log_softmax(to_log_probabilities(scores, self.input), axis=1)

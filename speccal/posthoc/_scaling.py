@@ -1,0 +1,465 @@
+"""Logit-scaling calibrators: temperature, vector and matrix scaling (Guo et al., 2017)."""
+
+from numbers import Real
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import log_softmax, logsumexp, softmax
+
+from speccal.posthoc._base import BaseCalibrator, to_log_probabilities
+
+
+def _multinomial_nll(logits, y):
+    """Mean negative log-likelihood and the gradient with respect to ``logits``."""
+    log_prob = log_softmax(logits, axis=1)
+    n = len(y)
+    loss = -log_prob[np.arange(n), y].mean()
+    grad = np.exp(log_prob)
+    grad[np.arange(n), y] -= 1.0
+    return loss, grad / n
+
+
+class TemperatureScaling(BaseCalibrator):
+    """Temperature scaling: divide every logit by one fitted temperature.
+
+    Parameters
+    ----------
+    input : {"logits", "probabilities"}, default="logits"
+        What ``X`` holds. Probabilities are turned into log-probabilities (floored at
+        1e-12), which differ from the logits only by a per-sample constant.
+    bounds : tuple of float, default=(0.05, 20.0)
+        Search interval ``(T_min, T_max)`` of the temperature, ``0 < T_min < T_max``.
+    max_samples : int or None, default=1_000_000
+        Fit on a class-stratified random subsample of at most this many voxels (see
+        :func:`speccal.posthoc._base.stratified_subsample`); ``None`` uses every voxel.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the subsample.
+
+    Attributes
+    ----------
+    temperature_ : float
+        Fitted temperature :math:`T`.
+    n_classes_ : int
+        Number of classes seen in ``fit``.
+    classes_ : ndarray of shape (n_classes,)
+        ``arange(n_classes_)``.
+    n_samples_fit_ : int
+        Number of samples the temperature was fitted on.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid ``bounds``, scores or labels. A class absent from ``y`` is
+        allowed: the single temperature is shared by every class.
+
+    See Also
+    --------
+    VectorScaling, MatrixScaling
+
+    Notes
+    -----
+    The temperature minimises the negative log-likelihood
+
+    .. math:: T^\\star = \\arg\\min_{T} -\\frac{1}{n}\\sum_i \\log
+              \\operatorname{softmax}(z_i / T)_{y_i},
+
+    found by a bounded 1-D search over :math:`\\log T` with
+    :func:`scipy.optimize.minimize_scalar`. The argmax of every sample is unchanged.
+
+    References
+    ----------
+    .. [1] C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On calibration of modern neural
+       networks", ICML 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.posthoc import TemperatureScaling
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(2000, 3))
+    >>> y = np.array([rng.choice(3, p=np.exp(z) / np.exp(z).sum()) for z in logits])
+    >>> ts = TemperatureScaling().fit(3.0 * logits, y)
+    >>> bool(2.5 < ts.temperature_ < 3.5)
+    True
+    """
+
+    _requires_all_classes = False
+
+    def __init__(
+        self, *, input="logits", bounds=(0.05, 20.0), max_samples=1_000_000, random_state=None
+    ):
+        self.input = input
+        self.bounds = bounds
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def _check_params(self):
+        super()._check_params()
+        bounds = self.bounds
+        valid = (
+            isinstance(bounds, (tuple, list))
+            and len(bounds) == 2
+            and all(isinstance(b, Real) and np.isfinite(b) for b in bounds)
+            and 0 < bounds[0] < bounds[1]
+        )
+        if not valid:
+            raise ValueError(
+                f"`bounds` must be a pair (T_min, T_max) with 0 < T_min < T_max; got {bounds!r}."
+            )
+
+    def _fit(self, scores, y):
+        logits = to_log_probabilities(scores, self.input)
+        true_logit = logits[np.arange(len(y)), y]
+
+        def nll(log_t):
+            inv_t = np.exp(-log_t)
+            return np.mean(logsumexp(logits * inv_t, axis=1) - true_logit * inv_t)
+
+        low, high = np.log(self.bounds)
+        result = minimize_scalar(
+            nll, bounds=(low, high), method="bounded", options={"xatol": 1e-8}
+        )
+        self.temperature_ = float(np.exp(result.x))
+
+    def _calibrate(self, scores):
+        return softmax(to_log_probabilities(scores, self.input) / self.temperature_, axis=1)
+
+    def as_keras_layer(self, *, output_mode="logits"):
+        """Keras layer dividing logits (class axis last) by the fitted temperature.
+
+        Parameters
+        ----------
+        output_mode : {"logits", "probabilities"}, default="logits"
+            Whether the layer returns calibrated logits or applies a softmax.
+
+        Returns
+        -------
+        layer : speccal.posthoc.keras.LogitScaling
+            A serializable layer; ``keras.Sequential([model, layer])`` saves and reloads
+            with its calibration.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            If the calibrator was fitted with ``input="probabilities"`` or ``output_mode``
+            is invalid.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from speccal.posthoc import TemperatureScaling
+        >>> ts = TemperatureScaling().fit(np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]),
+        ...                               np.array([0, 1, 1]))
+        >>> layer = ts.as_keras_layer()
+        >>> layer.get_config()["scale"] == 1.0 / ts.temperature_
+        True
+        """
+        return _keras_layer(
+            self, scale=1.0 / self.temperature_, bias=None, center=False, output_mode=output_mode
+        )
+
+
+def _keras_layer(calibrator, *, scale, bias, center, output_mode):
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(calibrator)
+    if calibrator.input != "logits":
+        raise ValueError(
+            "`input` must be 'logits' to export a Keras layer (the layer acts on logits); "
+            f"got {calibrator.input!r}."
+        )
+    from speccal.posthoc.keras import LogitScaling
+
+    return LogitScaling(scale=scale, bias=bias, center=center, output_mode=output_mode)
+
+
+class _AffineLogitScaling(BaseCalibrator):
+    """Shared L-BFGS fit of an affine map of the logits, ``q = f(z; W) + b``."""
+
+    def _unpack(self, theta):
+        n_classes = self.n_classes_
+        return theta[:-n_classes], theta[-n_classes:]
+
+    def _fit(self, scores, y):
+        logits = to_log_probabilities(scores, self.input)
+        logits = logits - logits.mean(axis=1, keepdims=True)
+        theta0 = np.concatenate([self._identity(), np.zeros(self.n_classes_)])
+
+        def objective(theta):
+            weight, bias = self._unpack(theta)
+            loss, grad = _multinomial_nll(self._transform(logits, weight) + bias, y)
+            grad_weight = self._weight_gradient(logits, grad)
+            penalty, grad_penalty = self._penalty(weight)
+            return loss + penalty, np.concatenate([grad_weight + grad_penalty, grad.sum(axis=0)])
+
+        result = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        weight, bias = self._unpack(result.x)
+        self.coef_ = self._coef(weight)
+        self.intercept_ = bias
+        self.n_iter_ = int(result.nit)
+
+    def _penalty(self, weight):
+        return 0.0, np.zeros_like(weight)
+
+    def calibrated_logits(self, X):
+        """Calibrated logits ``q`` of the same shape as ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_classes) or (..., n_classes)
+            Scores of the kind given by ``input``.
+
+        Returns
+        -------
+        logits : ndarray of the shape of ``X``
+            Float64 calibrated logits (before the softmax).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from speccal.posthoc._base import check_scores
+
+        check_is_fitted(self)
+        scores_2d, shape = check_scores(X, name="X", input=self.input, n_classes=self.n_classes_)
+        return self._affine(to_log_probabilities(scores_2d, self.input)).reshape(shape)
+
+    def _affine(self, logits):
+        logits = logits - logits.mean(axis=1, keepdims=True)
+        return self._apply_coef(logits) + self.intercept_
+
+    def _calibrate(self, scores):
+        return softmax(self._affine(to_log_probabilities(scores, self.input)), axis=1)
+
+
+class VectorScaling(_AffineLogitScaling):
+    """Vector scaling: one scale and one bias per class on the logits.
+
+    Parameters
+    ----------
+    input : {"logits", "probabilities"}, default="logits"
+        What ``X`` holds; probabilities are turned into log-probabilities.
+    max_samples : int or None, default=1_000_000
+        Fit on a class-stratified random subsample of at most this many voxels; ``None``
+        uses every voxel.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the subsample.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes,)
+        Per-class scales :math:`w`.
+    intercept_ : ndarray of shape (n_classes,)
+        Per-class biases :math:`b`.
+    n_classes_ : int
+        Number of classes seen in ``fit``.
+    classes_ : ndarray of shape (n_classes,)
+        ``arange(n_classes_)``.
+    n_samples_fit_ : int
+        Number of samples used in ``fit``.
+    n_iter_ : int
+        L-BFGS iterations.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid scores or labels, or a class absent from ``y`` (its bias
+        would diverge to minus infinity).
+
+    See Also
+    --------
+    TemperatureScaling, MatrixScaling
+
+    Notes
+    -----
+    With the logits centred per sample, :math:`\\tilde z_i = z_i - \\bar z_i`,
+
+    .. math:: q_i = w \\odot \\tilde z_i + b, \\qquad
+              \\hat p_i = \\operatorname{softmax}(q_i),
+
+    and :math:`(w, b)` minimise the mean negative log-likelihood, found with L-BFGS and the
+    analytic gradient :math:`\\partial L / \\partial q_i = (\\hat p_i - e_{y_i}) / n`.
+    Centring leaves the softmax of the input unchanged and makes the map invariant to a
+    per-sample shift of the logits.
+
+    References
+    ----------
+    .. [1] C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On calibration of modern neural
+       networks", ICML 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.posthoc import VectorScaling
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(500, 3))
+    >>> y = logits.argmax(axis=1)
+    >>> vs = VectorScaling().fit(logits, y)
+    >>> vs.predict_proba(logits).shape
+    (500, 3)
+    """
+
+    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None):
+        self.input = input
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def _identity(self):
+        return np.ones(self.n_classes_)
+
+    def _transform(self, logits, weight):
+        return logits * weight
+
+    def _weight_gradient(self, logits, grad):
+        return np.einsum("ij,ij->j", grad, logits)
+
+    def _coef(self, weight):
+        return weight
+
+    def _apply_coef(self, logits):
+        return logits * self.coef_
+
+    def as_keras_layer(self, *, output_mode="logits"):
+        """Keras layer applying the fitted per-class scale and bias to logits.
+
+        Parameters
+        ----------
+        output_mode : {"logits", "probabilities"}, default="logits"
+            Whether the layer returns calibrated logits or applies a softmax.
+
+        Returns
+        -------
+        layer : speccal.posthoc.keras.LogitScaling
+            A serializable layer computing ``w * (z - mean(z)) + b`` on the last axis.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            If the calibrator was fitted with ``input="probabilities"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from speccal.posthoc import VectorScaling
+        >>> logits = np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [1.0, 0.0]])
+        >>> vs = VectorScaling().fit(logits, np.array([0, 1, 1, 0]))
+        >>> len(vs.as_keras_layer().get_config()["scale"])
+        2
+        """
+        return _keras_layer(
+            self,
+            scale=self.coef_.tolist(),
+            bias=self.intercept_.tolist(),
+            center=True,
+            output_mode=output_mode,
+        )
+
+
+class MatrixScaling(_AffineLogitScaling):
+    """Matrix scaling: a full linear map plus bias on the logits, optionally L2-regularised.
+
+    Parameters
+    ----------
+    input : {"logits", "probabilities"}, default="logits"
+        What ``X`` holds; probabilities are turned into log-probabilities.
+    l2 : float, default=0.0
+        Strength :math:`\\lambda \\ge 0` of the penalty :math:`\\lambda \\lVert W - I
+        \\rVert_F^2`, which shrinks the map towards the identity (no change); useful with
+        many classes or few samples.
+    max_samples : int or None, default=1_000_000
+        Fit on a class-stratified random subsample of at most this many voxels; ``None``
+        uses every voxel.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the subsample.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes, n_classes)
+        Matrix :math:`W`.
+    intercept_ : ndarray of shape (n_classes,)
+        Bias :math:`b`.
+    n_classes_ : int
+        Number of classes seen in ``fit``.
+    classes_ : ndarray of shape (n_classes,)
+        ``arange(n_classes_)``.
+    n_samples_fit_ : int
+        Number of samples used in ``fit``.
+    n_iter_ : int
+        L-BFGS iterations.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for a negative ``l2``, invalid scores or labels, or a class absent
+        from ``y``.
+
+    See Also
+    --------
+    TemperatureScaling, VectorScaling
+
+    Notes
+    -----
+    With per-sample centred logits :math:`\\tilde z_i`,
+
+    .. math:: q_i = W \\tilde z_i + b, \\qquad
+              L(W, b) = -\\frac{1}{n}\\sum_i \\log \\operatorname{softmax}(q_i)_{y_i}
+              + \\lambda \\lVert W - I \\rVert_F^2,
+
+    minimised with L-BFGS and the analytic gradient
+    :math:`\\partial L / \\partial W = G^\\top \\tilde Z + 2\\lambda (W - I)`,
+    :math:`G = (\\hat P - Y) / n`.
+
+    References
+    ----------
+    .. [1] C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On calibration of modern neural
+       networks", ICML 2017.
+    .. [2] M. Kull et al., "Beyond temperature scaling: obtaining well-calibrated
+       multiclass probabilities with Dirichlet calibration", NeurIPS 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.posthoc import MatrixScaling
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(500, 3))
+    >>> ms = MatrixScaling(l2=1e-3).fit(logits, logits.argmax(axis=1))
+    >>> ms.coef_.shape
+    (3, 3)
+    """
+
+    def __init__(self, *, input="logits", l2=0.0, max_samples=1_000_000, random_state=None):
+        self.input = input
+        self.l2 = l2
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def _check_params(self):
+        super()._check_params()
+        if not isinstance(self.l2, Real) or not np.isfinite(self.l2) or self.l2 < 0:
+            raise ValueError(f"`l2` must be a finite float >= 0; got {self.l2!r}.")
+
+    def _identity(self):
+        return np.eye(self.n_classes_).ravel()
+
+    def _transform(self, logits, weight):
+        return logits @ weight.reshape(self.n_classes_, -1).T
+
+    def _weight_gradient(self, logits, grad):
+        return (grad.T @ logits).ravel()
+
+    def _penalty(self, weight):
+        delta = weight - self._identity()
+        return self.l2 * float(delta @ delta), 2.0 * self.l2 * delta
+
+    def _coef(self, weight):
+        return weight.reshape(self.n_classes_, self.n_classes_)
+
+    def _apply_coef(self, logits):
+        return logits @ self.coef_.T
