@@ -52,6 +52,24 @@ def as_samples(y_true, y_prob):
     labels : ndarray of shape (n_samples,)
     probs : ndarray of shape (n_samples, n_classes), a view when possible, float32 or float64.
     """
+    y_true, y_prob = check_shapes(y_true, y_prob)
+    if y_true.size == 0:
+        raise ValueError(f"`y_true` must hold at least one sample; got shape {y_true.shape!r}.")
+    if y_true.dtype.kind not in "iub":
+        raise ValueError(f"`y_true` must hold integer labels; got dtype {y_true.dtype!s}.")
+    n_classes = y_prob.shape[-1]
+    labels = y_true.reshape(-1)
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= n_classes:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"`y_true` must hold labels in [0, n_classes) = [0, {n_classes}); got {int(bad)!r}."
+        )
+    return labels, y_prob.reshape(-1, n_classes)
+
+
+def check_shapes(y_true, y_prob):
+    """Return both as arrays after checking `y_true.shape == y_prob.shape[:-1]`."""
     y_true = np.asarray(y_true)
     y_prob = np.asarray(y_prob)
     if y_prob.ndim < 1 or y_prob.shape[-1] < 1:
@@ -63,21 +81,9 @@ def as_samples(y_true, y_prob):
             f"`y_true` must have shape y_prob.shape[:-1] = {y_prob.shape[:-1]!r}; "
             f"got {y_true.shape!r}."
         )
-    if y_true.size == 0:
-        raise ValueError(f"`y_true` must hold at least one sample; got shape {y_true.shape!r}.")
-    if y_true.dtype.kind not in "iub":
-        raise ValueError(f"`y_true` must hold integer labels; got dtype {y_true.dtype!s}.")
     if y_prob.dtype.kind != "f":
         raise ValueError(f"`y_prob` must be a floating-point array; got dtype {y_prob.dtype!s}.")
-    n_classes = y_prob.shape[-1]
-    labels = y_true.reshape(-1)
-    low, high = labels.min(), labels.max()
-    if low < 0 or high >= n_classes:
-        bad = low if low < 0 else high
-        raise ValueError(
-            f"`y_true` must hold labels in [0, n_classes) = [0, {n_classes}); got {int(bad)!r}."
-        )
-    return labels, y_prob.reshape(-1, n_classes)
+    return y_true, y_prob
 
 
 def check_chunk(probs, *, from_logits=False):
