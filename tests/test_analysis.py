@@ -115,7 +115,7 @@ def test_band_powers_window_is_separable_hamming(rng):
 
 @pytest.mark.parametrize("shape", [(2, 9, 10, 8, 3), (3, 12, 7, 2)])
 def test_band_powers_equal_tensorflow_twin(shape, rng):
-    spectral = pytest.importorskip("speccal.spectral")
+    from speccal import spectral  # TensorFlow: imported by this test only
     logits = rng.normal(size=shape).astype(np.float32)
     for kwargs in ({}, {"include_dc": True, "include_corners": True}):
         want = np.asarray(spectral.band_powers(logits, bands=5, **kwargs))
