@@ -21,37 +21,16 @@ SEGMENTATION_KEYS = ("dice", "hd95", "asd")
 N_BINS = 15
 TACE_THRESHOLD = 1e-3
 
-PROTOCOL = (
-    "all voxels of each test volume, background class included, 15 bins (ECE/SCE equal-width, "
-    "TACE equal-mass with threshold 1e-3); ece/sce/tace/dice/hd95/asd are unweighted means of "
-    "the per-volume values over the test volumes (*_pooled: all test voxels pooled); "
-    "dice/hd95/asd are means over foreground classes, distances in mm"
+AGGREGATION = (
+    "ece/sce/tace/dice/hd95/asd are unweighted means of the per-volume values over the test "
+    "volumes (*_pooled: all test voxels pooled); dice/hd95/asd average the foreground classes "
+    "of each volume, distances in mm"
 )
 
 
-def _calibration(label, probs):
-    from speccal.metrics import (
-        expected_calibration_error,
-        static_calibration_error,
-        thresholded_adaptive_calibration_error,
-    )
-
-    return {
-        "ece": expected_calibration_error(label, probs, n_bins=N_BINS),
-        "sce": static_calibration_error(label, probs, n_bins=N_BINS),
-        "tace": thresholded_adaptive_calibration_error(
-            label, probs, n_bins=N_BINS, threshold=TACE_THRESHOLD
-        ),
-    }
-
-
-def _segmentation(pred, label, n_classes, spacing):
-    from speccal.metrics import segmentation_scores
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        scores = segmentation_scores(pred, label, n_classes=n_classes, spacing=spacing)
-    return {key: float(np.mean(scores[key])) for key in SEGMENTATION_KEYS}
+def _protocol(evaluator):
+    bins = f"{N_BINS} bins (TACE: equal-mass, threshold {TACE_THRESHOLD:g})"
+    return f"{evaluator.protocol_.describe()}; {bins}; {AGGREGATION}"
 
 
 def _example(volume, probs):
@@ -138,7 +117,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     """
     from tqdm.auto import tqdm
 
-    from speccal.evaluation import ECEEvaluator, SCEEvaluator, TACEEvaluator
+    from speccal.evaluation import CalibrationEvaluator, SegmentationEvaluator
     from speccal.inference import sliding_window_predict
 
     run_dir = Path(run_dir)
@@ -148,12 +127,11 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     volumes = load_volumes(dataset, parts["test"])
     n_classes = int(getattr(dataset, "n_classes", 0) or max(v.label.max() for v in volumes) + 1)
     model = load_trained_model(run_dir, config, volumes[0].image.shape[-1], n_classes)
-    pooled = {
-        "ece": ECEEvaluator(n_bins=N_BINS),
-        "sce": SCEEvaluator(n_bins=N_BINS),
-        "tace": TACEEvaluator(n_bins=N_BINS, threshold=TACE_THRESHOLD),
-    }
-    rows, max_logits, example = [], [], None
+    calibration = CalibrationEvaluator(
+        metrics=CALIBRATION_KEYS, n_bins=N_BINS, threshold=TACE_THRESHOLD, per_volume=True
+    )
+    segmentation = SegmentationEvaluator(n_classes=n_classes)
+    max_logits, example = [], None
     for volume in tqdm(volumes, desc="evaluate", disable=not progress):
         logits = sliding_window_predict(
             model,
@@ -164,19 +142,23 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
             return_logits=True,
         )
         probs = special.softmax(logits, axis=-1)
-        for evaluator in pooled.values():
-            evaluator.partial_fit(volume.label, probs)
-        pred = probs.argmax(-1)
-        rows.append(
-            {
-                "case_id": volume.case_id,
-                **_calibration(volume.label, probs),
-                **_segmentation(pred, volume.label, n_classes, volume.spacing),
-            }
-        )
+        calibration.partial_fit(volume.label, probs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # inf distances are kept and shown
+            segmentation.partial_fit(
+                probs.argmax(-1), volume.label, spacing=volume.spacing, case_id=volume.case_id
+            )
         max_logits.append(logits.max(-1))
-        if example is None or volume.label.astype(bool).sum() > example[0]:
-            example = (volume.label.astype(bool).sum(), _example(volume, probs))
+        foreground = int((volume.label > 0).sum())
+        if example is None or foreground > example[0]:
+            example = (foreground, _example(volume, probs))
+    rows = []
+    for i, record in enumerate(segmentation.records_):
+        row = {"case_id": record["case_id"]}
+        row.update({k: float(calibration.volume_scores_[k][i]) for k in CALIBRATION_KEYS})
+        row.update({k: float(np.mean(segmentation.scores_[k][i])) for k in SEGMENTATION_KEYS})
+        row.update({k: v for k, v in record.items() if k != "case_id"})
+        rows.append(row)
     frequencies, power = _mean_spectrum(max_logits)
     metrics = {
         "method": config.method,
@@ -189,17 +171,16 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
             k: float(np.mean([r[k] for r in rows]))
             for k in (*CALIBRATION_KEYS, *SEGMENTATION_KEYS)
         },
-        **{f"{k}_pooled": float(pooled[k].score_) for k in CALIBRATION_KEYS},
-        "protocol": PROTOCOL,
+        **{f"{k}_pooled": float(calibration.scores_[k]) for k in CALIBRATION_KEYS},
+        "protocol": _protocol(calibration),
     }
     (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     _write_per_volume(run_dir / PER_VOLUME_FILE, rows)
-    ece = pooled["ece"]
     np.savez(
         run_dir / RELIABILITY_FILE,
-        bin_count=ece.bin_count_,
-        bin_confidence=ece.bin_confidence_,
-        bin_accuracy=ece.bin_accuracy_,
+        bin_count=calibration.bin_count_,
+        bin_confidence=calibration.bin_confidence_,
+        bin_accuracy=calibration.bin_accuracy_,
     )
     np.savez(run_dir / SPECTRUM_FILE, frequencies=frequencies, power=power)
     np.savez(run_dir / EXAMPLE_FILE, **example[1])
