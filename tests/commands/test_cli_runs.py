@@ -1,0 +1,97 @@
+"""The train → evaluate → compare command line, end to end (tiny model, 16³ patches)."""
+
+import json
+import re
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from speccal.cli import main  # noqa: E402
+from speccal.commands._common import DATASET_NAMES, LOSS_NAMES  # noqa: E402
+
+TINY = ["--patch-size", "16", "16", "16", "--batch-size", "2", "--base-filters", "2",
+        "--depth", "2", "--steps-per-epoch", "2", "--quiet"]  # fmt: skip
+
+
+def _error(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_loss_and_dataset_choices_match_the_registries():
+    import speccal.losses
+
+    assert LOSS_NAMES == speccal.losses.LOSS_NAMES
+    assert set(DATASET_NAMES) == {
+        "brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12", "synthetic"
+    }  # fmt: skip
+
+
+def test_unknown_names_list_the_valid_ones(capsys, tmp_path):
+    err = _error(capsys, ["train", "--dataset", "kits", "--root", ".", "--out", str(tmp_path)])
+    assert re.search(r"invalid choice: 'kits' \(choose from .*'brats2020'.*'synthetic'\)", err)
+    err = _error(capsys, ["train", "--loss", "dice", "--root", ".", "--out", str(tmp_path)])
+    assert re.search(r"invalid choice: 'dice' \(choose from 'ce', 'cespectral', .*'meep'\)", err)
+
+
+def test_missing_root_folder_is_explained(capsys, tmp_path):
+    argv = ["train", "--dataset", "acdc", "--root", str(tmp_path / "nope"), "--out", "x"]
+    err = _error(capsys, argv)
+    assert "`--root` must be an existing folder holding the acdc dataset" in err
+    assert "required: --root" in _error(capsys, ["train", "--out", str(tmp_path / "r")])
+
+
+def test_bad_loss_param_is_named(capsys, tmp_path):
+    argv = [
+        "train",
+        "--root",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "r"),
+        "--loss-param",
+        "gamma",
+    ]
+    assert "`--loss-param` must look like KEY=VALUE; got 'gamma'." in _error(capsys, argv)
+
+
+def test_compare_of_unevaluated_runs_names_the_command(capsys, tmp_path):
+    err = _error(capsys, ["compare", str(tmp_path)])
+    assert "metrics.json not found: run `speccal evaluate" in err
+
+
+@pytest.mark.slow
+def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, fake_dataset):
+    data = tmp_path / "data"
+    data.mkdir()
+    runs = []
+    for loss, extra in (("ce", []), ("cespectral", ["--lam", "0.5", "--window", "4"])):
+        out = tmp_path / loss
+        argv = ["train", "--dataset", "synthetic", "--root", str(data), "--loss", loss,
+                "--epochs", "1", "--seed", "1", "--out", str(out), *TINY, *extra]  # fmt: skip
+        assert main(argv) == 0
+        assert main(["evaluate", str(out), "--quiet"]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        for key in ("method", "dataset", "ece", "sce", "tace", "dice", "hd95", "asd", "protocol"):
+            assert key in metrics
+        runs.append(str(out))
+    config = json.loads((tmp_path / "cespectral" / "config.json").read_text())
+    assert config["loss_params"] == {"lam": 0.5, "window": 4}
+    assert config["patch_size"] == [16, 16, 16]
+    capsys.readouterr()
+    assert main(["compare", *runs]) == 0
+    out = capsys.readouterr().out
+    assert "| metric | ce | cespectral |" in out
+    assert "| DSC ↑ |" in out and "| TACE ↓ |" in out and "Protocol: speccal" in out
+    assert main(["compare", *runs, "--format", "latex"]) == 0
+    assert r"\begin{tabular}{lcc}" in capsys.readouterr().out
+    # an existing --out is not overwritten without --overwrite
+    argv = ["train", "--root", str(data), "--out", runs[0], "--epochs", "1", *TINY]
+    assert "already exists and is not empty; pass --overwrite" in _error(capsys, argv)
+    assert main([*argv, "--overwrite"]) == 0
+    # --resume continues a run to more epochs
+    assert main(["train", "--resume", "--out", runs[1], "--quiet"]) == 0
+    progress = json.loads((tmp_path / "cespectral" / "checkpoint" / "progress.json").read_text())
+    assert progress == {"epoch": 1}
