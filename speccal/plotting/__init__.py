@@ -14,6 +14,7 @@ from speccal.plotting._figures import (
     plot_metric_distributions,
     plot_power_spectra,
     plot_radar,
+    plot_segmentation,
     radar_scores,
 )
 from speccal.plotting._ranks import (
@@ -40,6 +41,7 @@ __all__ = [
     "plot_radar",
     "plot_rank_heatmap",
     "plot_rank_totals",
+    "plot_segmentation",
     "radar_scores",
     "save_figures",
     "save_run",

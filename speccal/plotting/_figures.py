@@ -23,6 +23,7 @@ from speccal.plotting._runs import RunResult, metric_direction, metric_label
 
 __all__ = [
     "CONFIDENCE_COLORS",
+    "SEGMENTATION_COLORS",
     "confidence_colormap",
     "plot_boundary_experiment",
     "plot_confidence_map",
@@ -30,11 +31,26 @@ __all__ = [
     "plot_metric_distributions",
     "plot_power_spectra",
     "plot_radar",
+    "plot_segmentation",
     "radar_scores",
 ]
 
 #: Colours of Fig. 2a: blue for low confidence, orange for high confidence.
 CONFIDENCE_COLORS = ("#2166ac", "#f7f7f7", "#f28e2b")
+
+#: Colours of Fig. 2c by class: black background, green, purple, orange, then more.
+SEGMENTATION_COLORS = (
+    "#000000",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#1f77b4",
+    "#d62728",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+    "#8c564b",
+)
 
 
 def confidence_colormap():
@@ -146,6 +162,69 @@ def plot_confidence_map(
             ax.contour(lab.T, levels=levels, colors="k", linewidths=0.8, origin="lower")
     if colorbar:
         ax.figure.colorbar(artist, ax=ax, fraction=0.046, pad=0.04, label="confidence")
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_segmentation(segmentation, *, slice_index=None, axis=-1, ax=None, title=None):
+    """Show a label map in the colours of Fig. 2c.
+
+    Parameters
+    ----------
+    segmentation : array-like of int, shape (height, width) or (depth, height, width), or RunResult
+        Class labels; a 3D volume is cut at ``slice_index`` along ``axis``. A
+        :class:`~speccal.plotting.RunResult` shows its prediction, the arg-max of
+        ``example["probability"]`` (titled with its method).
+    slice_index : int, optional
+        Slice of a 3D volume; default the middle one.
+    axis : int, default=-1
+        Axis along which a 3D volume is sliced.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when ``None``.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        ``ax.images[0]`` holds the label slice.
+
+    Raises
+    ------
+    ValueError
+        If labels are negative, not integers, or there are more classes than
+        ``SEGMENTATION_COLORS``.
+
+    Notes
+    -----
+    Class ``k`` is drawn in ``SEGMENTATION_COLORS[k]``: black background, then green,
+    purple and orange (BraTS: edema, necrosis, enhancing tumour), then further colours.
+    The slice is drawn like :func:`plot_confidence_map`'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.plotting import plot_segmentation
+    >>> ax = plot_segmentation(np.random.default_rng(0).integers(0, 4, size=(8, 8)))
+    """
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    if isinstance(segmentation, RunResult):
+        title = segmentation.method if title is None else title
+        segmentation = np.asarray(segmentation.example["probability"]).argmax(-1)
+    labels = as_slice(segmentation, "segmentation", slice_index, axis)
+    n = len(SEGMENTATION_COLORS)
+    if (labels < 0).any() or (labels >= n).any() or (labels % 1 != 0).any():
+        raise ValueError(
+            f"`segmentation` must hold integer labels in [0, {n}); got values in "
+            f"[{labels.min()!r}, {labels.max()!r}]."
+        )
+    ax = new_axes(ax)
+    cmap = ListedColormap(SEGMENTATION_COLORS, name="speccal_segmentation")
+    norm = BoundaryNorm(np.arange(n + 1) - 0.5, n)
+    ax.imshow(labels.T, cmap=cmap, norm=norm, origin="lower", interpolation="nearest")
     ax.set_axis_off()
     if title is not None:
         ax.set_title(title)

@@ -10,6 +10,7 @@ from speccal.plotting._figures import (
     plot_metric_distributions,
     plot_power_spectra,
     plot_radar,
+    plot_segmentation,
 )
 from speccal.plotting._ranks import aggregate_ranks, plot_rank_heatmap, plot_rank_totals
 from speccal.plotting._runs import RunResult
@@ -46,13 +47,19 @@ def _hotspot_pair(runs):
 
 
 def _dataset_figures(dataset, runs, bands):
-    """``{file name: Figure}`` of the per-dataset figures (Figs. 2a, 3, 5, 6, 8)."""
+    """``{file name: Figure}`` of the per-dataset figures (Figs. 2a, 2c, 3, 5, 6, 8)."""
     tag = _safe(dataset)
     figures = {}
     fig, axes = _figure(len(runs), width=3.2, height=3.2)
     for run, ax in zip(runs, axes, strict=True):
         plot_confidence_map(run, ax=ax)
     figures[f"fig2a_confidence_maps_{tag}.png"] = fig
+
+    fig, axes = _figure(len(runs) + 1, width=3.0, height=3.2)
+    plot_segmentation(runs[0].example["label"], ax=axes[0], title="ground truth")
+    for run, ax in zip(runs, axes[1:], strict=True):
+        plot_segmentation(run, ax=ax)
+    figures[f"fig2c_segmentations_{tag}.png"] = fig
 
     fig, (ax,) = _figure(width=5.0)
     plot_power_spectra(runs, ax=ax).set_title(dataset)
@@ -93,9 +100,9 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     -------
     written : list of pathlib.Path
         The files written: ``fig1_boundary_experiment.png``; per dataset
-        ``fig2a_confidence_maps_*``, ``fig3_power_spectra_*``, ``fig5_radar_*``,
-        ``fig6_distributions_*``, ``fig8_hotspots_*``; and ``fig7_ranks.png`` when every
-        method was run on every dataset.
+        ``fig2a_confidence_maps_*``, ``fig2c_segmentations_*``, ``fig3_power_spectra_*``,
+        ``fig5_radar_*``, ``fig6_distributions_*``, ``fig8_hotspots_*``; and
+        ``fig7_ranks.png`` when every method was run on every dataset.
     skipped : list of str
         Why a figure was not drawn (``fig7_ranks.png`` on an incomplete method × dataset grid).
 

@@ -48,7 +48,7 @@ RUN_FILES = {
     "per_volume.csv": None,
     "reliability.npz": ("bin_count", "bin_confidence", "bin_accuracy"),
     "spectrum.npz": ("frequencies", "power"),
-    "example.npz": ("confidence",),
+    "example.npz": ("image", "label", "confidence", "probability"),
 }
 
 
@@ -102,7 +102,7 @@ class RunResult:
     spectrum : dict of str to ndarray
         ``frequencies`` and ``power`` of ``spectrum.npz``.
     example : dict of str to ndarray
-        ``confidence`` (and, when written, ``image``, ``label``, ``probability``) slices.
+        ``image``, ``label``, ``confidence`` and ``probability`` slices of one test case.
     """
 
     path: Path
@@ -272,7 +272,8 @@ def save_run(run_dir, *, metrics, per_volume, reliability, spectrum, example):
     spectrum : mapping of str to array-like
         ``frequencies`` and ``power``.
     example : mapping of str to array-like
-        ``confidence`` (and optionally ``image``, ``label``, ``probability``) slices.
+        ``image``, ``label``, ``confidence`` (max probability) and ``probability``
+        ``(..., n_classes)`` slices of one test case.
 
     Returns
     -------
@@ -292,7 +293,8 @@ def save_run(run_dir, *, metrics, per_volume, reliability, spectrum, example):
     ...     per_volume={"case_id": ["a"], "dice": [0.9]},
     ...     reliability={"bin_count": [1], "bin_confidence": [0.9], "bin_accuracy": [1.0]},
     ...     spectrum={"frequencies": [0.0, 0.5], "power": [1.0, 0.1]},
-    ...     example={"confidence": np.ones((4, 4))})
+    ...     example={"image": np.ones((4, 4)), "label": np.zeros((4, 4), int),
+    ...              "confidence": np.ones((4, 4)), "probability": np.ones((4, 4, 1))})
     >>> load_run(d).method
     'ce'
     """

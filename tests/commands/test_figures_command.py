@@ -32,6 +32,7 @@ def _fake_run(root, method, dataset, seed, shape=(16, 14)):
             "image": rng.normal(size=shape),
             "label": rng.integers(0, 3, size=shape),
             "confidence": rng.uniform(0.4, 1.0, size=shape),
+            "probability": rng.dirichlet(np.ones(3), size=shape),
         },
     )
 
@@ -59,6 +60,7 @@ def test_figures_renders_every_figure(tmp_path, capsys):
         for d in ("acdc", "flare2021")
         for fig in (
             "fig2a_confidence_maps",
+            "fig2c_segmentations",
             "fig3_power_spectra",
             "fig5_radar",
             "fig6_distributions",

@@ -16,6 +16,7 @@ from speccal.plotting import (
     plot_radar,
     plot_rank_heatmap,
     plot_rank_totals,
+    plot_segmentation,
     radar_scores,
     save_run,
 )
@@ -69,7 +70,11 @@ def test_load_run_reads_hand_written_files(tmp_path):
     np.savez(run_dir / "reliability.npz", bin_count=[1, 2], bin_confidence=[0.2, 0.8],
              bin_accuracy=[0.1, 0.9])  # fmt: skip
     np.savez(run_dir / "spectrum.npz", frequencies=[0.0, 0.5], power=[3.0, 1.0])
-    np.savez(run_dir / "example.npz", confidence=np.eye(3))
+    example = {"case_id": "002", "slice_index": 1, "image": np.ones((3, 3))}
+    example |= {"label": np.eye(3, dtype=int), "confidence": np.eye(3)}
+    np.savez(
+        run_dir / "example.npz", probability=np.stack([1 - np.eye(3), np.eye(3)], -1), **example
+    )
     run = load_run(run_dir)
     assert (run.method, run.dataset) == ("ls", "brats2020")
     assert run.metric("dice") == pytest.approx(0.85)
@@ -168,6 +173,24 @@ def test_plot_confidence_map_errors(pyplot):
         plot_confidence_map(np.ones(4))
     with pytest.raises(ValueError, match=r"`slice_index` must be in \[-3, 3\); got 3"):
         plot_confidence_map(np.ones((3, 3, 3)), slice_index=3)
+
+
+def test_plot_segmentation_colours_and_prediction(pyplot, runs):
+    from matplotlib.colors import to_rgba
+
+    labels = np.array([[0, 1], [2, 3]])
+    ax = plot_segmentation(labels)
+    image = ax.images[0]
+    np.testing.assert_array_equal(image.get_array(), labels.T)
+    rgba = image.to_rgba(image.get_array())
+    for k, colour in enumerate(["black", "#2ca02c", "#9467bd", "#ff7f0e"]):
+        np.testing.assert_allclose(rgba[labels.T == k][0], to_rgba(colour), atol=1e-2)
+    ax = plot_segmentation(runs[2])
+    assert ax.get_title() == "cespectral"
+    want = runs[2].example["probability"].argmax(-1)
+    np.testing.assert_array_equal(ax.images[0].get_array(), want.T)
+    with pytest.raises(ValueError, match=r"`segmentation` must hold integer labels in \[0, 10\)"):
+        plot_segmentation(np.array([[0, -1]]))
 
 
 def test_plot_boundary_experiment(pyplot):
