@@ -95,10 +95,9 @@ def check_chunk(probs, *, from_logits=False):
         If a value is not finite, a probability lies outside [0, 1] or a row does not sum to 1
         within :data:`ROW_SUM_ATOL`.
     """
-    name = "logits" if from_logits else "y_prob"
     if not np.isfinite(probs).all():
         bad = probs[~np.isfinite(probs)][0]
-        raise ValueError(f"`{name}` must contain only finite values; got {float(bad)!r}.")
+        raise ValueError(f"`y_prob` must contain only finite values; got {float(bad)!r}.")
     if from_logits:
         return special.softmax(probs, axis=-1)
     low, high = probs.min(), probs.max()

@@ -1,0 +1,663 @@
+"""Estimator-style calibration evaluators: several metrics in one pass, streaming, mergeable.
+
+numpy, scipy and scikit-learn only: this module never imports TensorFlow.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from speccal.evaluation._protocol import EvaluationProtocol
+from speccal.metrics import _binning as kernel
+from speccal.metrics._calibration import KEEP_ALL, N_FINE_BINS, CalibrationAccumulator
+
+__all__ = [
+    "ACEEvaluator",
+    "CalibrationEvaluator",
+    "ECEEvaluator",
+    "MCEEvaluator",
+    "SCEEvaluator",
+    "TACEEvaluator",
+]
+
+#: Metric names understood by :class:`CalibrationEvaluator`.
+CALIBRATION_METRICS = ("ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll")
+_TOP, _CLASSWISE, _SCORES = {"ece", "mce", "rmsce"}, {"sce"}, {"brier", "nll"}
+
+
+def _as_volumes(values, name):
+    """One array is one volume; a list or tuple holds one volume per item."""
+    if isinstance(values, list | tuple):
+        if not values:
+            raise ValueError(f"`{name}` must hold at least one volume; got an empty sequence.")
+        return list(values)
+    return [values]
+
+
+class CalibrationEvaluator(BaseEstimator):
+    """Calibration metrics of segmentation volumes, computed in one pass and streamed.
+
+    Parameters
+    ----------
+    metrics : sequence of str, default=("ece", "sce", "tace")
+        Any of "ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll".
+    n_bins : int, default=15
+        Number of bins M (equal-width for ECE/MCE/RMSCE/SCE, equal-mass for ACE/TACE).
+    threshold : float, default=1e-3
+        TACE threshold ε in [0, 1).
+    protocol : str or EvaluationProtocol, default="speccal"
+        Which voxels count and how volumes are aggregated: a preset name ("speccal", "nixon",
+        "mbls", "monai") or an :class:`EvaluationProtocol`.
+    adaptive_binning : {"histogram", "exact"}, default="histogram"
+        Equal-mass bins of pooled ACE/TACE: from a fine per-class histogram (constant memory,
+        error at most ``error_bound_``) or exact (keeps the kept probabilities in memory).
+        Per-volume values are always exact.
+    n_fine_bins : int, default=16384
+        Fine histogram bins per class for ``adaptive_binning="histogram"``.
+    per_volume : bool, default=False
+        Also keep one value per volume in ``volume_scores_`` (implied by a per-volume protocol).
+    from_logits : bool, default=False
+        ``y_prob`` holds logits; a softmax over the last axis is applied chunk by chunk.
+
+    Attributes
+    ----------
+    n_classes_ : int
+    protocol_ : EvaluationProtocol
+        The resolved protocol.
+    scores_ : dict of str to float
+        Value of each metric on everything seen so far.
+    score_ : float
+        Value of the first metric.
+    volume_scores_ : dict of str to ndarray of shape (n_volumes,)
+        Per-volume values (only with ``per_volume=True`` or a per-volume protocol).
+    volume_counts_ : ndarray of shape (n_volumes,)
+        Selected voxels per volume (same condition).
+    error_bound_ : dict of str to float
+        Bound on the error of the histogram approximation of pooled "ace"/"tace" (0 if exact).
+    n_samples_ : int
+        Selected voxels seen.
+    bin_count_, bin_confidence_, bin_accuracy_ : ndarray of shape (n_bins,)
+        Top-label reliability bins of all selected voxels (NaN for empty bins; n_bins + 1
+        entries for the "left-extra" bin rule).
+    class_bin_count_, class_bin_confidence_, class_bin_accuracy_ : ndarray of shape \
+(n_classes, n_bins)
+        Per-class bins of ``p_k`` against ``1[y = k]`` (when "sce" is computed).
+
+    Raises
+    ------
+    ValueError
+        In ``fit``/``partial_fit``, for an invalid parameter or input; the message names it.
+
+    See Also
+    --------
+    speccal.metrics.expected_calibration_error : the function this evaluator equals.
+    speccal.plotting.ReliabilityDisplay.from_evaluator : draw the fitted bins.
+
+    Notes
+    -----
+    The state is fixed-size — per-(class, bin) counts, probability sums and hit sums (and a
+    fine histogram per class for streaming TACE) — so :meth:`partial_fit` streams any number of
+    volumes in memory independent of their number, and ``a + b`` (:meth:`merge`) gives the
+    state of the concatenated data. With the histogram, each equal-mass edge is moved to the
+    lower end of the fine bin holding it; only that fine bin's samples can change bin, so
+
+    .. math:: |\\widehat{\\mathrm{TACE}} - \\mathrm{TACE}| \\le \\frac{1}{K} \\sum_k
+        \\frac{2}{N_k} \\sum_{j} c_{k, f_j}
+
+    (``error_bound_``) with :math:`c_{k, f_j}` the count of the fine bin holding edge j.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import CalibrationEvaluator
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> evaluator = CalibrationEvaluator(metrics=("ece", "sce")).fit(np.array([0, 1]), y_prob)
+    >>> {k: round(v, 6) for k, v in evaluator.scores_.items()}
+    {'ece': 0.3, 'sce': 0.3}
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics=("ece", "sce", "tace"),
+        n_bins=15,
+        threshold=1e-3,
+        protocol="speccal",
+        adaptive_binning="histogram",
+        n_fine_bins=N_FINE_BINS,
+        per_volume=False,
+        from_logits=False,
+    ):
+        self.metrics = metrics
+        self.n_bins = n_bins
+        self.threshold = threshold
+        self.protocol = protocol
+        self.adaptive_binning = adaptive_binning
+        self.n_fine_bins = n_fine_bins
+        self.per_volume = per_volume
+        self.from_logits = from_logits
+
+    # -- parameters --
+    def _metric_names(self):
+        return tuple(self.metrics)
+
+    def _config(self):
+        """Validated settings: metrics, n_bins, threshold, protocol, adaptive binning."""
+        names = self._metric_names()
+        if isinstance(names, str) or not names or any(m not in CALIBRATION_METRICS for m in names):
+            raise ValueError(
+                f"`metrics` must be a non-empty sequence of {CALIBRATION_METRICS}; got "
+                f"{self._metric_names()!r}."
+            )
+        n_bins = kernel.check_n_bins(self.n_bins)
+        threshold = kernel.check_threshold(getattr(self, "threshold", 1e-3))
+        protocol = self.protocol
+        if isinstance(protocol, str):
+            protocol = EvaluationProtocol.preset(protocol)
+        elif not isinstance(protocol, EvaluationProtocol):
+            raise ValueError(
+                f"`protocol` must be a preset name or an EvaluationProtocol; got {protocol!r}."
+            )
+        protocol.validate()
+        binning = getattr(self, "adaptive_binning", "histogram")
+        if binning not in ("histogram", "exact"):
+            raise ValueError(
+                f"`adaptive_binning` must be 'histogram' or 'exact'; got {binning!r}."
+            )
+        kernel.check_n_bins(getattr(self, "n_fine_bins", N_FINE_BINS), "n_fine_bins")
+        return names, n_bins, threshold, protocol, binning
+
+    @staticmethod
+    def _thresholds(threshold):
+        return {"ace": KEEP_ALL, "tace": threshold}
+
+    def _new_state(self, n_classes, *, binning):
+        names, n_bins, threshold, protocol, _ = self._config()
+        wanted = set(names)
+        thresholds = self._thresholds(threshold)
+        return CalibrationAccumulator(
+            n_classes,
+            n_bins,
+            bin_rule=protocol.bin_rule,
+            top=True,
+            classwise=bool(wanted & _CLASSWISE),
+            scores=bool(wanted & _SCORES),
+            adaptive=tuple(thresholds[m] for m in ("ace", "tace") if m in wanted),
+            adaptive_binning=binning,
+            n_fine_bins=getattr(self, "n_fine_bins", N_FINE_BINS),
+            eps=1e-12,
+        )
+
+    def _keeps_volumes(self, protocol):
+        return self.per_volume or protocol.aggregation == "per_volume"
+
+    # -- fitting --
+    def fit(self, y_true, y_prob, *, mask=None):
+        """Compute the metrics on one volume or a list of volumes, forgetting previous data.
+
+        Parameters
+        ----------
+        y_true : array-like of int of shape (...) or list of them
+            True labels in [0, n_classes), one array per volume.
+        y_prob : array-like of float of shape (..., n_classes) or list of them
+            Probabilities (or logits with ``from_logits=True``); rows sum to 1 within 1e-3.
+        mask : array-like of bool of shape (...) or list of them, optional
+            Voxels to count (required by a protocol with ``voxels="mask"``).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, shapes, labels or probabilities (the message names them).
+        """
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("_"):
+                delattr(self, name)
+        self.__dict__.pop("_state", None)
+        return self.partial_fit(y_true, y_prob, mask=mask)
+
+    def partial_fit(self, y_true, y_prob, *, mask=None):
+        """Add one volume (or a list of volumes) to the state, in constant extra memory.
+
+        Parameters
+        ----------
+        y_true, y_prob, mask
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            As in :meth:`fit`, and if the number of classes differs from earlier calls.
+        """
+        names, _, _, protocol, binning = self._config()
+        trues, probs = _as_volumes(y_true, "y_true"), _as_volumes(y_prob, "y_prob")
+        masks = _as_volumes(mask, "mask") if mask is not None else [None] * len(trues)
+        if not len(trues) == len(probs) == len(masks):
+            raise ValueError(
+                f"`y_prob` must hold as many volumes as `y_true` ({len(trues)}); got "
+                f"{len(probs)} (and {len(masks)} masks)."
+            )
+        for volume_true, volume_prob, volume_mask in zip(trues, probs, masks, strict=True):
+            self._add_volume(volume_true, volume_prob, volume_mask, protocol, binning)
+        if self.n_samples_ == 0:
+            raise ValueError("`y_true` must leave at least one voxel under the protocol; got 0.")
+        self._finalize()
+        return self
+
+    def _add_volume(self, y_true, y_prob, mask, protocol, binning):
+        y_true, y_prob = kernel.check_shapes(y_true, y_prob)
+        keep = protocol.select(y_true, mask)
+        if keep is not None:
+            y_true, y_prob = y_true[keep], y_prob[keep]
+        n_classes = y_prob.shape[-1]
+        if not hasattr(self, "n_classes_"):
+            self.n_classes_, self.protocol_, self.n_samples_ = n_classes, protocol, 0
+            self._state = self._new_state(n_classes, binning=binning)
+            if self._keeps_volumes(protocol):
+                self._volume_scores, self._volume_counts = [], []
+        elif n_classes != self.n_classes_:
+            raise ValueError(
+                f"`y_prob` must have {self.n_classes_} classes like the earlier volumes; "
+                f"got {n_classes}."
+            )
+        if y_true.size == 0:
+            warnings.warn(
+                "a volume has no voxel under the protocol; it is skipped.", UserWarning, 2
+            )
+            return
+        labels, samples = kernel.as_samples(y_true, y_prob)
+        if self._keeps_volumes(protocol):
+            exact = self._accumulate(labels, samples, "exact")
+            self._volume_scores.append(self._scores_of(exact)[0])
+            self._volume_counts.append(labels.shape[0])
+            if binning != "exact":
+                exact = self._accumulate(labels, samples, binning)
+            self._state += exact
+        else:
+            self._state += self._accumulate(labels, samples, binning)
+        self.n_samples_ += labels.shape[0]
+
+    def _accumulate(self, labels, samples, binning):
+        state = self._new_state(samples.shape[1], binning=binning)
+        for chunk in kernel.iter_chunks(labels, samples, from_logits=self.from_logits):
+            state.update(*chunk)
+        return state
+
+    def _scores_of(self, state):
+        """Metric values and error bounds of one accumulated state."""
+        names, _, threshold, protocol, _ = self._config()
+        background = protocol.include_background
+        if not background and state.n_classes < 2:
+            raise ValueError(
+                "`include_background` must be True when there is a single class; got False."
+            )
+        thresholds = self._thresholds(threshold)
+        values, bounds = {}, {}
+        for name in names:
+            if name in thresholds:
+                values[name], bounds[name] = state.adaptive_score(thresholds[name], background)
+            elif name == "sce":
+                values[name] = state.sce(background)
+            else:
+                values[name] = getattr(state, name)()
+        return values, bounds
+
+    def _finalize(self):
+        state = self._state
+        names = self._metric_names()
+        values, self.error_bound_ = self._scores_of(state)
+        if hasattr(self, "_volume_scores"):
+            self.volume_scores_ = {m: np.array([v[m] for v in self._volume_scores]) for m in names}
+            self.volume_counts_ = np.array(self._volume_counts, dtype=np.int64)
+            if self.protocol_.aggregation == "per_volume":
+                weights = self.volume_counts_ if self.protocol_.volume_weights == "count" else None
+                values = {
+                    m: float(np.average(self.volume_scores_[m], weights=weights)) for m in names
+                }
+                self.error_bound_ = dict.fromkeys(self.error_bound_, 0.0)
+        self.scores_ = values
+        self.score_ = values[names[0]]
+        extra = self.protocol_.bin_rule == "left-extra"
+        n_bins = state.n_bins
+        self.bin_count_, self.bin_confidence_, self.bin_accuracy_ = kernel.per_bin(
+            state.top, n_bins, extra=extra
+        )
+        if state.classwise is not None:
+            (
+                self.class_bin_count_,
+                self.class_bin_confidence_,
+                self.class_bin_accuracy_,
+            ) = kernel.per_bin(state.classwise, n_bins, extra=extra)
+
+    # -- using a fitted evaluator --
+    def score(self, y_true, y_prob, *, mask=None):
+        """Value of the first metric on new data (this evaluator is left unchanged).
+
+        Parameters
+        ----------
+        y_true, y_prob, mask
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the evaluator is not fitted.
+        """
+        check_is_fitted(self, "scores_")
+        return copy.deepcopy(self).fit(y_true, y_prob, mask=mask).score_
+
+    def merge(self, other):
+        """State of the concatenated data of two fitted evaluators with the same parameters.
+
+        Parameters
+        ----------
+        other : CalibrationEvaluator
+            Fitted, of the same class and parameters.
+
+        Returns
+        -------
+        CalibrationEvaluator
+            A new fitted evaluator; volumes of ``self`` come first.
+
+        Raises
+        ------
+        ValueError
+            If the classes, parameters or numbers of classes differ.
+        """
+        check_is_fitted(self, "scores_")
+        check_is_fitted(other, "scores_")
+        if type(other) is not type(self) or repr(other.get_params()) != repr(self.get_params()):
+            raise ValueError(
+                f"`other` must be a fitted {type(self).__name__} with the same parameters; "
+                f"got {other!r}."
+            )
+        if other.n_classes_ != self.n_classes_:
+            raise ValueError(
+                f"`other` must have {self.n_classes_} classes; got {other.n_classes_}."
+            )
+        merged = copy.deepcopy(self)
+        merged._state += copy.deepcopy(other._state)
+        merged.n_samples_ += other.n_samples_
+        if hasattr(self, "_volume_scores"):
+            merged._volume_scores += other._volume_scores
+            merged._volume_counts += other._volume_counts
+        merged._finalize()
+        return merged
+
+    def __add__(self, other):
+        return self.merge(other)
+
+
+class _OneMetricEvaluator(CalibrationEvaluator):
+    """Base of the one-metric evaluators: ``metrics`` is fixed by the class."""
+
+    _metric = None
+
+    def _metric_names(self):
+        return (self._metric,)
+
+
+class ECEEvaluator(_OneMetricEvaluator):
+    """Expected calibration error as an evaluator (top-label, equal-width bins).
+
+    Parameters
+    ----------
+    n_bins : int, default=15
+        Number of equal-width bins.
+    protocol : str or EvaluationProtocol, default="speccal"
+        See :class:`CalibrationEvaluator`.
+    per_volume : bool, default=False
+        Also keep one value per volume.
+    from_logits : bool, default=False
+        ``y_prob`` holds logits.
+
+    Attributes
+    ----------
+    score_ : float
+        The ECE of all data seen.
+    bin_count_, bin_confidence_, bin_accuracy_ : ndarray of shape (n_bins,)
+        Reliability bins.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid parameters or input.
+
+    See Also
+    --------
+    CalibrationEvaluator : all attributes and methods.
+    speccal.metrics.expected_calibration_error : the same value as a function.
+
+    Notes
+    -----
+    .. math:: \\mathrm{ECE} = \\sum_b \\frac{n_b}{N} \\left| \\bar a_b - \\bar c_b \\right|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import ECEEvaluator
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> round(ECEEvaluator(n_bins=15).fit(np.array([0, 1]), y_prob).score_, 6)
+    0.3
+    """
+
+    _metric = "ece"
+
+    def __init__(self, *, n_bins=15, protocol="speccal", per_volume=False, from_logits=False):
+        self.n_bins = n_bins
+        self.protocol = protocol
+        self.per_volume = per_volume
+        self.from_logits = from_logits
+
+
+class MCEEvaluator(ECEEvaluator):
+    """Maximum calibration error as an evaluator (largest gap over non-empty bins).
+
+    Parameters
+    ----------
+    n_bins : int, default=15
+    protocol : str or EvaluationProtocol, default="speccal"
+    per_volume : bool, default=False
+    from_logits : bool, default=False
+
+    Attributes
+    ----------
+    score_ : float
+        The MCE.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid parameters or input.
+
+    Notes
+    -----
+    .. math:: \\mathrm{MCE} = \\max_{b:\\, n_b > 0} |\\bar a_b - \\bar c_b|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import MCEEvaluator
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> round(MCEEvaluator().fit(np.array([0, 1]), y_prob).score_, 6)
+    0.3
+    """
+
+    _metric = "mce"
+
+
+class SCEEvaluator(ECEEvaluator):
+    """Static calibration error as an evaluator (class-wise, equal-width bins).
+
+    Parameters
+    ----------
+    n_bins : int, default=15
+    protocol : str or EvaluationProtocol, default="speccal"
+    per_volume : bool, default=False
+    from_logits : bool, default=False
+
+    Attributes
+    ----------
+    score_ : float
+        The SCE.
+    class_bin_count_, class_bin_confidence_, class_bin_accuracy_ : ndarray of shape \
+(n_classes, n_bins)
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid parameters or input.
+
+    Notes
+    -----
+    .. math:: \\mathrm{SCE} = \\frac{1}{K} \\sum_k \\sum_b \\frac{n_{bk}}{N}
+        |\\overline{1[y = k]}_{bk} - \\bar p_{bk}|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import SCEEvaluator
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> round(SCEEvaluator().fit(np.array([0, 1]), y_prob).score_, 6)
+    0.3
+    """
+
+    _metric = "sce"
+
+
+class ACEEvaluator(_OneMetricEvaluator):
+    """Adaptive calibration error as an evaluator (class-wise, equal-mass bins).
+
+    Parameters
+    ----------
+    n_bins : int, default=15
+    protocol : str or EvaluationProtocol, default="speccal"
+    adaptive_binning : {"histogram", "exact"}, default="histogram"
+        See :class:`CalibrationEvaluator`.
+    n_fine_bins : int, default=16384
+    per_volume : bool, default=False
+    from_logits : bool, default=False
+
+    Attributes
+    ----------
+    score_ : float
+        The ACE.
+    error_bound_ : dict
+        ``{"ace": bound}`` on the histogram approximation.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid parameters or input.
+
+    Notes
+    -----
+    .. math:: \\mathrm{ACE} = \\frac{1}{K} \\sum_k \\sum_b \\frac{n_{bk}}{N}
+        |\\overline{1[y = k]}_{bk} - \\bar p_{bk}|
+
+    over equal-mass bins of each class's probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import ACEEvaluator
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> round(ACEEvaluator().fit(np.array([0, 1]), y_prob).score_, 6)
+    0.3
+    """
+
+    _metric = "ace"
+
+    def __init__(
+        self,
+        *,
+        n_bins=15,
+        protocol="speccal",
+        adaptive_binning="histogram",
+        n_fine_bins=N_FINE_BINS,
+        per_volume=False,
+        from_logits=False,
+    ):
+        self.n_bins = n_bins
+        self.protocol = protocol
+        self.adaptive_binning = adaptive_binning
+        self.n_fine_bins = n_fine_bins
+        self.per_volume = per_volume
+        self.from_logits = from_logits
+
+
+class TACEEvaluator(_OneMetricEvaluator):
+    """Thresholded adaptive calibration error as an evaluator (Nixon et al. 2019).
+
+    Parameters
+    ----------
+    n_bins : int, default=15
+    threshold : float, default=1e-3
+        Only ``p_k > threshold`` enter class k's bins.
+    protocol : str or EvaluationProtocol, default="speccal"
+    adaptive_binning : {"histogram", "exact"}, default="histogram"
+        See :class:`CalibrationEvaluator`.
+    n_fine_bins : int, default=16384
+    per_volume : bool, default=False
+    from_logits : bool, default=False
+
+    Attributes
+    ----------
+    score_ : float
+        The TACE.
+    error_bound_ : dict
+        ``{"tace": bound}`` on the histogram approximation.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` for invalid parameters or input.
+
+    Notes
+    -----
+    .. math:: \\mathrm{TACE} = \\frac{1}{K} \\sum_k \\sum_b \\frac{n_{bk}}{N_k}
+        |\\overline{1[y = k]}_{bk} - \\bar p_{bk}|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.evaluation import TACEEvaluator
+    >>> y_prob = np.array([[0.8, 0.2], [0.8, 0.2]])
+    >>> round(TACEEvaluator(threshold=1e-3).fit(np.array([0, 1]), y_prob).score_, 6)
+    0.3
+    """
+
+    _metric = "tace"
+
+    def __init__(
+        self,
+        *,
+        n_bins=15,
+        threshold=1e-3,
+        protocol="speccal",
+        adaptive_binning="histogram",
+        n_fine_bins=N_FINE_BINS,
+        per_volume=False,
+        from_logits=False,
+    ):
+        self.n_bins = n_bins
+        self.threshold = threshold
+        self.protocol = protocol
+        self.adaptive_binning = adaptive_binning
+        self.n_fine_bins = n_fine_bins
+        self.per_volume = per_volume
+        self.from_logits = from_logits
