@@ -9,6 +9,7 @@ on 10⁸ voxels never allocates a 10⁸-sized float64 copy.
 from numbers import Integral
 
 import numpy as np
+from scipy import sparse
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, check_random_state
@@ -38,7 +39,7 @@ def _count_nonfinite(scores_2d):
     return sum(int(np.count_nonzero(~np.isfinite(scores_2d[s]))) for s in _chunks(len(scores_2d)))
 
 
-def check_scores(scores, *, name, input, n_classes=None):
+def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator"):
     """Validate logits or probabilities and return them as a 2-D view.
 
     Parameters
@@ -51,6 +52,8 @@ def check_scores(scores, *, name, input, n_classes=None):
         What ``scores`` holds.
     n_classes : int or None
         Expected size of the class axis (``None`` at fit time).
+    owner : str, default="the calibrator"
+        Estimator name used in the class-count error.
 
     Returns
     -------
@@ -62,27 +65,48 @@ def check_scores(scores, *, name, input, n_classes=None):
 
     Raises
     ------
+    TypeError
+        For sparse input or an object array that does not convert to float.
     ValueError
-        If the array has fewer than two dimensions, fewer than two classes, a class count
-        different from ``n_classes``, no samples, non-finite values, or (probabilities)
-        values outside [0, 1] or rows that do not sum to 1.
+        If the array is complex or non-numeric, has fewer than two dimensions, fewer
+        than two classes, a class count different from ``n_classes``, no samples,
+        non-finite values, or (probabilities) values outside [0, 1] or rows that do not
+        sum to 1.
     """
+    if sparse.issparse(scores):
+        raise TypeError(
+            f"`{name}` must be a dense array; sparse input is not supported; got "
+            f"{type(scores).__name__}."
+        )
     scores = np.asarray(scores)
+    if scores.dtype.kind == "c":
+        raise ValueError(f"`{name}` must be real; Complex data not supported; got {scores.dtype}.")
+    if scores.dtype.kind == "O":
+        try:
+            scores = scores.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"`{name}` must be a numeric array; got dtype object ({error})."
+            ) from error
     if scores.dtype.kind not in "biuf":
         raise ValueError(f"`{name}` must be a numeric array; got dtype {scores.dtype!r}.")
     if scores.ndim < 2:
         raise ValueError(
             f"`{name}` must have shape (n_samples, n_classes) or (..., n_classes) with the "
-            f"class axis last; got shape {scores.shape!r}."
+            f"class axis last; got shape {scores.shape!r}. Reshape your data, e.g. with "
+            "np.stack([-x, x], axis=-1) for a binary score."
         )
     if n_classes is None and scores.shape[-1] < 2:
         raise ValueError(
-            f"`{name}` must have at least 2 classes on its last axis; got shape {scores.shape!r}."
+            f"`{name}` must have at least 2 classes on its last axis; got "
+            f"{scores.shape[-1]} feature(s) (shape={scores.shape!r}) while a minimum of 2 is "
+            "required."
         )
     if n_classes is not None and scores.shape[-1] != n_classes:
         raise ValueError(
             f"`{name}` must have {n_classes} classes on its last axis, as seen in fit; got "
-            f"shape {scores.shape!r}."
+            f"shape {scores.shape!r}: X has {scores.shape[-1]} features, but {owner} is "
+            f"expecting {n_classes} features as input."
         )
     if scores.dtype.kind != "f" or scores.dtype.itemsize < 4:
         scores = scores.astype(np.float64)
@@ -93,7 +117,8 @@ def check_scores(scores, *, name, input, n_classes=None):
     # One pairwise float64 reduction detects NaN/inf without a boolean temporary.
     if not np.isfinite(scores_2d.sum(dtype=np.float64)):
         raise ValueError(
-            f"`{name}` must be finite; got {_count_nonfinite(scores_2d)} non-finite values."
+            f"`{name}` must be finite (no NaN or inf); got {_count_nonfinite(scores_2d)} "
+            "non-finite values."
         )
     if input == "probabilities":
         _check_probabilities(scores_2d, name)
@@ -152,7 +177,9 @@ def check_labels(y, shape, n_classes):
             raise ValueError(f"`y` must hold integer class labels; got dtype {y.dtype!r}.")
         y = y.astype(np.intp)
     elif y.dtype.kind not in "biu":
-        raise ValueError(f"`y` must hold integer class labels; got dtype {y.dtype!r}.")
+        raise ValueError(
+            f"`y` must hold integer class labels; got dtype {y.dtype!r} (Unknown label type)."
+        )
     y = y.reshape(-1)
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= n_classes:
@@ -305,6 +332,7 @@ class BaseCalibrator(BaseEstimator):
         if index is not None:
             scores_2d, y_1d = scores_2d[index], y_1d[index]
         self.n_classes_ = n_classes
+        self.n_features_in_ = n_classes
         self.classes_ = np.arange(n_classes)
         self.n_samples_fit_ = len(y_1d)
         self._fit(np.asarray(scores_2d, dtype=np.float64), np.asarray(y_1d, dtype=np.intp))
@@ -332,7 +360,9 @@ class BaseCalibrator(BaseEstimator):
             If ``X`` has a different number of classes or non-finite values.
         """
         check_is_fitted(self)
-        scores_2d, shape = check_scores(X, name="X", input=self.input, n_classes=self.n_classes_)
+        scores_2d, shape = check_scores(
+            X, name="X", input=self.input, n_classes=self.n_classes_, owner=type(self).__name__
+        )
         out = np.empty(scores_2d.shape, dtype=scores_2d.dtype)
         for s in _chunks(len(scores_2d)):
             out[s] = self._calibrate(np.asarray(scores_2d[s], dtype=np.float64))
@@ -358,6 +388,7 @@ class BaseCalibrator(BaseEstimator):
         ValueError
             As ``predict_proba``.
         """
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
 
     def _log_probabilities(self, scores):

@@ -157,11 +157,11 @@ class TemperatureScaling(BaseCalibrator):
         True
         """
         return _keras_layer(
-            self, scale=1.0 / self.temperature_, bias=None, center=False, output_mode=output_mode
+            self, scale=1.0 / self.temperature_, bias=None, output_mode=output_mode
         )
 
 
-def _keras_layer(calibrator, *, scale, bias, center, output_mode):
+def _keras_layer(calibrator, *, scale, bias, output_mode):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(calibrator)
@@ -172,7 +172,7 @@ def _keras_layer(calibrator, *, scale, bias, center, output_mode):
         )
     from speccal.posthoc.keras import LogitScaling
 
-    return LogitScaling(scale=scale, bias=bias, center=center, output_mode=output_mode)
+    return LogitScaling(scale=scale, bias=bias, output_mode=output_mode)
 
 
 class _AffineLogitScaling(BaseCalibrator):
@@ -184,7 +184,6 @@ class _AffineLogitScaling(BaseCalibrator):
 
     def _fit(self, scores, y):
         logits = to_log_probabilities(scores, self.input)
-        logits = logits - logits.mean(axis=1, keepdims=True)
         theta0 = np.concatenate([self._identity(), np.zeros(self.n_classes_)])
 
         def objective(theta):
@@ -226,11 +225,12 @@ class _AffineLogitScaling(BaseCalibrator):
         from speccal.posthoc._base import check_scores
 
         check_is_fitted(self)
-        scores_2d, shape = check_scores(X, name="X", input=self.input, n_classes=self.n_classes_)
+        scores_2d, shape = check_scores(
+            X, name="X", input=self.input, n_classes=self.n_classes_, owner=type(self).__name__
+        )
         return self._affine(to_log_probabilities(scores_2d, self.input)).reshape(shape)
 
     def _affine(self, logits):
-        logits = logits - logits.mean(axis=1, keepdims=True)
         return self._apply_coef(logits) + self.intercept_
 
     def _calibrate(self, scores):
@@ -277,15 +277,12 @@ class VectorScaling(_AffineLogitScaling):
 
     Notes
     -----
-    With the logits centred per sample, :math:`\\tilde z_i = z_i - \\bar z_i`,
-
-    .. math:: q_i = w \\odot \\tilde z_i + b, \\qquad
+    .. math:: q_i = w \\odot z_i + b, \\qquad
               \\hat p_i = \\operatorname{softmax}(q_i),
 
     and :math:`(w, b)` minimise the mean negative log-likelihood, found with L-BFGS and the
     analytic gradient :math:`\\partial L / \\partial q_i = (\\hat p_i - e_{y_i}) / n`.
-    Centring leaves the softmax of the input unchanged and makes the map invariant to a
-    per-sample shift of the logits.
+    With ``input="probabilities"``, :math:`z_i` is :math:`\\log p_i`.
 
     References
     ----------
@@ -335,7 +332,7 @@ class VectorScaling(_AffineLogitScaling):
         Returns
         -------
         layer : speccal.posthoc.keras.LogitScaling
-            A serializable layer computing ``w * (z - mean(z)) + b`` on the last axis.
+            A serializable layer computing ``w * z + b`` on the last axis.
 
         Raises
         ------
@@ -357,7 +354,6 @@ class VectorScaling(_AffineLogitScaling):
             self,
             scale=self.coef_.tolist(),
             bias=self.intercept_.tolist(),
-            center=True,
             output_mode=output_mode,
         )
 
@@ -406,14 +402,12 @@ class MatrixScaling(_AffineLogitScaling):
 
     Notes
     -----
-    With per-sample centred logits :math:`\\tilde z_i`,
-
-    .. math:: q_i = W \\tilde z_i + b, \\qquad
+    .. math:: q_i = W z_i + b, \\qquad
               L(W, b) = -\\frac{1}{n}\\sum_i \\log \\operatorname{softmax}(q_i)_{y_i}
               + \\lambda \\lVert W - I \\rVert_F^2,
 
     minimised with L-BFGS and the analytic gradient
-    :math:`\\partial L / \\partial W = G^\\top \\tilde Z + 2\\lambda (W - I)`,
+    :math:`\\partial L / \\partial W = G^\\top Z + 2\\lambda (W - I)`,
     :math:`G = (\\hat P - Y) / n`.
 
     References

@@ -24,9 +24,6 @@ class LogitScaling(keras.layers.Layer):
         One scale for every class (``1 / T`` for temperature scaling) or one per class.
     bias : list of float or None, default=None
         Per-class bias added after scaling.
-    center : bool, default=False
-        Subtract each sample's mean logit before scaling (vector scaling is fitted on
-        centred logits).
     output_mode : {"logits", "probabilities"}, default="logits"
         Return the calibrated logits, or their softmax over the last axis.
     **kwargs
@@ -40,10 +37,10 @@ class LogitScaling(keras.layers.Layer):
 
     Notes
     -----
-    .. math:: q = s \\odot (z - c\\,\\bar z) + b, \\qquad
-              \\text{output} = q \\text{ or } \\operatorname{softmax}(q),
+    .. math:: q = s \\odot z + b, \\qquad
+              \\text{output} = q \\text{ or } \\operatorname{softmax}(q).
 
-    with :math:`c = 1` when ``center`` is true. The layer has no weights: its constants live
+    The layer has no weights: its constants live
     in the config, so ``get_config``/``from_config`` and ``model.save``/``load_model``
     restore it exactly.
 
@@ -56,7 +53,7 @@ class LogitScaling(keras.layers.Layer):
     [[1.0, 2.0]]
     """
 
-    def __init__(self, scale, bias=None, center=False, output_mode="logits", **kwargs):
+    def __init__(self, scale, bias=None, output_mode="logits", **kwargs):
         super().__init__(**kwargs)
         if output_mode not in _OUTPUTS:
             raise ValueError(f"`output_mode` must be one of {_OUTPUTS}; got {output_mode!r}.")
@@ -68,13 +65,10 @@ class LogitScaling(keras.layers.Layer):
             )
         self.scale = float(scale) if not per_class else tuple(float(s) for s in scale)
         self.bias = None if bias is None else tuple(float(b) for b in bias)
-        self.center = bool(center)
         self.output_mode = output_mode
 
     def call(self, inputs):
         logits = inputs
-        if self.center:
-            logits = logits - ops.mean(logits, axis=-1, keepdims=True)
         logits = logits * ops.convert_to_tensor(self.scale, dtype=logits.dtype)
         if self.bias is not None:
             logits = logits + ops.convert_to_tensor(self.bias, dtype=logits.dtype)
@@ -90,7 +84,6 @@ class LogitScaling(keras.layers.Layer):
         config.update(
             scale=list(self.scale) if isinstance(self.scale, tuple) else self.scale,
             bias=None if self.bias is None else list(self.bias),
-            center=self.center,
             output_mode=self.output_mode,
         )
         return config
