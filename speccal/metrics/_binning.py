@@ -198,17 +198,7 @@ def classwise_sums(labels, probs, n_bins, bin_rule="left"):
     -------
     ndarray of shape (3, n_classes, n_bins + 2)
     """
-    n_classes = probs.shape[1]
-    slots = n_slots(n_bins)
-    index = bin_index(probs, n_bins, bin_rule)
-    index += np.arange(n_classes) * slots
-    flat = index.reshape(-1)
-    size = n_classes * slots
-    count = np.bincount(flat, minlength=size).astype(np.float64)
-    sums = np.bincount(flat, weights=probs.reshape(-1), minlength=size)
-    label_index = np.take_along_axis(index, labels[:, None].astype(np.intp), axis=1)[:, 0]
-    hits = np.bincount(label_index, minlength=size).astype(np.float64)
-    return np.stack([count, sums, hits]).reshape(3, n_classes, slots)
+    return _class_binned_sums(labels, probs, bin_index(probs, n_bins, bin_rule), n_slots(n_bins))
 
 
 def fine_histogram(labels, probs, n_fine_bins, threshold):
@@ -220,10 +210,17 @@ def fine_histogram(labels, probs, n_fine_bins, threshold):
         Count, sum of ``p_k`` and sum of ``1[y = k]`` per fine bin; slot ``n_fine_bins`` holds
         the discarded values ``p_k <= threshold``.
     """
-    n_classes = probs.shape[1]
-    slots = n_fine_bins + 1
     index = np.minimum((probs.astype(np.float64) * n_fine_bins).astype(np.intp), n_fine_bins - 1)
     index[probs <= threshold] = n_fine_bins
+    return _class_binned_sums(labels, probs, index, n_fine_bins + 1)
+
+
+def _class_binned_sums(labels, probs, index, slots):
+    """Bincount of per-class bin indices ``index (n, n_classes)`` into ``(3, n_classes, slots)``.
+
+    Hits are counted from the label's column only (n values instead of n * n_classes).
+    """
+    n_classes = probs.shape[1]
     index += np.arange(n_classes) * slots
     flat = index.reshape(-1)
     size = n_classes * slots
