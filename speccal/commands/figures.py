@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from speccal.commands._common import reporting_errors
+
 
 def register(subparsers):
     """Add the ``figures`` subparser."""
@@ -11,28 +13,25 @@ def register(subparsers):
         help="render the paper's figures (PNG) for evaluated run directories",
         description=(
             "Render the paper's figures for runs written by `speccal evaluate`: the synthetic "
-            "boundary experiment (Fig. 1), confidence maps (Fig. 2a), power spectra (Fig. 3), "
-            "radar charts (Fig. 5), metric distributions (Fig. 6), cross-dataset ranks "
-            "(Fig. 7) and high-frequency hotspots (Fig. 8). Lists the files it wrote."
+            "boundary experiment (Fig. 1), confidence maps (Fig. 2a), segmentations "
+            "(Fig. 2c), power spectra (Fig. 3), radar charts (Fig. 5), metric distributions "
+            "(Fig. 6), cross-dataset ranks (Fig. 7) and high-frequency hotspots (Fig. 8). "
+            "Prints the files it wrote; a missing or unreadable run file is named."
         ),
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="evaluated run folders")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     parser.add_argument("--bands", type=int, default=5, help="radial bands for Fig. 8 (5)")
     parser.add_argument("--dpi", type=int, default=100, help="PNG resolution (100)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=reporting_errors(parser, run))
 
 
 def run(args):
     """Load the runs, render the figures, print the written paths; return the exit status."""
     from speccal.plotting import load_run, save_figures
 
-    try:
-        runs = [load_run(path) for path in args.run_dirs]
-        written, skipped = save_figures(runs, args.out, bands=args.bands, dpi=args.dpi)
-    except (FileNotFoundError, ValueError, TypeError) as exc:
-        print(f"speccal figures: error: {exc}", file=sys.stderr)
-        return 2
+    runs = [load_run(path) for path in args.run_dirs]
+    written, skipped = save_figures(runs, args.out, bands=args.bands, dpi=args.dpi)
     for path in written:
         print(path)
     for reason in skipped:

@@ -126,8 +126,6 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     runs = list(runs)
     if not runs or not all(isinstance(run, RunResult) for run in runs):
         raise ValueError(f"`runs` must be a non-empty sequence of RunResult; got {runs!r}.")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     figures = {}
     fig, axes = _figure(7, width=2.6, height=2.8)
     plot_boundary_experiment(ax=axes)
@@ -146,6 +144,8 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
         plot_rank_totals(table, ax=left)
         plot_rank_heatmap(table, ax=right)
         figures["fig7_ranks.png"] = fig
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # only once every figure was drawn
     written = []
     for name, fig in figures.items():
         path = out / name

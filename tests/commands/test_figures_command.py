@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from speccal.cli import main
 from speccal.plotting import save_run
@@ -77,9 +78,10 @@ def test_figures_renders_every_figure(tmp_path, capsys):
 def test_figures_reports_a_missing_file(tmp_path, capsys):
     run = _fake_run(tmp_path / "ce", "ce", "acdc", 0)
     (run / "spectrum.npz").unlink()
-    status = main(["figures", str(run), "--out", str(tmp_path / "figs")])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["figures", str(run), "--out", str(tmp_path / "figs")])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert status == 2
     assert f"speccal figures: error: {run / 'spectrum.npz'} is missing" in err
     assert not (tmp_path / "figs").exists()
 
@@ -100,9 +102,11 @@ def test_figures_skips_ranks_on_an_incomplete_grid(tmp_path, capsys):
 
 def test_figures_rejects_duplicate_runs(tmp_path, capsys):
     run = _fake_run(tmp_path / "a", "ce", "acdc", 0)
-    status = main(["figures", str(run), str(run), "--out", str(tmp_path / "figs")])
-    assert status == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["figures", str(run), str(run), "--out", str(tmp_path / "figs")])
+    assert exit_info.value.code == 2
     assert "must hold one run per method; got 'ce' twice" in capsys.readouterr().err
+    assert not (tmp_path / "figs").exists()
 
 
 def test_figures_command_line_help():
