@@ -1,0 +1,26 @@
+import subprocess
+import sys
+
+from speccal.cli import build_parser
+
+
+def test_help_and_run_tables_do_not_import_tensorflow():
+    code = (
+        "import sys; from speccal.cli import build_parser; build_parser(); "
+        "import speccal.experiments; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_train_help_documents_the_issue_words():
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices
+    text = sub["train"].format_help()
+    for word in ("--dataset", "--root PATH", "--loss NAME", "--epochs N", "--patch-size D H W",
+                 "--batch-size B", "--seed S", "--out RUN_DIR", "--lam", "--window", "--bands",
+                 "--resume", "--strategy"):  # fmt: skip
+        assert word in text, word
+    assert "RUN_DIR" in sub["evaluate"].format_help()
+    assert "--format {markdown,csv,latex}" in sub["compare"].format_help()
