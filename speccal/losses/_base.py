@@ -74,8 +74,9 @@ def check_ignore_class(ignore_class):
 def prepare_inputs(y_true, y_pred, ignore_class=None):
     """Check shapes and return int32 labels ``(B, *S)`` and float32 logits ``(B, *S, C)``.
 
-    Labels may carry a trailing axis of size 1. Label values must lie in ``[0, C)`` or
-    equal ``ignore_class``; this is asserted at run time (eagerly and in graphs).
+    Labels may carry a trailing axis of size 1. Label values must be integers in
+    ``[0, C)`` or equal ``ignore_class``, and logits must be finite; both are asserted
+    at run time (eagerly and in graphs; XLA drops the assertions).
     """
     logits = tf.cast(y_pred, tf.float32)
     labels = tf.convert_to_tensor(y_true)
@@ -96,17 +97,26 @@ def prepare_inputs(y_true, y_pred, ignore_class=None):
     n_classes = logits.shape[-1]
     if n_classes is None or n_classes < 2:
         raise ValueError(f"`y_pred` must have a known class axis >= 2; got {n_classes!r}.")
-    labels = tf.cast(labels, tf.int32)
-    in_range = (labels >= 0) & (labels < n_classes)
+    raw = labels
+    labels = tf.cast(raw, tf.int32)
+    in_range = (labels >= 0) & (labels < n_classes) & tf.equal(tf.cast(labels, raw.dtype), raw)
     if ignore_class is not None:
         in_range |= tf.equal(labels, ignore_class)
-    check = tf.debugging.Assert(
-        tf.reduce_all(in_range),
-        [f"`y_true` must hold labels in [0, {n_classes}) or ignore_class={ignore_class}."],
-    )
-    with tf.control_dependencies([check]):
-        labels = tf.identity(labels)
-    return labels, logits
+    checks = [
+        tf.debugging.Assert(
+            tf.reduce_all(in_range),
+            [
+                f"`y_true` must hold integer labels in [0, {n_classes}) or ignore_class="
+                f"{ignore_class}; got other values."
+            ],
+        ),
+        tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(logits)),
+            ["`y_pred` must be finite logits; got NaN or inf."],
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(labels), tf.identity(logits)
 
 
 def one_hot_with_mask(labels, n_classes, ignore_class=None):
@@ -218,7 +228,18 @@ _COMMON_PARAMETERS = """ignore_class : int or None, default=None
         Keras dtype policy of the loss; the computation itself is always float32."""
 
 
+_CALL = """Called as ``loss(y_true, y_pred)`` with integer labels ``y_true`` of shape
+    ``(batch, *spatial)`` (a trailing axis of size 1 is accepted) and logits ``y_pred``
+    of shape ``(batch, *spatial, n_classes)``, channels last, with 2 or 3 spatial axes;
+    returns the scalar loss."""
+
+
 def fill_doc(cls):
-    """Insert the shared parameter descriptions at ``{common_parameters}`` in a docstring."""
-    cls.__doc__ = cls.__doc__.replace("{common_parameters}", _COMMON_PARAMETERS)
+    """Complete a loss docstring: the call convention after the summary, and the shared
+    parameter descriptions at ``{common_parameters}``."""
+    if cls.__doc__ is None:  # python -OO strips docstrings
+        return cls
+    summary, rest = cls.__doc__.split("\n\n", 1)
+    doc = f"{summary}\n\n    {_CALL}\n\n{rest}"
+    cls.__doc__ = doc.replace("{common_parameters}", _COMMON_PARAMETERS)
     return cls

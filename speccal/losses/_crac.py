@@ -304,6 +304,10 @@ class CRaCCallback(keras.callbacks.Callback):
         self.previous_constraints_ = None
         self._statistics = None
 
+    def set_model(self, model):
+        super().set_model(model)
+        self._statistics = None
+
     def _find_loss(self):
         if self.loss is not None:
             return self.loss
@@ -357,5 +361,3 @@ class CRaCCallback(keras.callbacks.Callback):
                 rho = np.clip(np.where(grow, self.gamma * rho, rho), loss.rho_min, loss.rho_max)
                 loss.penalty_parameters.assign(rho.astype(np.float32))
             self.previous_constraints_ = constraints
-        if logs is not None:
-            logs["crac_multiplier_mean"] = float(lambd.mean())

@@ -118,9 +118,18 @@ def test_bad_shapes(labels_shape, logits_shape, match):
         FocalLoss()(np.zeros(labels_shape, np.int32), np.zeros(logits_shape, np.float32))
 
 
-@pytest.mark.parametrize("bad", [3, -1])
+@pytest.mark.parametrize("bad", [3, -1, 1.5])
 def test_labels_out_of_range(rng, bad):
     labels, logits = random_case(rng, (5, 7), 3)
+    labels = labels.astype(np.float32)
     labels[0, 0, 0] = bad
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels in \[0, 3\)"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"integer labels in \[0, 3\)"):
         SpatiallyVaryingLabelSmoothingLoss()(labels, logits)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_logits(rng, bad):
+    labels, logits = random_case(rng, (5, 7), 3)
+    logits[1, 2, 3, 0] = bad
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`y_pred` must be finite logits"):
+        MEEPLoss()(labels, logits)
