@@ -61,6 +61,9 @@ class CRaCLoss(SegmentationLoss):
         Current :math:`\\lambda` (row 0 boundary, row 1 inner); restores a saved state.
     penalty_parameters : array-like of shape (2, n_classes) or None, default=None
         Current :math:`\\rho`, same layout.
+    previous_constraints : array-like of shape (2, n_classes) or None, default=None
+        Mean validation constraints :math:`H` of the last update, which the next
+        :math:`\\rho` step compares against; restores a saved state.
     {common_parameters}
 
     Attributes
@@ -69,6 +72,8 @@ class CRaCLoss(SegmentationLoss):
         Lagrange multipliers :math:`\\lambda_{r,c}`; None until built.
     penalty_parameters : tf.Variable of shape (2, n_classes)
         Penalty parameters :math:`\\rho_{r,c}`; None until built.
+    previous_constraints : ndarray of shape (2, n_classes) or None
+        :math:`H` of the last epoch-end update, None before the first.
 
     Raises
     ------
@@ -124,6 +129,7 @@ class CRaCLoss(SegmentationLoss):
         n_classes=None,
         multipliers=None,
         penalty_parameters=None,
+        previous_constraints=None,
         *,
         ignore_class=None,
         reduction="sum_over_batch_size",
@@ -143,8 +149,17 @@ class CRaCLoss(SegmentationLoss):
         self.n_classes = n_classes
         self.multipliers = None
         self.penalty_parameters = None
+        self.previous_constraints = None
         if n_classes is not None:
             self.build(n_classes, multipliers, penalty_parameters)
+        if previous_constraints is not None:
+            array = np.asarray(previous_constraints, dtype=np.float64)
+            if n_classes is None or array.shape != (2, n_classes):
+                raise ValueError(
+                    "`previous_constraints` must have shape (2, n_classes) and come with "
+                    f"`n_classes` or `multipliers`; got {previous_constraints!r}."
+                )
+            self.previous_constraints = array
 
     def build(self, n_classes, multipliers=None, penalty_parameters=None):
         """Create the multiplier and penalty variables for ``n_classes`` classes."""
@@ -229,6 +244,9 @@ class CRaCLoss(SegmentationLoss):
             "n_classes": self.n_classes,
             "multipliers": self.multipliers.numpy().tolist() if built else None,
             "penalty_parameters": self.penalty_parameters.numpy().tolist() if built else None,
+            "previous_constraints": (
+                None if self.previous_constraints is None else self.previous_constraints.tolist()
+            ),
         }
 
 
@@ -246,7 +264,9 @@ class CRaCCallback(keras.callbacks.Callback):
 
     and every ``rho_step`` epochs :math:`\\rho_{r,c} \\leftarrow \\gamma \\rho_{r,c}`
     where :math:`H_{r,c} > \\mu \\max(H^{prev}_{r,c}, 0)`, then clipped to
-    ``[rho_min, rho_max]`` (Bala93/CRac ``SpatialBndClsAugLagrangian``).
+    ``[rho_min, rho_max]`` (Bala93/CRac ``SpatialBndClsAugLagrangian``). All state
+    (:math:`\\lambda`, :math:`\\rho`, :math:`H^{prev}`) lives in the loss, so it is saved
+    with the model and a resumed run (``fit(initial_epoch=...)``) continues it.
 
     Parameters
     ----------
@@ -262,11 +282,6 @@ class CRaCCallback(keras.callbacks.Callback):
         Batch size used when ``validation_data`` is a tuple of arrays.
     loss : CRaCLoss or None, default=None
         The loss to update; by default the :class:`CRaCLoss` the model was compiled with.
-
-    Attributes
-    ----------
-    previous_constraints_ : ndarray of shape (2, n_classes) or None
-        :math:`H` of the last epoch.
 
     Raises
     ------
@@ -301,7 +316,6 @@ class CRaCCallback(keras.callbacks.Callback):
         if loss is not None and not isinstance(loss, CRaCLoss):
             raise ValueError(f"`loss` must be a CRaCLoss or None; got {loss!r}.")
         self.loss = loss
-        self.previous_constraints_ = None
         self._statistics = None
 
     def set_model(self, model):
@@ -355,9 +369,10 @@ class CRaCCallback(keras.callbacks.Callback):
         loss.multipliers.assign(lambd.astype(np.float32))
         constraints = constraint_sum / count
         if self.rho_step > 0:
-            if (epoch + 1) % self.rho_step == 0 and self.previous_constraints_ is not None:
+            previous = loss.previous_constraints
+            if (epoch + 1) % self.rho_step == 0 and previous is not None:
                 rho = loss.penalty_parameters.numpy().astype(np.float64)
-                grow = constraints > self.mu * np.maximum(self.previous_constraints_, 0.0)
+                grow = constraints > self.mu * np.maximum(previous, 0.0)
                 rho = np.clip(np.where(grow, self.gamma * rho, rho), loss.rho_min, loss.rho_max)
                 loss.penalty_parameters.assign(rho.astype(np.float32))
-            self.previous_constraints_ = constraints
+            loss.previous_constraints = constraints

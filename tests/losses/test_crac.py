@@ -95,7 +95,7 @@ def test_crac_callback_updates_multipliers_as_reference(rng):
     expected, h0 = _multiplier_update_numpy(y, logits, init_l, init_r, 5.0, 3)
     loss = model.loss
     np.testing.assert_allclose(loss.multipliers.numpy(), expected, rtol=1e-5)
-    np.testing.assert_allclose(callback.previous_constraints_, h0, rtol=1e-5)
+    np.testing.assert_allclose(model.loss.previous_constraints, h0, rtol=1e-5)
     np.testing.assert_allclose(loss.penalty_parameters.numpy(), init_r)  # first epoch: no rho step
     # A second epoch end on the same weights: H did not drop below mu * H_prev, rho grows.
     callback.on_epoch_end(1)
@@ -120,6 +120,20 @@ def test_crac_callback_change_survives_save_and_load(rng, tmp_path):
     np.testing.assert_array_equal(
         restored.loss.penalty_parameters.numpy(), model.loss.penalty_parameters.numpy()
     )
+    assert model.loss.previous_constraints is not None
+    np.testing.assert_array_equal(
+        restored.loss.previous_constraints, model.loss.previous_constraints
+    )
+
+
+def test_crac_callback_needs_validation_voxels(rng):
+    x, y = _data(rng)
+    model = _tiny_model()
+    loss = CRaCLoss(ignore_class=9)
+    model.compile(optimizer="sgd", loss=loss)
+    callback = CRaCCallback((x, np.full_like(y, 9)))
+    with pytest.raises(ValueError, match="`validation_data` must hold at least one valid voxel"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
 
 
 def test_crac_callback_needs_a_crac_loss(rng):
@@ -138,6 +152,10 @@ def test_crac_callback_needs_a_crac_loss(rng):
         (lambda: CRaCLoss(rho_max=0.01), "`rho_max` must be a finite number >= 0.1"),
         (lambda: CRaCLoss(multipliers=[[1.0, 1.0]]), r"`multipliers` must be .* shape \(2, 2\)"),
         (lambda: CRaCLoss(n_classes=1), "`n_classes` must be an int >= 2; got 1"),
+        (
+            lambda: CRaCLoss(previous_constraints=[[1.0, 1.0], [1.0, 1.0]]),
+            "`previous_constraints` must have shape",
+        ),
         (lambda: CRaCCallback(None, gamma=-1.2), "`gamma` must be a finite number > 0.0"),
         (lambda: CRaCCallback(None, mu=-0.9), "`mu` must be a finite number >= 0.0"),
         (lambda: CRaCCallback(None, rho_step=-1), "`rho_step` must be an int >= 0; got -1"),
