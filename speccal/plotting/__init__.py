@@ -4,6 +4,9 @@ numpy only; importing this package never imports TensorFlow or matplotlib.
 """
 
 # -- reliability diagrams (issue 3) --
+from speccal.plotting._reliability import ReliabilityDisplay
+
+# isort: split
 
 # -- spectral and comparison figures (issue 9) --
 from speccal.plotting._figures import (
@@ -29,6 +32,7 @@ from speccal.plotting._runs import HIGHER_IS_BETTER, RunResult, load_run, save_r
 __all__ = [
     "HIGHER_IS_BETTER",
     "RankTable",
+    "ReliabilityDisplay",
     "RunResult",
     "aggregate_ranks",
     "confidence_colormap",
