@@ -46,28 +46,31 @@ def open_dataset(name, root):
     return get_dataset(name, root, split="train")
 
 
-def split_cases(case_ids, ratio=(4, 1, 1), seed=0):
-    """Split case ids into train/validation/test by a seeded shuffle.
+def split_cases(case_ids, ratio=(4, 1, 1), seed=0, groups=None):
+    """Split case ids into train/validation/test by a seeded shuffle of their groups.
 
     Parameters
     ----------
     case_ids : sequence of str
-        Labelled cases, at least 3.
+        Labelled cases.
     ratio : tuple of 3 int, default=(4, 1, 1)
-        Train:validation:test ratio (paper: 4:1:1).
+        Train:validation:test ratio (paper: 4:1:1), applied to the groups.
     seed : int, default=0
         Seed of the shuffle.
+    groups : sequence of str, optional
+        Group of each case; cases of one group (an ACDC patient's ED and ES frames) stay in
+        one split. Default: every case is its own group.
 
     Returns
     -------
     dict
-        ``{"train": [...], "val": [...], "test": [...]}``; validation and test hold at least
-        one case each.
+        ``{"train": [...], "val": [...], "test": [...]}`` (sorted case ids); validation and
+        test hold at least one group each.
 
     Raises
     ------
     ValueError
-        If fewer than 3 cases are given.
+        If fewer than 3 groups are given.
 
     Examples
     --------
@@ -75,23 +78,26 @@ def split_cases(case_ids, ratio=(4, 1, 1), seed=0):
     >>> [len(parts[k]) for k in ("train", "val", "test")]
     [8, 2, 2]
     """
-    ids = sorted(str(c) for c in case_ids)
-    if len(ids) < 3:
+    case_ids = [str(c) for c in case_ids]
+    groups = case_ids if groups is None else [str(g) for g in groups]
+    unique = sorted(set(groups))
+    if len(unique) < 3:
         raise ValueError(
-            f"`case_ids` must hold at least 3 labelled cases to split; got {len(ids)}."
+            f"`case_ids` must hold at least 3 labelled cases (groups) to split; got {len(unique)}."
         )
-    order = np.random.default_rng(seed).permutation(len(ids))
-    n_val = max(1, round(len(ids) * ratio[1] / sum(ratio)))
-    n_test = max(1, round(len(ids) * ratio[2] / sum(ratio)))
-    n_train = len(ids) - n_val - n_test
-    if n_train < 1:
-        n_train, n_val = 1, len(ids) - 1 - n_test
-    shuffled = [ids[i] for i in order]
-    return {
-        "train": sorted(shuffled[:n_train]),
-        "val": sorted(shuffled[n_train : n_train + n_val]),
-        "test": sorted(shuffled[n_train + n_val :]),
-    }
+    order = np.random.default_rng(seed).permutation(len(unique))
+    n_val = max(1, round(len(unique) * ratio[1] / sum(ratio)))
+    n_test = max(1, round(len(unique) * ratio[2] / sum(ratio)))
+    n_train = max(1, len(unique) - n_val - n_test)
+    n_val = len(unique) - n_train - n_test
+    shuffled = [unique[i] for i in order]
+    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val)}
+    bounds["test"] = (n_train + n_val, len(unique))
+    parts = {}
+    for name, (lo, hi) in bounds.items():
+        chosen = set(shuffled[lo:hi])
+        parts[name] = sorted(c for c, g in zip(case_ids, groups, strict=True) if g in chosen)
+    return parts
 
 
 def run_split(run_dir, dataset, ratio, seed):
@@ -99,7 +105,9 @@ def run_split(run_dir, dataset, ratio, seed):
     path = Path(run_dir) / SPLIT_FILE
     if path.is_file():
         return json.loads(path.read_text())
-    parts = split_cases([case.case_id for case in dataset], ratio, seed)
+    cases = list(dataset)
+    groups = [getattr(case, "group", None) or case.case_id for case in cases]
+    parts = split_cases([case.case_id for case in cases], ratio, seed, groups=groups)
     path.write_text(json.dumps(parts, indent=2) + "\n")
     return parts
 

@@ -162,3 +162,14 @@ def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
     lam = [k for k in variables if "lambd" in k or "multiplier" in k]
     assert lam, sorted(variables)
     assert np.any(state[lam[0]] > 1e-6)
+
+
+def test_split_keeps_groups_together():
+    ids = [f"patient{i:03d}_frame{f:02d}" for i in range(1, 8) for f in (1, 12)]
+    groups = [i[:10] for i in ids]
+    parts = split_cases(ids, seed=0, groups=groups)
+    for name, cases in parts.items():
+        for other, other_cases in parts.items():
+            if name != other:
+                assert not {c[:10] for c in cases} & {c[:10] for c in other_cases}
+    assert sum(len(v) for v in parts.values()) == 14
