@@ -16,17 +16,22 @@ from speccal.losses._base import (
 )
 
 _WINDOW = 3
-_REGIONS = ("boundary", "inner")
+_NO_PREVIOUS = -1.0  # previous_constraints before the first epoch-end update
 
 
-def _state(name, value, n_classes, default):
+def _state(name, value, n_classes, default, *, positive=True):
     """A (2, n_classes) float32 array from a nested list, or filled with ``default``."""
     if value is None:
         return np.full((2, n_classes), default, dtype=np.float32)
     array = np.asarray(value, dtype=np.float32)
-    if array.shape != (2, n_classes) or not np.all(np.isfinite(array)) or np.any(array <= 0):
+    if positive:
+        bad_sign = np.any(array <= 0)
+    else:
+        bad_sign = not (np.all(array >= 0) or np.all(array == _NO_PREVIOUS))
+    if array.shape != (2, n_classes) or not np.all(np.isfinite(array)) or bad_sign:
+        kind = "positive" if positive else "non-negative (or all -1)"
         raise ValueError(
-            f"`{name}` must be positive finite values of shape (2, {n_classes}) "
+            f"`{name}` must be {kind} finite values of shape (2, {n_classes}) "
             f"(boundary row, inner row); got {value!r}."
         )
     return array
@@ -63,7 +68,8 @@ class CRaCLoss(SegmentationLoss):
         Current :math:`\\rho`, same layout.
     previous_constraints : array-like of shape (2, n_classes) or None, default=None
         Mean validation constraints :math:`H` of the last update, which the next
-        :math:`\\rho` step compares against; restores a saved state.
+        :math:`\\rho` step compares against (all -1: no update yet); restores a saved
+        state.
     {common_parameters}
 
     Attributes
@@ -72,8 +78,9 @@ class CRaCLoss(SegmentationLoss):
         Lagrange multipliers :math:`\\lambda_{r,c}`; None until built.
     penalty_parameters : tf.Variable of shape (2, n_classes)
         Penalty parameters :math:`\\rho_{r,c}`; None until built.
-    previous_constraints : ndarray of shape (2, n_classes) or None
-        :math:`H` of the last epoch-end update, None before the first.
+    previous_constraints : tf.Variable of shape (2, n_classes)
+        :math:`H` of the last epoch-end update, all -1 before the first; None until
+        built.
 
     Raises
     ------
@@ -151,23 +158,32 @@ class CRaCLoss(SegmentationLoss):
         self.penalty_parameters = None
         self.previous_constraints = None
         if n_classes is not None:
-            self.build(n_classes, multipliers, penalty_parameters)
-        if previous_constraints is not None:
-            array = np.asarray(previous_constraints, dtype=np.float64)
-            if n_classes is None or array.shape != (2, n_classes):
-                raise ValueError(
-                    "`previous_constraints` must have shape (2, n_classes) and come with "
-                    f"`n_classes` or `multipliers`; got {previous_constraints!r}."
-                )
-            self.previous_constraints = array
+            self.build(n_classes, multipliers, penalty_parameters, previous_constraints)
+        elif previous_constraints is not None or penalty_parameters is not None:
+            raise ValueError(
+                "`n_classes` must be given (or `multipliers`) with a saved CRaC state; got None."
+            )
 
-    def build(self, n_classes, multipliers=None, penalty_parameters=None):
-        """Create the multiplier and penalty variables for ``n_classes`` classes."""
+    def build(
+        self, n_classes, multipliers=None, penalty_parameters=None, previous_constraints=None
+    ):
+        """Create the state variables for ``n_classes`` classes.
+
+        Called by the constructor when ``n_classes`` (or a saved state) is given, else
+        at the first call. Pass ``n_classes`` when the variables must exist before
+        training, e.g. to restore a checkpoint into them.
+        """
         lambd = _state("multipliers", multipliers, n_classes, self.lambd_min)
         rho = _state("penalty_parameters", penalty_parameters, n_classes, self.rho_min)
+        previous = _state(
+            "previous_constraints", previous_constraints, n_classes, _NO_PREVIOUS, positive=False
+        )
         with tf.init_scope():  # eager creation, also when first called inside tf.function
             self.multipliers = tf.Variable(lambd, trainable=False, name="crac_multipliers")
             self.penalty_parameters = tf.Variable(rho, trainable=False, name="crac_rho")
+            self.previous_constraints = tf.Variable(
+                previous, trainable=False, name="crac_previous_constraints"
+            )
         self.n_classes = n_classes
 
     def constraints(self, logits, onehot):
@@ -245,7 +261,7 @@ class CRaCLoss(SegmentationLoss):
             "multipliers": self.multipliers.numpy().tolist() if built else None,
             "penalty_parameters": self.penalty_parameters.numpy().tolist() if built else None,
             "previous_constraints": (
-                None if self.previous_constraints is None else self.previous_constraints.tolist()
+                self.previous_constraints.numpy().tolist() if built else None
             ),
         }
 
@@ -369,10 +385,11 @@ class CRaCCallback(keras.callbacks.Callback):
         loss.multipliers.assign(lambd.astype(np.float32))
         constraints = constraint_sum / count
         if self.rho_step > 0:
-            previous = loss.previous_constraints
-            if (epoch + 1) % self.rho_step == 0 and previous is not None:
+            previous = loss.previous_constraints.numpy().astype(np.float64)
+            has_previous = np.all(previous != _NO_PREVIOUS)
+            if (epoch + 1) % self.rho_step == 0 and has_previous:
                 rho = loss.penalty_parameters.numpy().astype(np.float64)
                 grow = constraints > self.mu * np.maximum(previous, 0.0)
                 rho = np.clip(np.where(grow, self.gamma * rho, rho), loss.rho_min, loss.rho_max)
                 loss.penalty_parameters.assign(rho.astype(np.float32))
-            loss.previous_constraints = constraints
+            loss.previous_constraints.assign(constraints.astype(np.float32))

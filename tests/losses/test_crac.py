@@ -67,6 +67,7 @@ def test_crac_defaults_and_lazy_build(rng):
     value = float(loss(labels, logits))
     np.testing.assert_allclose(loss.multipliers.numpy(), np.full((2, 3), 1e-6))
     np.testing.assert_allclose(loss.penalty_parameters.numpy(), np.full((2, 3), 0.1))
+    np.testing.assert_allclose(loss.previous_constraints.numpy(), np.full((2, 3), -1.0))
     expected = _crac_numpy(labels, logits, np.full((2, 3), 1e-6), np.full((2, 3), 0.1), 5.0, 3)
     assert value == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="`y_pred` must have 3 classes.*got 4"):
@@ -95,7 +96,7 @@ def test_crac_callback_updates_multipliers_as_reference(rng):
     expected, h0 = _multiplier_update_numpy(y, logits, init_l, init_r, 5.0, 3)
     loss = model.loss
     np.testing.assert_allclose(loss.multipliers.numpy(), expected, rtol=1e-5)
-    np.testing.assert_allclose(model.loss.previous_constraints, h0, rtol=1e-5)
+    np.testing.assert_allclose(model.loss.previous_constraints.numpy(), h0, rtol=1e-5)
     np.testing.assert_allclose(loss.penalty_parameters.numpy(), init_r)  # first epoch: no rho step
     # A second epoch end on the same weights: H did not drop below mu * H_prev, rho grows.
     callback.on_epoch_end(1)
@@ -120,10 +121,9 @@ def test_crac_callback_change_survives_save_and_load(rng, tmp_path):
     np.testing.assert_array_equal(
         restored.loss.penalty_parameters.numpy(), model.loss.penalty_parameters.numpy()
     )
-    assert model.loss.previous_constraints is not None
-    np.testing.assert_array_equal(
-        restored.loss.previous_constraints, model.loss.previous_constraints
-    )
+    previous = model.loss.previous_constraints.numpy()
+    assert np.all(previous >= 0)  # set by the epoch-end update
+    np.testing.assert_array_equal(restored.loss.previous_constraints.numpy(), previous)
 
 
 def test_crac_callback_needs_validation_voxels(rng):
@@ -154,7 +154,11 @@ def test_crac_callback_needs_a_crac_loss(rng):
         (lambda: CRaCLoss(n_classes=1), "`n_classes` must be an int >= 2; got 1"),
         (
             lambda: CRaCLoss(previous_constraints=[[1.0, 1.0], [1.0, 1.0]]),
-            "`previous_constraints` must have shape",
+            "`n_classes` must be given .* with a saved CRaC state",
+        ),
+        (
+            lambda: CRaCLoss(n_classes=2, previous_constraints=[[1.0, -2.0], [1.0, 1.0]]),
+            r"`previous_constraints` must be non-negative .* shape \(2, 2\)",
         ),
         (lambda: CRaCCallback(None, gamma=-1.2), "`gamma` must be a finite number > 0.0"),
         (lambda: CRaCCallback(None, mu=-0.9), "`mu` must be a finite number >= 0.0"),
