@@ -5,8 +5,9 @@ from numbers import Real
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, logsumexp, softmax
+from sklearn.utils.validation import check_is_fitted
 
-from speccal.posthoc._base import BaseCalibrator, to_log_probabilities
+from speccal.posthoc._base import BaseCalibrator, check_scores, to_log_probabilities
 
 
 def _multinomial_nll(logits, y):
@@ -136,7 +137,8 @@ class TemperatureScaling(BaseCalibrator):
         -------
         layer : speccal.posthoc.keras.LogitScaling
             A serializable layer; ``keras.Sequential([model, layer])`` saves and reloads
-            with its calibration.
+            with its calibration (``import speccal.posthoc.keras`` before
+            ``keras.models.load_model``).
 
         Raises
         ------
@@ -156,15 +158,13 @@ class TemperatureScaling(BaseCalibrator):
         >>> layer.get_config()["scale"] == 1.0 / ts.temperature_
         True
         """
+        check_is_fitted(self)
         return _keras_layer(
             self, scale=1.0 / self.temperature_, bias=None, output_mode=output_mode
         )
 
 
 def _keras_layer(calibrator, *, scale, bias, output_mode):
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(calibrator)
     if calibrator.input != "logits":
         raise ValueError(
             "`input` must be 'logits' to export a Keras layer (the layer acts on logits); "
@@ -220,10 +220,6 @@ class _AffineLogitScaling(BaseCalibrator):
         sklearn.exceptions.NotFittedError
             Before ``fit``.
         """
-        from sklearn.utils.validation import check_is_fitted
-
-        from speccal.posthoc._base import check_scores
-
         check_is_fitted(self)
         scores_2d, shape = check_scores(
             X, name="X", input=self.input, n_classes=self.n_classes_, owner=type(self).__name__
@@ -350,6 +346,7 @@ class VectorScaling(_AffineLogitScaling):
         >>> len(vs.as_keras_layer().get_config()["scale"])
         2
         """
+        check_is_fitted(self)
         return _keras_layer(
             self,
             scale=self.coef_.tolist(),

@@ -2,8 +2,12 @@
 
 :mod:`speccal.posthoc` itself never imports TensorFlow or Keras; this module is imported by
 :meth:`speccal.posthoc.TemperatureScaling.as_keras_layer` and
-:meth:`speccal.posthoc.VectorScaling.as_keras_layer`, and by Keras itself when a saved model
-that contains the layer is loaded.
+:meth:`speccal.posthoc.VectorScaling.as_keras_layer`. Keras only auto-imports its own
+packages when loading a model, so import this module before
+``keras.models.load_model`` of a model that contains the layer::
+
+    import speccal.posthoc.keras  # registers "speccal>LogitScaling"
+    model = keras.models.load_model("calibrated.keras")
 """
 
 from numbers import Real
