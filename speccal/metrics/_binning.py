@@ -201,6 +201,15 @@ def classwise_sums(labels, probs, n_bins, bin_rule="left"):
     return _class_binned_sums(labels, probs, bin_index(probs, n_bins, bin_rule), n_slots(n_bins))
 
 
+def fine_index(values, n_fine_bins):
+    """``floor(values * n_fine_bins)`` in the input's float dtype (not clipped).
+
+    Any non-decreasing assignment serves the fine histograms; the product is exact when
+    ``n_fine_bins`` is a power of two, and never needs a float64 copy.
+    """
+    return (values * values.dtype.type(n_fine_bins)).astype(np.intp)
+
+
 def fine_histogram(labels, probs, n_fine_bins, threshold):
     """Per-class fine equal-width histogram of the probabilities above ``threshold``.
 
@@ -210,7 +219,7 @@ def fine_histogram(labels, probs, n_fine_bins, threshold):
         Count, sum of ``p_k`` and sum of ``1[y = k]`` per fine bin; slot ``n_fine_bins`` holds
         the discarded values ``p_k <= threshold``.
     """
-    index = np.minimum((probs.astype(np.float64) * n_fine_bins).astype(np.intp), n_fine_bins - 1)
+    index = np.minimum(fine_index(probs, n_fine_bins), n_fine_bins - 1)
     index[probs <= threshold] = n_fine_bins
     return _class_binned_sums(labels, probs, index, n_fine_bins + 1)
 
@@ -231,16 +240,39 @@ def _class_binned_sums(labels, probs, index, slots):
     return np.stack([count, sums, hits]).reshape(3, n_classes, slots)
 
 
-def equal_mass_index(values, n_bins):
-    """Equal-mass bin of each value (Nixon et al. / uncertainty-metrics rule).
+def equal_mass_index(values, n_bins, n_fine_bins=1 << 14):
+    """Equal-mass bin of each value (Nixon et al. / uncertainty-metrics rule), exactly.
 
     Edges are the sorted values at ranks ``round(linspace(0, n, M, endpoint=False))``; a value
     goes to the last bin whose lower edge is <= the value, so ties move up.
+
+    Notes
+    -----
+    Computed without a full sort: a fine equal-width histogram locates the fine bin holding each
+    edge; only the values of those (at most M - 1) fine bins are sorted to read the exact edges
+    and compared with them. Every other fine bin lies wholly between two edges.
     """
     n = values.shape[0]
     ranks = np.minimum(np.round(np.linspace(0, n, n_bins, endpoint=False)).astype(np.intp), n - 1)
-    edges = np.partition(values, np.unique(ranks))[ranks]
-    return np.searchsorted(edges[1:], values, side="right")
+    fine = np.minimum(fine_index(values, n_fine_bins), n_fine_bins - 1)
+    count = np.bincount(fine, minlength=n_fine_bins)
+    cumulative = np.cumsum(count)
+    edge_bins = np.searchsorted(cumulative, ranks[1:], side="right")
+    boundary = np.zeros(n_fine_bins, dtype=bool)
+    boundary[edge_bins] = True
+    in_boundary = boundary[fine]
+    boundary_values = values[in_boundary]
+    # rank r sits at offset r - (count below its fine bin) inside that fine bin; among the
+    # sorted boundary values, the boundary bins below it come first
+    below = cumulative[edge_bins] - count[edge_bins]
+    boundary_count = np.where(boundary, count, 0)
+    boundary_below = np.cumsum(boundary_count)[edge_bins] - boundary_count[edge_bins]
+    positions = boundary_below + ranks[1:] - below
+    edges = np.partition(boundary_values, np.unique(positions))[positions]
+    coarse_of_fine = np.searchsorted(edge_bins, np.arange(n_fine_bins), side="left")
+    index = coarse_of_fine[fine]
+    index[in_boundary] = np.searchsorted(edges, boundary_values, side="right")
+    return index
 
 
 def adaptive_error(values, hits, n_bins):
