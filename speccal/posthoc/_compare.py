@@ -27,10 +27,14 @@ def _default_metrics():
 def _score(y, prob, evaluator, metrics):
     if evaluator is None:
         return {name: float(func(y, prob)) for name, func in metrics.items()}
-    score = clone(evaluator).fit(y, prob).score_
-    if isinstance(score, Mapping):
-        return {name: float(value) for name, value in score.items()}
-    return {type(evaluator).__name__: float(score)}
+    evaluator = clone(evaluator)
+    if "from_logits" in evaluator.get_params():
+        evaluator.set_params(from_logits=False)
+    fitted = evaluator.fit(y, prob)
+    scores = getattr(fitted, "scores_", fitted.score_)
+    if isinstance(scores, Mapping):
+        return {name: float(value) for name, value in scores.items()}
+    return {type(evaluator).__name__: float(scores)}
 
 
 def _named(calibrators):
@@ -65,9 +69,12 @@ def compare_calibrators(
         Held-out scores and labels to score on. When omitted, the calibration split is
         scored too, which flatters the calibrators.
     evaluator : estimator or None, default=None
-        An evaluator with ``fit(y_true, y_prob)`` and ``score_`` (float, or dict of metric
-        name to value), e.g. :class:`speccal.evaluation.CalibrationEvaluator`; cloned per row.
-        ``None`` reports ECE, SCE, TACE and NLL from :mod:`speccal.metrics`.
+        An evaluator with ``fit(y_true, y_prob)`` setting ``scores_`` (dict of metric name
+        to value) or ``score_`` (float or dict), e.g.
+        :class:`speccal.evaluation.CalibrationEvaluator`; cloned per row and given
+        probabilities in the shape of ``X_test`` (``from_logits`` is set to False), so
+        per-volume protocols see the volumes. ``None`` reports ECE, SCE, TACE and NLL from
+        :mod:`speccal.metrics`.
     input : {"logits", "probabilities"}, default="logits"
         What ``X`` and ``X_test`` hold; every calibrator must have the same ``input``.
 
@@ -117,11 +124,10 @@ def compare_calibrators(
             )
     metrics = _default_metrics() if evaluator is None else None
     scores_2d, shape = check_scores(X_test, name="X_test", input=input)
-    y_test = np.asarray(y_test).reshape(-1)
-    baseline = to_probabilities(scores_2d, input)
+    y_test = np.asarray(y_test)
+    baseline = to_probabilities(scores_2d, input).reshape(shape)
     table = [{"method": "uncalibrated", **_score(y_test, baseline, evaluator, metrics)}]
     for name, calibrator in named.items():
-        fitted = clone(calibrator).fit(X, y)
-        prob = fitted.predict_proba(X_test).reshape(-1, shape[-1])
+        prob = clone(calibrator).fit(X, y).predict_proba(X_test)
         table.append({"method": name, **_score(y_test, prob, evaluator, metrics)})
     return table

@@ -202,6 +202,26 @@ def test_compare_calibrators_default_metrics_match_speccal_metrics(rng):
     assert table[1]["ece"] < table[0]["ece"]
 
 
+def test_compare_calibrators_with_the_calibration_evaluator_on_volumes(rng):
+    from speccal.evaluation import CalibrationEvaluator
+    from speccal.metrics import static_calibration_error
+
+    logits = rng.normal(scale=1.5, size=(4, 6, 7, 8, 3))
+    y = np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
+    table = compare_calibrators(
+        [TemperatureScaling()],
+        3 * logits[:2],
+        y[:2],
+        X_test=3 * logits[2:],
+        y_test=y[2:],
+        evaluator=CalibrationEvaluator(metrics=("ece", "sce"), from_logits=True),
+    )
+    assert [row["method"] for row in table] == ["uncalibrated", "TemperatureScaling"]
+    baseline = softmax(3 * logits[2:], axis=-1)
+    assert table[0]["sce"] == pytest.approx(static_calibration_error(y[2:], baseline))
+    assert table[1]["ece"] < table[0]["ece"]
+
+
 def test_compare_calibrators_errors(data):
     logits, y = data
     with pytest.raises(ValueError, match="`X_test` and `y_test` must be given together"):
