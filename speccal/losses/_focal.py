@@ -105,6 +105,11 @@ class AdaptiveFocalLoss(SegmentationLoss):
     ``.item()`` in a Python loop over samples). :math:`\\log p_t` comes from
     ``log_softmax``, without clipping.
 
+    References
+    ----------
+    .. [1] Mukhoti et al., "Calibrating deep neural networks using focal loss",
+       NeurIPS 2020 (torrvision/focal_calibration, ``focal_loss_adaptive_gamma.py``).
+
     Examples
     --------
     >>> import numpy as np

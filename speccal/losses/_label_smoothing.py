@@ -34,6 +34,12 @@ class LabelSmoothingLoss(SegmentationLoss):
         q_c = (1 - \\alpha)\\,[c = y_i] + \\frac{\\alpha}{C}, \\qquad
         \\ell_i = -\\sum_c q_c \\log p_{ic}.
 
+    References
+    ----------
+    .. [1] Szegedy et al., "Rethinking the Inception architecture for computer
+       vision", CVPR 2016.
+    .. [2] Müller et al., "When does label smoothing help?", NeurIPS 2019.
+
     Examples
     --------
     >>> import numpy as np
