@@ -1,6 +1,7 @@
 """Sphinx configuration for the speccal documentation."""
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -37,6 +38,9 @@ autodoc_default_options = {"members": True, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_validation_checks = set()
+# An override without its own docstring (Keras' ``call``, ``on_epoch_end``...) is not
+# documented with its parent's docstring, whose markup is not ours to fix.
+autodoc_inherit_docstrings = False
 
 intersphinx_mapping = {
     "python": ("https://docs.python.org/3", None),
@@ -59,3 +63,31 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "plot_gallery": "True",
 }
+
+
+# Shapes are written ``(batch, *spatial, n_classes)`` in docstrings: a bare ``*spatial`` would
+# open RST emphasis. Escape a star that starts a name inside a tuple (after "(", "[", "," or a
+# space, before ",", ")" or "]"), outside backticks and doctest lines, before numpydoc parses
+# the docstring; ``*emphasis*`` stays emphasis.
+_CODE_SPAN = re.compile(r"(``.*?``|`[^`]*`)")
+_STARRED_NAME = re.compile(r"(?<=[(\[,\s])\*(?=[A-Za-z_]\w*\s*[,)\]])")
+
+
+def _escape_starred_names(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith((">>>", "...")):
+            continue
+        parts = _CODE_SPAN.split(line)  # odd items are ``literals`` and `roles`
+        parts[::2] = [_STARRED_NAME.sub(r"\\*", part) for part in parts[::2]]
+        lines[i] = "".join(parts)
+
+
+def _skip_metadata_routing(app, what, name, obj, skip, options):
+    # scikit-learn generates set_{fit,score,...}_request on every estimator with metadata
+    # routing; their docstrings point into scikit-learn's own glossary.
+    return True if re.fullmatch(r"set_\w+_request", name) else None
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _escape_starred_names, priority=100)
+    app.connect("autodoc-skip-member", _skip_metadata_routing)
