@@ -17,6 +17,9 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 #: Rows processed at once when a computation has to visit every voxel.
 CHUNK_ROWS = 1 << 18
 
+#: Labels processed at once by the counting and subsampling passes.
+LABEL_CHUNK_ROWS = 1 << 20
+
 #: Smallest probability used when probabilities are turned into log-probabilities.
 PROBABILITY_FLOOR = 1e-12
 
@@ -58,7 +61,7 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator")
     Returns
     -------
     scores_2d : ndarray of shape (n_samples, n_classes)
-        A float32 or float64 view (a copy only when the input is not floating point or
+        A float32 or float64 view (a copy only when the input is not float32/float64 or
         not contiguous).
     shape : tuple of int
         The original shape, so results can be reshaped back.
@@ -108,8 +111,10 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator")
             f"shape {scores.shape!r}: X has {scores.shape[-1]} features, but {owner} is "
             f"expecting {n_classes} features as input."
         )
-    if scores.dtype.kind != "f" or scores.dtype.itemsize < 4:
+    if scores.dtype.kind != "f":
         scores = scores.astype(np.float64)
+    elif scores.dtype.itemsize < 4:
+        scores = scores.astype(np.float32)
     shape = scores.shape
     scores_2d = scores.reshape(-1, shape[-1])
     if scores_2d.shape[0] == 0:
@@ -193,7 +198,7 @@ def check_labels(y, shape, n_classes):
 def class_counts(y_1d, n_classes):
     """Per-class label counts, computed chunk by chunk."""
     counts = np.zeros(n_classes, dtype=np.int64)
-    for s in _chunks(len(y_1d), 1 << 22):
+    for s in _chunks(len(y_1d), LABEL_CHUNK_ROWS):
         counts += np.bincount(y_1d[s], minlength=n_classes)
     return counts
 
@@ -238,7 +243,7 @@ def stratified_subsample(y_1d, n_classes, max_samples, random_state):
     ]
     seen = np.zeros(n_classes, dtype=np.int64)
     picked = []
-    for s in _chunks(n_samples, 1 << 22):
+    for s in _chunks(n_samples, LABEL_CHUNK_ROWS):
         chunk = y_1d[s]
         for c in range(n_classes):
             if keep[c] == 0:
@@ -279,9 +284,10 @@ class BaseCalibrator(BaseEstimator):
     """Base class of the post-hoc calibrators: validation, subsampling, chunked prediction.
 
     Subclasses define ``__init__`` with their keyword-only parameters (at least ``input``,
-    ``max_samples`` and ``random_state``), ``_fit(scores, y)`` on a float64
-    ``(n, n_classes)`` sample and ``_calibrate(scores)`` mapping a float64 chunk of scores to
-    calibrated probabilities.
+    ``max_samples`` and ``random_state``), ``_fit(scores, y)`` on the (possibly
+    subsampled) ``(n, n_classes)`` scores in their own dtype, which must only be converted
+    to float64 chunk-wise or after subsampling, and ``_calibrate(scores)`` mapping a
+    float64 chunk of scores to calibrated probabilities.
     """
 
     #: Whether every class must appear in ``y`` (per-class parameters cannot be fitted
@@ -335,7 +341,7 @@ class BaseCalibrator(BaseEstimator):
         self.n_features_in_ = n_classes
         self.classes_ = np.arange(n_classes)
         self.n_samples_fit_ = len(y_1d)
-        self._fit(np.asarray(scores_2d, dtype=np.float64), np.asarray(y_1d, dtype=np.intp))
+        self._fit(scores_2d, y_1d)
         return self
 
     def predict_proba(self, X):
