@@ -1,0 +1,48 @@
+"""Dataset loaders by name."""
+
+from speccal.datasets._synthetic import _LOADERS
+
+DATASET_NAMES = tuple(_LOADERS)
+
+
+def get_dataset(name, root, split="train", **kwargs):
+    """Open a dataset by its registry name.
+
+    Parameters
+    ----------
+    name : {"brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12",\
+ "synthetic"}
+        Dataset (case-insensitive).
+    root : str or path
+        The release folder or a folder containing it (for ``"synthetic"``: a folder written
+        by :meth:`SyntheticPhantoms.write`).
+    split : str, default="train"
+        A split of that dataset (``"train"``, and ``"val"``/``"test"`` where released).
+    **kwargs
+        Passed to the loader.
+
+    Returns
+    -------
+    Dataset
+        The loader.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown (the message lists the valid names) or ``split`` is invalid.
+    FileNotFoundError
+        If ``root`` does not hold the layout (the message says what was expected).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from speccal.datasets import SyntheticPhantoms, get_dataset
+    >>> root = tempfile.mkdtemp()
+    >>> _ = SyntheticPhantoms.write(root, n_cases=3, shape=(12, 12, 8))
+    >>> len(get_dataset("synthetic", root))
+    3
+    """
+    key = str(name).lower()
+    if key not in _LOADERS:
+        raise ValueError(f"`name` must be one of {', '.join(DATASET_NAMES)}; got {name!r}.")
+    return _LOADERS[key](root, split, **kwargs)
