@@ -53,8 +53,8 @@ class CalibrationEvaluator(BaseEstimator):
         "mbls", "monai") or an :class:`EvaluationProtocol`.
     adaptive_binning : {"histogram", "exact"}, default="histogram"
         Equal-mass bins of pooled ACE/TACE: from a fine per-class histogram (constant memory,
-        error at most ``error_bound_``) or exact (keeps the kept probabilities in memory).
-        Per-volume values are always exact.
+        error at most ``error_bound_``) or exact (keeps references to the validated input, read
+        again at the end: for data that fits in memory). Per-volume values are always exact.
     n_fine_bins : int, default=16384
         Fine histogram bins per class for ``adaptive_binning="histogram"``.
     per_volume : bool, default=False
@@ -280,9 +280,7 @@ class CalibrationEvaluator(BaseEstimator):
             exact = self._accumulate(labels, samples, "exact")
             self._volume_scores.append(self._scores_of(exact)[0])
             self._volume_counts.append(labels.shape[0])
-            if binning != "exact":
-                exact = self._accumulate(labels, samples, binning)
-            self._state += exact
+            self._state += exact  # a histogram-mode state keeps only the sums
         else:
             self._state += self._accumulate(labels, samples, binning)
         self.n_samples_ += labels.shape[0]

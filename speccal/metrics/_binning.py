@@ -251,50 +251,70 @@ def _class_binned_sums(labels, probs, index, slots):
     return np.stack([count, sums, hits]).reshape(3, n_classes, slots)
 
 
-def equal_mass_index(values, n_bins, n_fine_bins=1 << 14):
-    """Equal-mass bin of each value (Nixon et al. / uncertainty-metrics rule), exactly.
+def adaptive_error_exact(fine, chunks, k, threshold, n_bins):
+    """Exact equal-mass calibration error of class k (Nixon et al. / uncertainty-metrics rule).
 
-    Edges are the sorted values at ranks ``round(linspace(0, n, M, endpoint=False))``; a value
-    goes to the last bin whose lower edge is <= the value, so ties move up.
+    Parameters
+    ----------
+    fine : ndarray of shape (3, n_fine_bins)
+        Fine histogram (count, sum of p, sum of hits) of class k's kept values.
+    chunks : list of (labels, probs)
+        The samples the histogram was built from.
+    k : int
+    threshold : float
+        Values ``p_k <= threshold`` are not kept.
+    n_bins : int
+
+    Returns
+    -------
+    float
+        ``sum_b |sum hits - sum p| / n`` over equal-mass bins (0 if nothing is kept).
 
     Notes
     -----
-    Computed without a full sort: a fine equal-width histogram locates the fine bin holding each
-    edge; only the values of those (at most M - 1) fine bins are sorted to read the exact edges
-    and compared with them. Every other fine bin lies wholly between two edges.
+    Edges are the sorted kept values at ranks ``round(linspace(0, n, M, endpoint=False))``; a
+    value goes to the last bin whose lower edge is <= the value, so ties move up. No full sort:
+    the histogram locates the fine bin holding each edge, and one more pass reads only the
+    values of those (at most M - 1) fine bins, to place the exact edges and assign those values.
+    Every other fine bin lies wholly between two edges and contributes its histogram sums.
     """
-    n = values.shape[0]
-    ranks = np.minimum(np.round(np.linspace(0, n, n_bins, endpoint=False)).astype(np.intp), n - 1)
-    fine = np.minimum(fine_index(values, n_fine_bins), n_fine_bins - 1)
-    count = np.bincount(fine, minlength=n_fine_bins)
-    cumulative = np.cumsum(count)
-    edge_bins = np.searchsorted(cumulative, ranks[1:], side="right")
-    boundary = np.zeros(n_fine_bins, dtype=bool)
-    boundary[edge_bins] = True
-    in_boundary = boundary[fine]
-    boundary_values = values[in_boundary]
-    # rank r sits at offset r - (count below its fine bin) inside that fine bin; among the
-    # sorted boundary values, the boundary bins below it come first
-    below = cumulative[edge_bins] - count[edge_bins]
-    boundary_count = np.where(boundary, count, 0)
-    boundary_below = np.cumsum(boundary_count)[edge_bins] - boundary_count[edge_bins]
-    positions = boundary_below + ranks[1:] - below
-    edges = np.partition(boundary_values, np.unique(positions))[positions]
-    coarse_of_fine = np.searchsorted(edge_bins, np.arange(n_fine_bins), side="left")
-    index = coarse_of_fine[fine]
-    index[in_boundary] = np.searchsorted(edges, boundary_values, side="right")
-    return index
-
-
-def adaptive_error(values, hits, n_bins):
-    """Equal-mass calibration error ``sum_b |sum hits - sum p| / n`` of one class (0 if empty)."""
-    n = values.shape[0]
+    count, sums, hits = fine
+    n = count.sum()
     if n == 0:
         return 0.0
-    index = equal_mass_index(values, n_bins)
-    sums = np.bincount(index, weights=values, minlength=n_bins)
-    hit_sums = np.bincount(index[hits], minlength=n_bins)
-    return float(np.abs(hit_sums - sums).sum() / n)
+    n_fine = count.shape[0]
+    ranks = np.minimum(np.round(np.linspace(0, n, n_bins, endpoint=False)), n - 1)[1:]
+    cumulative = np.cumsum(count)
+    edge_bins = np.searchsorted(cumulative, ranks, side="right")
+    boundary = np.zeros(n_fine + 1, dtype=bool)  # slot n_fine: values not kept
+    boundary[edge_bins] = True
+    values, value_hits = [np.zeros(0)], [np.zeros(0, dtype=bool)]
+    for labels, probs in chunks:
+        column = probs[:, k]
+        index = np.minimum(fine_index(column, n_fine), n_fine - 1)
+        index[column <= threshold] = n_fine
+        selected = boundary[index]
+        values.append(column[selected])
+        value_hits.append(labels[selected] == k)
+    values, value_hits = np.concatenate(values), np.concatenate(value_hits)
+    # rank r sits at offset r - (count below its fine bin) inside that bin; among the sorted
+    # boundary values, the boundary bins below it come first
+    boundary_count = np.where(boundary[:-1], count, 0)
+    positions = (
+        np.cumsum(boundary_count)[edge_bins]
+        - boundary_count[edge_bins]
+        + ranks
+        - (cumulative[edge_bins] - count[edge_bins])
+    ).astype(np.intp)
+    edges = np.partition(values, np.unique(positions))[positions]
+    inner = ~boundary[:-1]
+    coarse = np.searchsorted(edge_bins, np.arange(n_fine), side="left")[inner]
+    index = np.searchsorted(edges, values, side="right")
+    coarse_sums = np.bincount(coarse, weights=sums[inner], minlength=n_bins)
+    coarse_sums += np.bincount(index, weights=values, minlength=n_bins)
+    coarse_hits = np.bincount(coarse, weights=hits[inner], minlength=n_bins)
+    coarse_hits += np.bincount(index[value_hits], minlength=n_bins)
+    return float(np.abs(coarse_hits - coarse_sums).sum() / n)
 
 
 def adaptive_error_from_histogram(fine, n_bins):

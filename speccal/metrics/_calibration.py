@@ -30,8 +30,9 @@ class CalibrationAccumulator:
     adaptive : tuple of float
         Thresholds for which equal-mass bins are needed (``KEEP_ALL`` for ACE).
     adaptive_binning : {"exact", "histogram"}
-        ``"exact"`` keeps the kept values in memory; ``"histogram"`` keeps a fine histogram of
-        ``n_fine_bins`` bins per class (constant memory).
+        Both keep a fine histogram of ``n_fine_bins`` bins per class; ``"exact"`` also keeps
+        references to the validated chunks (no copy for probability input) and reads the values
+        of the edge bins again at the end.
     """
 
     def __init__(
@@ -54,10 +55,8 @@ class CalibrationAccumulator:
         self.top = np.zeros((3, slots)) if top else None
         self.classwise = np.zeros((3, n_classes, slots)) if classwise else None
         self.scores = np.zeros(3) if scores else None  # n, Brier sum, NLL sum
-        if adaptive_binning == "histogram":
-            self.adaptive = {t: np.zeros((3, n_classes, n_fine_bins + 1)) for t in adaptive}
-        else:
-            self.adaptive = {t: [[[], []] for _ in range(n_classes)] for t in adaptive}
+        self.adaptive = {t: np.zeros((3, n_classes, n_fine_bins + 1)) for t in adaptive}
+        self.chunks = []  # (labels, probs) chunks kept by the exact mode
 
     def update(self, labels, probs):
         """Add one validated chunk of samples."""
@@ -75,25 +74,18 @@ class CalibrationAccumulator:
             nll = -np.log(np.maximum(true_prob, self.eps)).sum()
             self.scores += [labels.shape[0], brier, nll]
         for threshold, state in self.adaptive.items():
-            if self.adaptive_binning == "histogram":
-                state += kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold)
-                continue
-            for k, (values, hits) in enumerate(state):
-                keep = probs[:, k] > threshold
-                values.append(probs[keep, k])
-                hits.append(labels[keep] == k)
+            state += kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold)
+        if self.adaptive and self.adaptive_binning == "exact":
+            self.chunks.append((labels, probs))
 
     def __iadd__(self, other):
         for name in ("top", "classwise", "scores"):
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
         for threshold, state in self.adaptive.items():
-            if self.adaptive_binning == "histogram":
-                self.adaptive[threshold] = state + other.adaptive[threshold]
-            else:
-                for mine, theirs in zip(state, other.adaptive[threshold], strict=True):
-                    mine[0].extend(theirs[0])
-                    mine[1].extend(theirs[1])
+            self.adaptive[threshold] = state + other.adaptive[threshold]
+        if self.adaptive_binning == "exact":
+            self.chunks = self.chunks + other.chunks
         return self
 
     # -- results --
@@ -124,13 +116,13 @@ class CalibrationAccumulator:
         state = self.adaptive[threshold]
         errors, bounds = np.zeros(self.n_classes), np.zeros(self.n_classes)
         for k in range(self.n_classes):
+            fine = state[:, k, :-1]
             if self.adaptive_binning == "histogram":
-                errors[k], bounds[k] = kernel.adaptive_error_from_histogram(
-                    state[:, k, :-1], self.n_bins
-                )
+                errors[k], bounds[k] = kernel.adaptive_error_from_histogram(fine, self.n_bins)
             else:
-                values, hits = (np.concatenate(part) for part in state[k])
-                errors[k] = kernel.adaptive_error(values, hits, self.n_bins)
+                errors[k] = kernel.adaptive_error_exact(
+                    fine, self.chunks, k, threshold, self.n_bins
+                )
         return errors, bounds
 
     def adaptive_score(self, threshold, include_background=True):
