@@ -13,9 +13,10 @@ def register(subparsers):
         help="render the paper's figures (PNG) for evaluated run directories",
         description=(
             "Render the paper's figures for runs written by `speccal evaluate`: the synthetic "
-            "boundary experiment (Fig. 1), confidence maps (Fig. 2a), segmentations "
-            "(Fig. 2c), power spectra (Fig. 3), radar charts (Fig. 5), metric distributions "
-            "(Fig. 6), cross-dataset ranks (Fig. 7) and high-frequency hotspots (Fig. 8). "
+            "boundary experiment (Fig. 1), confidence maps, reliability diagrams and "
+            "segmentations (Fig. 2), power spectra (Fig. 3), radar charts (Fig. 5), metric "
+            "distributions (Fig. 6), cross-dataset ranks (Fig. 7) and high-frequency hotspots "
+            "(Fig. 8). "
             "Prints the files it wrote; a missing or unreadable run file is named."
         ),
     )

@@ -17,6 +17,7 @@ from speccal.plotting._figures import (
     plot_metric_distributions,
     plot_power_spectra,
     plot_radar,
+    plot_run_reliability,
     plot_segmentation,
     radar_scores,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "plot_radar",
     "plot_rank_heatmap",
     "plot_rank_totals",
+    "plot_run_reliability",
     "plot_segmentation",
     "radar_scores",
     "save_figures",

@@ -31,6 +31,7 @@ __all__ = [
     "plot_metric_distributions",
     "plot_power_spectra",
     "plot_radar",
+    "plot_run_reliability",
     "plot_segmentation",
     "radar_scores",
 ]
@@ -229,6 +230,52 @@ def plot_segmentation(segmentation, *, slice_index=None, axis=-1, ax=None, title
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def plot_run_reliability(run, *, ax=None, **kwargs):
+    """Reliability diagram of an evaluated run's ``reliability.npz`` (Fig. 2b).
+
+    Parameters
+    ----------
+    run : RunResult
+        A run from :func:`~speccal.plotting.load_run`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure when ``None``.
+    **kwargs
+        Passed to :meth:`ReliabilityDisplay.plot <speccal.plotting.ReliabilityDisplay.plot>`
+        (e.g. ``kind="line"`` to overlay several runs on one axes).
+
+    Returns
+    -------
+    display : ReliabilityDisplay
+        Labelled with the run's method and its pooled ECE (``ece_pooled`` in
+        ``metrics.json`` when present, the pooled statistic the bins come from; else
+        ``ece``).
+
+    Raises
+    ------
+    TypeError
+        If ``run`` is not a RunResult.
+
+    Examples
+    --------
+    >>> from speccal.plotting import load_run, plot_run_reliability
+    >>> display = plot_run_reliability(load_run("runs/ce"))  # doctest: +SKIP
+    """
+    from speccal.plotting._reliability import ReliabilityDisplay
+
+    if not isinstance(run, RunResult):
+        raise TypeError(f"`run` must be a RunResult; got {type(run).__name__}.")
+    bins = run.reliability
+    score = run.metric("ece_pooled" if "ece_pooled" in run.metrics else "ece")
+    display = ReliabilityDisplay(
+        bin_count=bins["bin_count"],
+        bin_confidence=bins["bin_confidence"],
+        bin_accuracy=bins["bin_accuracy"],
+        score=score,
+        label=run.method,
+    )
+    return display.plot(ax=ax, **kwargs)
 
 
 def plot_boundary_experiment(result=None, *, ax=None, **experiment_params):

@@ -10,6 +10,7 @@ from speccal.plotting._figures import (
     plot_metric_distributions,
     plot_power_spectra,
     plot_radar,
+    plot_run_reliability,
     plot_segmentation,
 )
 from speccal.plotting._ranks import aggregate_ranks, plot_rank_heatmap, plot_rank_totals
@@ -47,13 +48,18 @@ def _hotspot_pair(runs):
 
 
 def _dataset_figures(dataset, runs, bands):
-    """``{file name: Figure}`` of the per-dataset figures (Figs. 2a, 2c, 3, 5, 6, 8)."""
+    """``{file name: Figure}`` of the per-dataset figures (Figs. 2a–c, 3, 5, 6, 8)."""
     tag = _safe(dataset)
     figures = {}
     fig, axes = _figure(len(runs), width=3.2, height=3.2)
     for run, ax in zip(runs, axes, strict=True):
         plot_confidence_map(run, ax=ax)
     figures[f"fig2a_confidence_maps_{tag}.png"] = fig
+
+    fig, axes = _figure(len(runs), width=4.0, height=3.6)
+    for run, ax in zip(runs, axes, strict=True):
+        plot_run_reliability(run, ax=ax).ax_.set_title(run.method)
+    figures[f"fig2b_reliability_{tag}.png"] = fig
 
     fig, axes = _figure(len(runs) + 1, width=3.0, height=3.2)
     plot_segmentation(runs[0].example["label"], ax=axes[0], title="ground truth")
@@ -100,7 +106,8 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     -------
     written : list of pathlib.Path
         The files written: ``fig1_boundary_experiment.png``; per dataset
-        ``fig2a_confidence_maps_*``, ``fig2c_segmentations_*``, ``fig3_power_spectra_*``,
+        ``fig2a_confidence_maps_*``, ``fig2b_reliability_*``, ``fig2c_segmentations_*``,
+        ``fig3_power_spectra_*``,
         ``fig5_radar_*``, ``fig6_distributions_*``, ``fig8_hotspots_*``; and
         ``fig7_ranks.png`` when every method was run on every dataset.
     skipped : list of str

@@ -61,6 +61,7 @@ def test_figures_renders_every_figure(tmp_path, capsys):
         for d in ("acdc", "flare2021")
         for fig in (
             "fig2a_confidence_maps",
+            "fig2b_reliability",
             "fig2c_segmentations",
             "fig3_power_spectra",
             "fig5_radar",

@@ -16,6 +16,7 @@ from speccal.plotting import (
     plot_radar,
     plot_rank_heatmap,
     plot_rank_totals,
+    plot_run_reliability,
     plot_segmentation,
     radar_scores,
     save_run,
@@ -191,6 +192,19 @@ def test_plot_segmentation_colours_and_prediction(pyplot, runs):
     np.testing.assert_array_equal(ax.images[0].get_array(), want.T)
     with pytest.raises(ValueError, match=r"`segmentation` must hold integer labels in \[0, 10\)"):
         plot_segmentation(np.array([[0, -1]]))
+
+
+def test_plot_run_reliability_draws_the_run_bins(pyplot, runs):
+    run = runs[0]
+    display = plot_run_reliability(run)
+    filled = run.reliability["bin_count"] > 0
+    heights = np.array([bar.get_height() for bar in display.bars_[0]])
+    np.testing.assert_allclose(heights, np.where(filled, run.reliability["bin_accuracy"], 0))
+    assert display.label == "ce" and display.score == pytest.approx(run.metric("ece"))
+    display = plot_run_reliability(runs[1], ax=display.ax_, kind="line", histogram=False)
+    assert "fl" in [line.get_label().split(",")[0] for line in display.ax_.get_lines()]
+    with pytest.raises(TypeError, match="`run` must be a RunResult; got dict"):
+        plot_run_reliability({})
 
 
 def test_plot_boundary_experiment(pyplot):
