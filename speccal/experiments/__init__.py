@@ -8,7 +8,6 @@ imported only when a run is trained or evaluated.
 """
 
 from speccal.experiments._config import RunConfig
-from speccal.experiments._data import split_cases
 from speccal.experiments._evaluate import evaluate_run
 from speccal.experiments._tables import (
     CALIBRATION_METRICS,
@@ -27,7 +26,6 @@ __all__ = [
     "loss_variables",
     "read_results",
     "results_table",
-    "split_cases",
     "summarize",
     "train_run",
 ]

@@ -52,6 +52,9 @@ class RunConfig:
         Train:validation:test ratio of the labelled cases (paper: 4:1:1).
     overlap : float, default=0.5
         Window overlap of the sliding-window evaluation.
+    cache_dir : str, optional
+        Cache of the preprocessed cases (:class:`speccal.datasets.PreprocessedDataset`);
+        default ``$SPECCAL_CACHE`` or ``~/.cache/speccal``. Never inside ``root``.
 
     Examples
     --------
@@ -79,6 +82,7 @@ class RunConfig:
     strategy: str = "default"
     split: tuple = (4, 1, 1)
     overlap: float = 0.5
+    cache_dir: str | None = None
 
     def __post_init__(self):
         self.patch_size = tuple(int(p) for p in self.patch_size)

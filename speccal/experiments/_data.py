@@ -1,7 +1,6 @@
-"""Cases of a run: the seeded 4:1:1 split, in-memory volumes and random patch batches."""
+"""Cases of a run: the dataset, its seeded 4:1:1 split and the preprocessed volumes."""
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ class Volume:
 
 
 def open_dataset(name, root):
-    """Open the labelled (training) release of a dataset by name.
+    """Open the labelled (training) release of a dataset by name, lazily.
 
     Parameters
     ----------
@@ -31,9 +30,8 @@ def open_dataset(name, root):
 
     Returns
     -------
-    dataset
-        The loader; indexing gives case objects with ``.image``, ``.label``, ``.spacing`` and
-        ``.case_id``.
+    speccal.datasets.Dataset
+        The loader; nothing is read until a case's arrays are used.
 
     Raises
     ------
@@ -46,151 +44,64 @@ def open_dataset(name, root):
     return get_dataset(name, root, split="train")
 
 
-def split_cases(case_ids, ratio=(4, 1, 1), seed=0, groups=None):
-    """Split case ids into train/validation/test by a seeded shuffle of their groups.
+def run_split(run_dir, dataset, ratio, seed):
+    """The run's train/val/test case ids: ``split.json`` in ``run_dir``, made on first use.
+
+    Uses :func:`speccal.datasets.make_split` (a seeded 4:1:1 shuffle of case groups, so an
+    ACDC patient's frames stay together) and :func:`speccal.datasets.load_split`.
+    """
+    from speccal.datasets import load_split, make_split
+
+    path = Path(run_dir) / SPLIT_FILE
+    if path.is_file():
+        return load_split(path)
+    return make_split(dataset, path, ratio=tuple(ratio), seed=seed)
+
+
+def load_volumes(dataset, case_ids, cache_dir=None):
+    """Preprocess (paper A.2) and read the given cases into memory.
 
     Parameters
     ----------
+    dataset : speccal.datasets.Dataset
+        The raw loader.
     case_ids : sequence of str
-        Labelled cases.
-    ratio : tuple of 3 int, default=(4, 1, 1)
-        Train:validation:test ratio (paper: 4:1:1), applied to the groups.
-    seed : int, default=0
-        Seed of the shuffle.
-    groups : sequence of str, optional
-        Group of each case; cases of one group (an ACDC patient's ED and ES frames) stay in
-        one split. Default: every case is its own group.
+        Cases to load.
+    cache_dir : str or path, optional
+        Cache of :class:`speccal.datasets.PreprocessedDataset` (resampling to the median
+        spacing of ``dataset``, z-score); default its own default folder.
 
     Returns
     -------
-    dict
-        ``{"train": [...], "val": [...], "test": [...]}`` (sorted case ids); validation and
-        test hold at least one group each.
+    list of Volume
+        In the order of ``case_ids``; labels as int32.
 
     Raises
     ------
     ValueError
-        If fewer than 3 groups are given.
-
-    Examples
-    --------
-    >>> parts = split_cases([f"c{i}" for i in range(12)], seed=1)
-    >>> [len(parts[k]) for k in ("train", "val", "test")]
-    [8, 2, 2]
+        If a case is not in ``dataset`` or has no label.
     """
-    case_ids = [str(c) for c in case_ids]
-    groups = case_ids if groups is None else [str(g) for g in groups]
-    unique = sorted(set(groups))
-    if len(unique) < 3:
+    from speccal.datasets import PreprocessedDataset
+
+    prepared = PreprocessedDataset(dataset, cache_dir=cache_dir)
+    index = {case_id: i for i, case_id in enumerate(prepared.case_ids)}
+    missing = [case_id for case_id in case_ids if case_id not in index]
+    if missing:
         raise ValueError(
-            f"`case_ids` must hold at least 3 labelled cases (groups) to split; got {len(unique)}."
+            f"`case_ids` must be cases of the dataset; {missing} are not (was the run's "
+            "split.json made for another dataset?)."
         )
-    order = np.random.default_rng(seed).permutation(len(unique))
-    n_val = max(1, round(len(unique) * ratio[1] / sum(ratio)))
-    n_test = max(1, round(len(unique) * ratio[2] / sum(ratio)))
-    n_train = max(1, len(unique) - n_val - n_test)
-    n_val = len(unique) - n_train - n_test
-    shuffled = [unique[i] for i in order]
-    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val)}
-    bounds["test"] = (n_train + n_val, len(unique))
-    parts = {}
-    for name, (lo, hi) in bounds.items():
-        chosen = set(shuffled[lo:hi])
-        parts[name] = sorted(c for c, g in zip(case_ids, groups, strict=True) if g in chosen)
-    return parts
-
-
-def run_split(run_dir, dataset, ratio, seed):
-    """Read the run's ``split.json``, or make and write it on the first call."""
-    path = Path(run_dir) / SPLIT_FILE
-    if path.is_file():
-        return json.loads(path.read_text())
-    cases = list(dataset)
-    groups = [getattr(case, "group", None) or case.case_id for case in cases]
-    parts = split_cases([case.case_id for case in cases], ratio, seed, groups=groups)
-    path.write_text(json.dumps(parts, indent=2) + "\n")
-    return parts
-
-
-def normalize_image(image):
-    """z-score each channel over its non-zero voxels (paper A.2 for MRI).
-
-    The loaders may already normalise; a second z-score is then the identity up to rounding.
-    """
-    image = np.asarray(image, dtype=np.float32)
-    out = np.empty_like(image)
-    for c in range(image.shape[-1]):
-        channel = image[..., c]
-        mask = channel != 0
-        values = channel[mask] if mask.any() else channel.ravel()
-        std = values.std()
-        out[..., c] = (channel - values.mean()) / (std if std > 0 else 1.0)
-    return out
-
-
-def load_volumes(dataset, case_ids):
-    """Read the given cases into memory as :class:`Volume` objects (labels as int32)."""
-    wanted = set(case_ids)
     volumes = []
-    for case in dataset:
-        if case.case_id not in wanted:
-            continue
+    for case_id in case_ids:
+        case = prepared[index[case_id]]
         if case.label is None:
             raise ValueError(f"case {case.case_id!r} has no label; runs need labelled cases.")
         volumes.append(
             Volume(
                 case.case_id,
-                normalize_image(case.image),
+                np.asarray(case.image, dtype=np.float32),
                 np.asarray(case.label, dtype=np.int32),
                 tuple(float(s) for s in case.spacing),
             )
         )
     return volumes
-
-
-def _crop(array, start, size):
-    pads = [(0, max(0, st + sz - n)) for st, sz, n in zip(start, size, array.shape, strict=False)]
-    if any(hi for _, hi in pads):
-        array = np.pad(array, pads + [(0, 0)] * (array.ndim - len(size)))
-    return array[tuple(slice(st, st + sz) for st, sz in zip(start, size, strict=True))]
-
-
-def sample_patch(volume, patch_size, rng, foreground_fraction):
-    """One random ``(image, label)`` patch; foreground-centred with probability given.
-
-    Volumes smaller than the patch are zero-padded (label 0).
-    """
-    spatial = volume.label.shape
-    foreground = rng.random() < foreground_fraction and volume.label.any()
-    if foreground:
-        voxels = np.argwhere(volume.label > 0)
-        centre = voxels[rng.integers(len(voxels))]
-        start = [
-            int(np.clip(c - p // 2, 0, max(0, n - p)))
-            for c, p, n in zip(centre, patch_size, spatial, strict=True)
-        ]
-    else:
-        start = [
-            int(rng.integers(0, max(0, n - p) + 1))
-            for p, n in zip(patch_size, spatial, strict=True)
-        ]
-    return _crop(volume.image, start, patch_size), _crop(volume.label, start, patch_size)
-
-
-def patch_batch(volumes, patch_size, batch_size, foreground_fraction, seed, step):
-    """The training batch of one step, drawn from ``volumes`` with a ``(seed, step)`` RNG.
-
-    Keying the generator by the global step makes a resumed run see exactly the batches an
-    uninterrupted run would.
-
-    Returns
-    -------
-    images : ndarray of shape (batch_size, *patch_size, n_modalities), float32
-    labels : ndarray of shape (batch_size, *patch_size), int32
-    """
-    rng = np.random.default_rng([seed, step])
-    pairs = [
-        sample_patch(volumes[rng.integers(len(volumes))], patch_size, rng, foreground_fraction)
-        for _ in range(batch_size)
-    ]
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

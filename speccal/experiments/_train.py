@@ -9,13 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from speccal.experiments._config import RunConfig
-from speccal.experiments._data import (
-    load_volumes,
-    open_dataset,
-    patch_batch,
-    run_split,
-    sample_patch,
-)
+from speccal.experiments._data import load_volumes, open_dataset, run_split
 
 CHECKPOINT_DIR = "checkpoint"
 WEIGHTS_FILE = "weights.weights.h5"
@@ -106,29 +100,34 @@ def finished_epochs(run_dir):
 
 
 def _training_batches(volumes, config, first_step):
-    """An endless ``tf.data`` pipeline of training batches, keyed by the global step."""
+    """An endless ``tf.data`` pipeline of training batches, keyed by the global step.
+
+    Batch ``t`` holds patches ``t·B … t·B + B - 1`` of a seeded
+    :class:`speccal.datasets.PatchSampler`, so a resumed run sees exactly the batches an
+    uninterrupted run would.
+    """
     import tensorflow as tf
 
-    in_channels = volumes[0].image.shape[-1]
-    image_shape = (config.batch_size, *config.patch_size, in_channels)
-    label_shape = (config.batch_size, *config.patch_size)
+    from speccal.datasets import PatchSampler
+
+    sampler = PatchSampler(
+        [(v.image, v.label) for v in volumes],
+        config.patch_size,
+        foreground_fraction=config.foreground_fraction,
+        seed=config.seed,
+    )
+    size = config.batch_size
+    image_shape = (size, *config.patch_size, sampler.n_modalities)
+    label_shape = (size, *config.patch_size)
 
     def draw(step):
-        return patch_batch(
-            volumes,
-            config.patch_size,
-            config.batch_size,
-            config.foreground_fraction,
-            config.seed,
-            int(step),
-        )
+        return sampler.batch(range(int(step) * size, (int(step) + 1) * size))
 
     def load(step):
         images, labels = tf.numpy_function(draw, [step], (tf.float32, tf.int32))
         return tf.ensure_shape(images, image_shape), tf.ensure_shape(labels, label_shape)
 
-    steps = tf.data.Dataset.range(first_step, 2**62)
-    return steps.map(load).prefetch(2)
+    return tf.data.Dataset.range(first_step, 2**62).map(load).prefetch(2)
 
 
 def build_model(config, in_channels, n_classes):
@@ -204,13 +203,16 @@ def _prepare_run_dir(run_dir, config, resume, overwrite):
 
 
 def _validation_patches(volumes, config):
-    rng = np.random.default_rng(config.seed + 1)
-    n = max(2, 2 * config.batch_size)
-    pairs = [
-        sample_patch(volumes[i % len(volumes)], config.patch_size, rng, config.foreground_fraction)
-        for i in range(n)
-    ]
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    """A fixed, seeded set of ``2·batch_size`` validation patches ``(images, labels)``."""
+    from speccal.datasets import PatchSampler
+
+    sampler = PatchSampler(
+        [(v.image, v.label) for v in volumes],
+        config.patch_size,
+        foreground_fraction=config.foreground_fraction,
+        seed=config.seed + 1,
+    )
+    return sampler.batch(range(max(2, 2 * config.batch_size)))
 
 
 def _callbacks(run_dir, loss, config, validation, resume, logger):
@@ -283,8 +285,8 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     keras.utils.set_random_seed(config.seed)
     dataset = open_dataset(config.dataset, config.root)
     parts = run_split(run_dir, dataset, config.split, config.seed)
-    train_volumes = load_volumes(dataset, parts["train"])
-    validation = _validation_patches(load_volumes(dataset, parts["val"]), config)
+    train_volumes = load_volumes(dataset, parts["train"], config.cache_dir)
+    validation = _validation_patches(load_volumes(dataset, parts["val"], config.cache_dir), config)
     epochs_done = finished_epochs(run_dir) if resume else 0
     in_channels = train_volumes[0].image.shape[-1]
     n_classes = int(

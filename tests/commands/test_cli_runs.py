@@ -63,9 +63,13 @@ def test_compare_of_unevaluated_runs_names_the_command(capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, fake_dataset):
+def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monkeypatch):
+    from speccal.datasets import SyntheticPhantoms
+
+    monkeypatch.setenv("SPECCAL_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "data"
-    data.mkdir()
+    SyntheticPhantoms.write(data, n_cases=6, shape=(16, 16, 12), seed=0)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
     runs = []
     for loss, extra in (("ce", []), ("cespectral", ["--lam", "0.5", "--window", "4"])):
         out = tmp_path / loss
@@ -95,3 +99,4 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, fake_
     assert main(["train", "--resume", "--out", runs[1], "--quiet"]) == 0
     progress = json.loads((tmp_path / "cespectral" / "checkpoint" / "progress.json").read_text())
     assert progress == {"epoch": 1}
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing written

@@ -1,37 +1,8 @@
-"""Fakes for the runner's collaborators: an in-memory dataset and a stateful loss."""
+"""Stand-ins for the runner's collaborators: in-memory phantoms and a stateful loss."""
 
 import types
 
-import numpy as np
 import pytest
-
-
-class FakeDataset:
-    """Labelled blob volumes of unequal odd shapes, two classes + background."""
-
-    n_classes = 3
-
-    def __init__(self, n_cases=6, seed=0):
-        rng = np.random.default_rng(seed)
-        self.cases = []
-        for i in range(n_cases):
-            shape = (13 + i % 3, 12, 11)
-            grid = np.indices(shape).astype(np.float32)
-            centre = np.array(shape)[:, None, None, None] / 2
-            radius = np.sqrt(((grid - centre) ** 2).sum(0))
-            label = np.where(radius < 3, 2, np.where(radius < 5, 1, 0)).astype(np.uint8)
-            image = (label + rng.normal(0, 0.3, shape)).astype(np.float32)[..., None]
-            self.cases.append(
-                types.SimpleNamespace(
-                    case_id=f"case{i:02d}", image=image, label=label, spacing=(1.0, 1.0, 2.0)
-                )
-            )
-
-    def __iter__(self):
-        return iter(self.cases)
-
-    def __len__(self):
-        return len(self.cases)
 
 
 def make_counting_loss():
@@ -63,10 +34,11 @@ def counting_loss():
 
 @pytest.fixture
 def fake_dataset(monkeypatch):
-    """Route the runner (training and evaluation) to a FakeDataset; return it."""
+    """Route the runner to six small in-memory SyntheticPhantoms (4 classes); return them."""
+    from speccal.datasets import SyntheticPhantoms
     from speccal.experiments import _evaluate, _train
 
-    dataset = FakeDataset()
+    dataset = SyntheticPhantoms(n_cases=6, shape=(16, 16, 12), seed=0)
     monkeypatch.setattr(_train, "open_dataset", lambda name, root: dataset)
     monkeypatch.setattr(_evaluate, "open_dataset", lambda name, root: dataset)
     return dataset
@@ -74,7 +46,7 @@ def fake_dataset(monkeypatch):
 
 @pytest.fixture
 def fake_collaborators(monkeypatch, fake_dataset):
-    """Route the runner to FakeDataset and CountingLoss; return the created losses."""
+    """Route the runner to the phantoms and CountingLoss; return the created losses."""
     from speccal.experiments import _train
 
     created = []

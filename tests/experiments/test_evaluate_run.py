@@ -1,5 +1,6 @@
 import csv
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ KEYS = ("method", "dataset", "ece", "sce", "tace", "dice", "hd95", "asd", "proto
 
 @pytest.mark.slow
 def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
-    from speccal.experiments._data import normalize_image
+    from speccal.experiments._data import load_volumes
     from speccal.experiments._evaluate import load_trained_model
     from speccal.inference import sliding_window_predict
     from speccal.metrics import expected_calibration_error, segmentation_scores
@@ -25,6 +26,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
         steps_per_epoch=2,
         patch_size=(8, 8, 8),
         model_params={"base_filters": 2, "depth": 2},
+        cache_dir=str(tmp_path / "cache"),
     )
     run = tmp_path / "run"
     train_run(config, run, progress=False)
@@ -41,17 +43,21 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
         assert metrics[key] == pytest.approx(np.mean([float(r[key]) for r in rows]))
 
     # an independent recomputation of the first test volume's row
-    case = next(c for c in fake_dataset if c.case_id == split["test"][0])
-    model = load_trained_model(run, config, 1, 3)
-    probs = sliding_window_predict(model, normalize_image(case.image), (8, 8, 8))
+    case = load_volumes(fake_dataset, split["test"][:1], config.cache_dir)[0]
+    model = load_trained_model(run, config, 2, 4)
+    probs = sliding_window_predict(model, case.image, (8, 8, 8))
     assert float(rows[0]["ece"]) == pytest.approx(
         expected_calibration_error(case.label, probs, n_bins=15), rel=1e-4
     )
-    scores = segmentation_scores(probs.argmax(-1), case.label, n_classes=3, spacing=case.spacing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an empty class: inf distance
+        scores = segmentation_scores(
+            probs.argmax(-1), case.label, n_classes=4, spacing=case.spacing
+        )
     assert float(rows[0]["dice"]) == pytest.approx(np.mean(scores["dice"]), rel=1e-6)
 
     reliability = np.load(run / "reliability.npz")
-    test_voxels = sum(c.label.size for c in fake_dataset if c.case_id in split["test"])
+    test_voxels = len(split["test"]) * 16 * 16 * 12
     assert reliability["bin_count"].shape == (15,)
     assert reliability["bin_count"].sum() == test_voxels
 
@@ -62,7 +68,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
 
     example = np.load(run / "example.npz")
     probs = example["probability"]
-    assert probs.shape[-1] == 3 and example["image"].shape == probs.shape[:-1]
+    assert probs.shape[-1] == 4 and example["image"].shape == probs.shape[:-1]
     assert example["label"].shape == probs.shape[:-1]
     np.testing.assert_allclose(example["confidence"], probs.max(-1))
     np.testing.assert_allclose(probs.sum(-1), 1, atol=1e-5)
@@ -70,8 +76,12 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
 
 def test_evaluate_without_checkpoint_names_the_file(tmp_path, fake_dataset):
     RunConfig(dataset="synthetic", root=str(tmp_path)).save(tmp_path)
-    (tmp_path / "split.json").write_text(
-        json.dumps({"train": ["case00"], "val": ["case01"], "test": ["case02"]})
-    )
+    ids = fake_dataset.case_ids
+    split = {"train": ids[:4], "val": ids[4:5], "test": ids[5:]}
+    (tmp_path / "split.json").write_text(json.dumps(split))
     with pytest.raises(FileNotFoundError, match=r"weights\.weights\.h5 not found: train the run"):
+        evaluate_run(tmp_path, progress=False)
+    split["test"] = ["case_from_elsewhere"]
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    with pytest.raises(ValueError, match=r"\['case_from_elsewhere'\] are not \(was the run's"):
         evaluate_run(tmp_path, progress=False)

@@ -5,8 +5,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from speccal.experiments import RunConfig, loss_variables, split_cases, train_run  # noqa: E402
-from speccal.experiments._data import patch_batch, sample_patch  # noqa: E402
+from speccal.experiments import RunConfig, loss_variables, train_run  # noqa: E402
 
 
 def _config(tmp_path, **kwargs):
@@ -19,6 +18,7 @@ def _config(tmp_path, **kwargs):
         "batch_size": 2,
         "model_params": {"base_filters": 2, "depth": 2},
         "seed": 3,
+        "cache_dir": str(tmp_path / "cache"),
         **kwargs,
     }
     return RunConfig(**params)
@@ -56,33 +56,6 @@ def test_missing_and_corrupt_config_files_are_named(tmp_path):
     (tmp_path / "config.json").write_text('{"dataset": "x", "root": "y", "colour": 1}')
     with pytest.raises(ValueError, match=r"`config` has unknown keys \['colour'\]"):
         RunConfig.load(tmp_path)
-
-
-def test_split_is_seeded_disjoint_and_4_1_1():
-    ids = [f"c{i}" for i in range(13)]
-    parts = split_cases(ids, seed=5)
-    assert parts == split_cases(list(reversed(ids)), seed=5)
-    assert parts != split_cases(ids, seed=6)
-    assert [len(parts[k]) for k in ("train", "val", "test")] == [9, 2, 2]
-    assert sorted(parts["train"] + parts["val"] + parts["test"]) == sorted(ids)
-    with pytest.raises(ValueError, match="`case_ids` must hold at least 3 labelled cases"):
-        split_cases(["a", "b"])
-
-
-def test_patches_are_padded_and_foreground_centred(rng):
-    from speccal.experiments._data import Volume
-
-    label = np.zeros((5, 20, 20), np.int32)
-    label[2, 15, 15] = 1
-    volume = Volume("v", rng.normal(size=(5, 20, 20, 2)).astype(np.float32), label, (1, 1, 1))
-    image, patch_label = sample_patch(volume, (8, 8, 8), rng, foreground_fraction=1.0)
-    assert image.shape == (8, 8, 8, 2) and patch_label.shape == (8, 8, 8)
-    assert patch_label.sum() == 1
-    np.testing.assert_array_equal(image[5:], 0)
-    a = patch_batch([volume], (4, 4, 4), 3, 0.5, seed=1, step=7)
-    b = patch_batch([volume], (4, 4, 4), 3, 0.5, seed=1, step=7)
-    np.testing.assert_array_equal(a[0], b[0])
-    assert a[0].shape == (3, 4, 4, 4, 2) and a[1].dtype == np.int32
 
 
 def test_loss_variables_finds_nested_state(counting_loss):
@@ -162,14 +135,3 @@ def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
     lam = [k for k in variables if "lambd" in k or "multiplier" in k]
     assert lam, sorted(variables)
     assert np.any(state[lam[0]] > 1e-6)
-
-
-def test_split_keeps_groups_together():
-    ids = [f"patient{i:03d}_frame{f:02d}" for i in range(1, 8) for f in (1, 12)]
-    groups = [i[:10] for i in ids]
-    parts = split_cases(ids, seed=0, groups=groups)
-    for name, cases in parts.items():
-        for other, other_cases in parts.items():
-            if name != other:
-                assert not {c[:10] for c in cases} & {c[:10] for c in other_cases}
-    assert sum(len(v) for v in parts.values()) == 14
