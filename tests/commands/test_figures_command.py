@@ -55,7 +55,7 @@ def test_figures_renders_every_figure(tmp_path, capsys):
         )
     ]
     out = tmp_path / "figs"
-    assert main(["figures", *map(str, runs), "--out", str(out)]) == 0
+    assert main(["figures", *map(str, runs), "--out", str(out), "--dpi", "40"]) == 0
     expected = ["fig1_boundary_experiment.png", "fig7_ranks.png"] + [
         f"{fig}_{d}.png"
         for d in ("acdc", "flare2021")
