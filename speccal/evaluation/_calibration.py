@@ -7,7 +7,7 @@ import copy
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from speccal.evaluation._protocol import EvaluationProtocol
@@ -356,7 +356,7 @@ class CalibrationEvaluator(BaseEstimator):
             If the evaluator is not fitted.
         """
         check_is_fitted(self, "scores_")
-        return copy.deepcopy(self).fit(y_true, y_prob, mask=mask).score_
+        return clone(self).fit(y_true, y_prob, mask=mask).score_
 
     def merge(self, other):
         """State of the concatenated data of two fitted evaluators with the same parameters.
