@@ -58,6 +58,7 @@ def test_model_evaluate_reports_the_evaluator_value(rng):
     assert logs["ece"] == pytest.approx(ECEEvaluator().fit(y, probs).score_, abs=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_config_round_trip_and_model_save(tmp_path, rng):
     metric = ECEMetric(n_bins=7, from_logits=True, name="my_ece")
     clone = ECEMetric.from_config(metric.get_config())
