@@ -277,7 +277,7 @@ class Dataset:
         bad = table[index] != values
         if bad.any():
             raise ValueError(
-                f"label {str(source)!r} holds values {sorted(set(np.unique(values[bad])))} "
+                f"label {str(source)!r} holds values {np.unique(values[bad]).tolist()} "
                 f"outside the expected {list(self.label_values)}."
             )
         return index.astype(np.uint8)

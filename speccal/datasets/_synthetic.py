@@ -135,8 +135,8 @@ class SyntheticPhantoms(Dataset):
             self._init_from_disk(root, split)
             return
         _check_int("n_cases", n_cases, 1)
-        if len(tuple(shape)) != 3 or any(int(n) != n or n < 8 for n in shape):
-            raise ValueError(f"`shape` must be 3 ints >= 8; got {shape!r}.")
+        if len(tuple(shape)) != 3 or any(int(n) != n or n < 4 for n in shape):
+            raise ValueError(f"`shape` must be 3 ints >= 4; got {shape!r}.")
         self.params = {
             "n_cases": int(n_cases),
             "shape": [int(n) for n in shape],
@@ -364,10 +364,10 @@ def _anatomy(rng, shape, n_classes):
         rng, grid, shape, rng.uniform(-0.05, 0.05, 3), rng.uniform(0.78, 0.92, 3), 0.12
     )
     structures = []
-    centre, radii = rng.uniform(-0.15, 0.15, 3), rng.uniform(0.38, 0.52, 3)
+    centre, radii = rng.uniform(-0.12, 0.12, 3), rng.uniform(0.45, 0.6, 3)
     for k in range(1, n_classes):
         if k > 1 and k <= 3:  # nested inside the previous structure
-            child = radii * rng.uniform(0.5, 0.7, 3)
+            child = radii * rng.uniform(0.6, 0.75, 3)
             centre = centre + rng.uniform(-0.35, 0.35, 3) * (radii - child)
             radii = child
         elif k > 3:  # a separate organ-like blob somewhere in the body
@@ -574,20 +574,20 @@ def _write_promise(phantoms, root, train, test):
 
 
 _LOADERS = {
-    "synthetic": SyntheticPhantoms,
     "brats2020": BraTS2020,
     "acdc": ACDC,
     "flare2021": FLARE2021,
     "iseg2017": ISeg2017,
     "atlas2023": ATLAS2023,
     "promise12": PROMISE12,
+    "synthetic": SyntheticPhantoms,
 }
 _WRITERS = {
-    "synthetic": _write_synthetic,
     "brats2020": _write_brats,
     "acdc": _write_acdc,
     "flare2021": _write_flare,
     "iseg2017": _write_iseg,
     "atlas2023": _write_atlas,
     "promise12": _write_promise,
+    "synthetic": _write_synthetic,
 }
