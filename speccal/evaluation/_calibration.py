@@ -102,12 +102,16 @@ class CalibrationEvaluator(BaseEstimator):
     fine histogram per class for streaming TACE) — so :meth:`partial_fit` streams any number of
     volumes in memory independent of their number, and ``a + b`` (:meth:`merge`) gives the
     state of the concatenated data. With the histogram, each equal-mass edge is moved to the
-    lower end of the fine bin holding it; only that fine bin's samples can change bin, so
+    lower end of the fine bin holding it; only the samples of those fine bins can change bin,
+    and moving them changes each class's error by at most
 
-    .. math:: |\\widehat{\\mathrm{TACE}} - \\mathrm{TACE}| \\le \\frac{1}{K} \\sum_k
-        \\frac{2}{N_k} \\sum_{j} c_{k, f_j}
+    .. math:: \\frac{2}{N_k} \\sum_{f \\in F_e} \\left[ H_f (1 - l_f) + (c_f - H_f) u_f \\right]
+        \\le \\frac{2}{N_k} \\sum_{f \\in F_e} c_f
 
-    (``error_bound_``) with :math:`c_{k, f_j}` the count of the fine bin holding edge j.
+    (``error_bound_``, the mean over classes), with :math:`F_e` the fine bins holding an edge,
+    :math:`[l_f, u_f)` their range, :math:`c_f` their counts and :math:`H_f` their hits; see
+    :func:`speccal.metrics._binning.adaptive_error_from_histogram`. Below 1e-3 on 3·10⁴
+    segmentation-like voxels per class with the default 16384 fine bins.
 
     Examples
     --------

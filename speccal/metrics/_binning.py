@@ -318,7 +318,7 @@ def adaptive_error_exact(fine, chunks, k, threshold, n_bins):
 
 
 def adaptive_error_from_histogram(fine, n_bins):
-    """Approximate equal-mass error of one class from its fine histogram, with an error bound.
+    r"""Approximate equal-mass error of one class from its fine histogram, with an error bound.
 
     Parameters
     ----------
@@ -336,13 +336,17 @@ def adaptive_error_from_histogram(fine, n_bins):
     Notes
     -----
     Each exact edge (the value of rank :math:`r_j`) lies in some fine bin :math:`f_j`; the
-    approximation puts the edge at the lower end of :math:`f_j`. Only samples of :math:`f_j`
-    may change bin, and moving :math:`m` samples between two bins changes
-    :math:`\\sum_b |S^{hit}_b - S^{p}_b| / n` by at most :math:`2m/n`. Hence
+    approximation puts the edge at the lower end of :math:`f_j`, so only samples of the fine
+    bins :math:`F_e = \{f_j\}` may change bin. Moving a set S of samples from one bin to
+    another changes :math:`\sum_b |S^{hit}_b - S^{p}_b|` by at most
+    :math:`2 |\sum_{i \in S} (h_i - p_i)|`. In a fine bin :math:`f = [l_f, u_f)` with
+    :math:`c_f` samples of which :math:`H_f` are hits, disjoint moved sets satisfy
+    :math:`\sum_S |\sum_{i \in S} (h_i - p_i)| \le H_f (1 - l_f) + (c_f - H_f) u_f`. Hence
 
-    .. math:: |\\widehat{E} - E| \\le \\frac{2}{n} \\sum_{j=1}^{M-1} c_{f_j}
+    .. math:: |\widehat{E} - E| \le \frac{2}{n} \sum_{f \in F_e}
+        \left[ H_f (1 - l_f) + (c_f - H_f) u_f \right] \le \frac{2}{n} \sum_{f \in F_e} c_f.
 
-    where :math:`c_f` is the count of fine bin f; a fine bin holding several edges is counted once.
+    (:math:`l_f, u_f` are widened by 1e-6 to cover the rounding of ``floor(p F)``.)
     """
     count, sums, hits = fine
     n = count.sum()
@@ -355,8 +359,12 @@ def adaptive_error_from_histogram(fine, n_bins):
     coarse_sums = np.bincount(coarse, weights=sums, minlength=n_bins)
     coarse_hits = np.bincount(coarse, weights=hits, minlength=n_bins)
     error = float(np.abs(coarse_hits - coarse_sums).sum() / n)
-    bound = float(2.0 * count[np.unique(edge_bins)].sum() / n)
-    return error, bound
+    moved = np.unique(edge_bins)
+    n_fine = count.shape[0]
+    lower = np.maximum(moved / n_fine - 1e-6, 0.0)
+    upper = np.minimum((moved + 1) / n_fine + 1e-6, 1.0)
+    slack = hits[moved] * (1.0 - lower) + (count[moved] - hits[moved]) * upper
+    return error, float(2.0 * slack.sum() / n)
 
 
 def gap_error(state, n_bins, *, extra=False):
