@@ -147,7 +147,8 @@ class ReliabilityDisplay:
         Parameters
         ----------
         evaluator : CalibrationEvaluator
-            Fitted; ``per_class=True`` needs "sce" among its metrics.
+            Fitted; ``per_class=True`` needs "sce" among its metrics. With the "nixon"
+            protocol's extra bin for 1.0, that bin is drawn within the last bin.
         per_class : bool, default=False
         label : str or None, default=None
         ax : Axes or sequence of Axes or None, default=None
@@ -176,10 +177,20 @@ class ReliabilityDisplay:
             )
         scores = evaluator.scores_
         name = "sce" if per_class else "ece"
+        bins = [
+            getattr(evaluator, prefix + part) for part in ("count_", "confidence_", "accuracy_")
+        ]
+        if evaluator.protocol_.bin_rule == "left-extra":  # draw 1.0 within the last bin
+            count, confidence, accuracy = bins
+            sums = [count, np.nan_to_num(confidence * count), np.nan_to_num(accuracy * count)]
+            sums = [
+                np.concatenate([s[..., :-2], s[..., -2:].sum(-1, keepdims=True)], -1) for s in sums
+            ]
+            bins = _per_bin(*sums)
         display = cls(
-            bin_count=getattr(evaluator, prefix + "count_"),
-            bin_confidence=getattr(evaluator, prefix + "confidence_"),
-            bin_accuracy=getattr(evaluator, prefix + "accuracy_"),
+            bin_count=bins[0],
+            bin_confidence=bins[1],
+            bin_accuracy=bins[2],
             score=scores.get(name),
             score_name=name.upper(),
             label=label,

@@ -107,3 +107,14 @@ def test_errors(pyplot):
     with pytest.raises(ValueError, match="`displays` must hold at least one display"):
         ReliabilityDisplay.overlay([])
     assert display.plot(ax=axes[0]) is display
+
+
+def test_extra_bin_of_the_nixon_protocol_is_drawn_in_the_last_bin(pyplot):
+    y_prob = np.array([[1.0, 0.0], [1.0, 0.0], [0.95, 0.05], [0.5, 0.5]])
+    y_true = np.array([0, 1, 0, 0])
+    evaluator = ECEEvaluator(n_bins=4, protocol="nixon").fit(y_true, y_prob)
+    assert evaluator.bin_count_.shape == (5,)
+    display = ReliabilityDisplay.from_evaluator(evaluator)
+    np.testing.assert_allclose(display.bin_count, [0, 0, 1, 3])
+    np.testing.assert_allclose(display.bin_confidence[2:], [0.5, (1 + 1 + 0.95) / 3])
+    np.testing.assert_allclose(display.bin_accuracy[2:], [1, 2 / 3])
