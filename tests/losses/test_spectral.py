@@ -116,6 +116,22 @@ def test_confidence_map_is_float32_max_logit_also_from_float16(rng):
     )
 
 
+@pytest.mark.parametrize("n_classes", [3, 17])
+def test_confidence_map_gradient_splits_ties_like_reduce_max(rng, n_classes):
+    logits = tf.constant(rng.integers(0, 3, size=(2, 4, 5, n_classes)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(2, 4, 5)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        ours = spectral.confidence_map(logits)
+        theirs = tf.reduce_max(logits, axis=-1)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_allclose(
+        tape.gradient(ours, logits, output_gradients=upstream).numpy(),
+        tape.gradient(theirs, logits, output_gradients=upstream).numpy(),
+        rtol=1e-6,
+    )
+
+
 def test_spectral_entropy_matches_eq_7_8(rng):
     powers = rng.uniform(0, 10, size=(4, 6)).astype(np.float32)
     powers[1] = 0.0
@@ -347,6 +363,25 @@ def test_ce_spectral_is_ce_plus_lam_times_regularizer(rng):
     np.testing.assert_allclose(loss.regularizer.buffer.numpy(), reg.buffer.numpy(), rtol=1e-6)
     per_voxel = CESpectral(lam=0.5, window=3, bands=4, reduction=None)(labels, logits)
     assert per_voxel.shape == labels.shape
+    fresh = SpectralEntropyRegularizer(window=3, bands=4)
+    np.testing.assert_allclose(
+        CESpectral(lam=0.5, window=3, bands=4).call(labels, logits).numpy(),
+        keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True).numpy()
+        + 0.5 * float(fresh(logits)),
+        rtol=1e-5,
+    )
+
+
+def test_from_logits_false_takes_probabilities(rng):
+    import keras
+
+    probs = tf.nn.softmax(rng.normal(size=(2, 5, 6, 7, 3)).astype(np.float32)).numpy()
+    labels = rng.integers(0, 3, size=(2, 5, 6, 7))
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=False)
+    reg = SpectralEntropyRegularizer(window=2, bands=3)
+    loss = CESpectral(lam=2.0, window=2, bands=3, from_logits=False)
+    want = float(ce(labels, probs)) + 2.0 * float(reg(probs))
+    np.testing.assert_allclose(float(loss(labels, probs)), want, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
