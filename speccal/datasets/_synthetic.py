@@ -200,12 +200,19 @@ class SyntheticPhantoms(Dataset):
     def read_image(self, case):
         if case.image_files:
             return super().read_image(case)
-        return self.generate(self._index(case))[0]
+        return self._generated(self._index(case))[0].copy()
 
     def read_label(self, case):
         if case.image_files:
             return super().read_label(case)
-        return self.generate(self._index(case))[1]
+        return self._generated(self._index(case))[1].copy()
+
+    def _generated(self, index):
+        # ``case.image`` then ``case.label`` is the usual pattern: generate the case once
+        last = getattr(self, "_last", None)
+        if last is None or last[0] != index:
+            last = self._last = (index, self.generate(index))
+        return last[1]
 
     def read_header(self, case):
         if case.image_files:
