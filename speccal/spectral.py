@@ -158,7 +158,6 @@ def power_spectrum(conf):
     return tf.signal.fftshift(real * real + imag * imag, axes=axes)
 
 
-@functools.lru_cache(maxsize=16)
 def _band_matrices(spatial_shape, bands, include_dc, include_corners):
     """One-hot band matrices over the flattened rfft half spectrum, as numpy float32.
 
@@ -178,8 +177,9 @@ def _band_matrices(spatial_shape, bands, include_dc, include_corners):
     return weighted, onehot
 
 
+@functools.lru_cache(maxsize=16)
 def _band_constants(spatial_shape, bands, include_dc, include_corners):
-    """The band matrices as eager constants (captured, not re-embedded, by each graph)."""
+    """The band matrices as cached eager constants, which graphs capture instead of embedding."""
     weighted, onehot = _band_matrices(spatial_shape, bands, include_dc, include_corners)
     with tf.init_scope():
         return tf.constant(weighted), tf.constant(onehot)

@@ -218,6 +218,16 @@ class SpectralEntropyRegularizer(tf.Module):
         Returns
         -------
         tf.Tensor of float32, shape ()
+
+        Raises
+        ------
+        TypeError
+            If ``logits`` is not a floating-point tensor.
+        ValueError
+            If ``logits`` lacks a class axis, has 1 or more than 3 spatial axes, or dynamic
+            spatial sizes.
+        tf.errors.InvalidArgumentError
+            If ``logits`` holds NaN or Inf values (outside XLA; see Notes of the class).
         """
         if training is None:
             training = not _in_keras_evaluation()
@@ -426,6 +436,13 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         -------
         tf.Tensor
             Scalar, or ``(batch, *spatial)`` with ``reduction=None``.
+
+        Raises
+        ------
+        ValueError
+            If ``y_pred`` has no class axis or ``y_true`` does not match its other axes.
+        tf.errors.InvalidArgumentError
+            If ``y_pred`` holds NaN or Inf values (outside XLA).
         """
         with tf.name_scope(self.name):
             y_true, y_pred = self._check_inputs(y_true, y_pred)
