@@ -7,13 +7,12 @@ numpy/scipy/scikit-learn only: importing this package never imports TensorFlow; 
 layer of :meth:`TemperatureScaling.as_keras_layer` lives in :mod:`speccal.posthoc.keras`.
 """
 
-from speccal.posthoc._base import BaseCalibrator, stratified_subsample
+from speccal.posthoc._base import stratified_subsample
 from speccal.posthoc._compare import compare_calibrators
 from speccal.posthoc._one_vs_rest import HistogramBinning, IsotonicCalibration, PlattScaling
 from speccal.posthoc._scaling import MatrixScaling, TemperatureScaling, VectorScaling
 
 __all__ = [
-    "BaseCalibrator",
     "HistogramBinning",
     "IsotonicCalibration",
     "MatrixScaling",

@@ -6,12 +6,14 @@ scores and touches the full array only through reductions and fixed-size chunks,
 on 10⁸ voxels never allocates a 10⁸-sized float64 copy.
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 #: Rows processed at once when a computation has to visit every voxel.
@@ -201,6 +203,14 @@ def class_counts(y_1d, n_classes):
     for s in _chunks(len(y_1d), LABEL_CHUNK_ROWS):
         counts += np.bincount(y_1d[s], minlength=n_classes)
     return counts
+
+
+def warn_if_not_converged(result, what):
+    """Emit a ``ConvergenceWarning`` when a :mod:`scipy.optimize` result did not succeed."""
+    if not result.success:
+        warnings.warn(
+            f"{what} did not converge: {result.message}", ConvergenceWarning, stacklevel=3
+        )
 
 
 def stratified_subsample(y_1d, n_classes, max_samples, random_state):
@@ -396,6 +406,3 @@ class BaseCalibrator(BaseEstimator):
         """
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
-
-    def _log_probabilities(self, scores):
-        return log_softmax(to_log_probabilities(scores, self.input), axis=1)

@@ -15,6 +15,7 @@ from speccal.posthoc._base import (
     check_positive_int,
     renormalise,
     to_probabilities,
+    warn_if_not_converged,
 )
 
 _PROBABILITY_CLIP = 1e-12
@@ -49,6 +50,7 @@ def _fit_sigmoid(score, positive):
         return loss, np.array([residual @ score, residual.sum()])
 
     result = minimize(objective, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    warn_if_not_converged(result, "PlattScaling's sigmoid fit")
     return result.x
 
 

@@ -1,13 +1,20 @@
 """Logit-scaling calibrators: temperature, vector and matrix scaling (Guo et al., 2017)."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, logsumexp, softmax
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from speccal.posthoc._base import BaseCalibrator, check_scores, to_log_probabilities
+from speccal.posthoc._base import (
+    BaseCalibrator,
+    check_scores,
+    to_log_probabilities,
+    warn_if_not_converged,
+)
 
 
 def _multinomial_nll(logits, y):
@@ -52,6 +59,11 @@ class TemperatureScaling(BaseCalibrator):
     ValueError
         In ``fit`` for invalid ``bounds``, scores or labels. A class absent from ``y`` is
         allowed: the single temperature is shared by every class.
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        In ``fit`` when the fitted temperature lies at the edge of ``bounds``.
 
     See Also
     --------
@@ -121,6 +133,13 @@ class TemperatureScaling(BaseCalibrator):
             nll, bounds=(low, high), method="bounded", options={"xatol": 1e-8}
         )
         self.temperature_ = float(np.exp(result.x))
+        if min(result.x - low, high - result.x) < 1e-3:
+            warnings.warn(
+                f"The fitted temperature {self.temperature_:.4g} lies at the edge of `bounds` "
+                f"{tuple(self.bounds)!r}; widen `bounds`.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _calibrate(self, scores):
         return softmax(to_log_probabilities(scores, self.input) / self.temperature_, axis=1)
@@ -194,6 +213,7 @@ class _AffineLogitScaling(BaseCalibrator):
             return loss + penalty, np.concatenate([grad_weight + grad_penalty, grad.sum(axis=0)])
 
         result = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        warn_if_not_converged(result, f"{type(self).__name__}'s L-BFGS fit")
         weight, bias = self._unpack(result.x)
         self.coef_ = self._coef(weight)
         self.intercept_ = bias

@@ -1,7 +1,12 @@
 """Behaviour of the post-hoc calibrators on data with a known miscalibration."""
 
+import warnings
+
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
 from scipy.optimize import approx_fprime
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -223,3 +228,37 @@ def test_clone_and_not_fitted(cls):
         calibrator.predict_proba(np.full((2, 3), 1 / 3))
     with pytest.raises(NotFittedError):
         calibrator.predict(np.full((2, 3), 1 / 3))
+
+
+def test_temperature_at_the_edge_of_its_bounds_warns(rng):
+    from sklearn.exceptions import ConvergenceWarning
+
+    logits = 10 * rng.normal(size=(500, 3))
+    y = rng.integers(0, 3, size=500)  # labels unrelated to the logits: T wants to be huge
+    with pytest.warns(ConvergenceWarning, match=r"lies at the edge of `bounds` \(0.05, 2.0\)"):
+        ts = TemperatureScaling(bounds=(0.05, 2.0)).fit(logits, y)
+    assert ts.temperature_ == pytest.approx(2.0, rel=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    logits=arrays(
+        np.float64,
+        st.tuples(st.integers(3, 40), st.integers(2, 5)),
+        elements=st.floats(-30, 30),
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_temperature_keeps_argmax_and_ignores_sample_order(logits, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, logits.shape[1], size=len(logits))
+    order = rng.permutation(len(logits))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = TemperatureScaling().fit(logits, y)
+        shuffled = TemperatureScaling().fit(logits[order], y[order])
+    # Where the NLL is flat (e.g. near a bound) T itself may move; the optimum may not.
+    prob = ts.predict_proba(logits)
+    assert nll(y, shuffled.predict_proba(logits)) == pytest.approx(nll(y, prob), abs=1e-7)
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(prob.argmax(axis=1), softmax(logits, axis=1).argmax(axis=1))
