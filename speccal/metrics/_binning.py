@@ -120,8 +120,12 @@ def _check_finite(values):
         raise ValueError(f"`y_prob` must contain only finite values; got {float(bad)!r}.")
 
 
-def iter_chunks(labels, probs, *, from_logits=False, chunk_rows=CHUNK_ROWS):
-    """Yield validated ``(labels, probs)`` chunks of at most ``chunk_rows`` rows."""
+def iter_chunks(labels, probs, *, from_logits=False, chunk_rows=None):
+    """Yield validated ``(labels, probs)`` chunks of at most ``chunk_rows`` rows.
+
+    ``chunk_rows`` defaults to the module's :data:`CHUNK_ROWS`, read at call time.
+    """
+    chunk_rows = chunk_rows or CHUNK_ROWS
     for start in range(0, labels.shape[0], chunk_rows):
         stop = start + chunk_rows
         yield labels[start:stop], check_chunk(probs[start:stop], from_logits=from_logits)
