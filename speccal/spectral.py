@@ -25,14 +25,8 @@ _FFT = {2: tf.signal.fft2d, 3: tf.signal.fft3d}
 _MAX_CHAIN = 16  # class counts up to which the max is a chain of elementwise maxima
 
 
-def _check_bands(bands):
-    if isinstance(bands, bool) or not isinstance(bands, (int, np.integer)) or bands < 1:
-        raise ValueError(f"`bands` must be an int >= 1; got {bands!r}.")
-    return int(bands)
-
-
 def _check_spatial(tensor, name, n_trailing):
-    """Validate a float tensor of shape ``(batch, *spatial, *trailing)``; return it as float32."""
+    """Validate a float tensor ``(batch, *spatial, *trailing)``; return it and ``spatial``."""
     tensor = tf.convert_to_tensor(tensor)
     if not tensor.dtype.is_floating:
         raise TypeError(
@@ -268,8 +262,7 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
     >>> band_powers(logits, bands=4).shape
     TensorShape([2, 4])
     """
-    bands = _check_bands(bands)
-    conf = confidence_map(logits)
+    conf = confidence_map(logits)  # `bands` is validated by the shared `band_index`
     spatial = tuple(int(n) for n in conf.shape[1:])
     weighted, onehot = _band_constants(spatial, bands, bool(include_dc), bool(include_corners))
     return _rfft_band_powers(conf, weighted, onehot)
