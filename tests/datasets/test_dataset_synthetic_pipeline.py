@@ -120,3 +120,57 @@ def test_tf_pipeline_shapes_and_determinism():
     np.testing.assert_array_equal(labels.numpy()[1], sampler.sample(1)[1])
     with pytest.raises(ValueError, match="`batch_size` must be a positive int; got 0"):
         patch_dataset(phantoms, (8, 8, 8), batch_size=0)
+
+
+def _dice(pred, label, k):
+    return 2 * np.sum((pred == k) & (label == k)) / (np.sum(pred == k) + np.sum(label == k))
+
+
+def test_voxel_intensities_alone_do_not_solve_the_phantoms():
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+
+    from speccal.datasets import PreprocessedDataset
+
+    data = PreprocessedDataset(SyntheticPhantoms(n_cases=8, seed=0), cache_dir=False)
+    cases = list(data)
+    features = np.concatenate([c.image.reshape(-1, 2) for c in cases[:6]])
+    targets = np.concatenate([c.label.ravel() for c in cases[:6]])
+    qda = QuadraticDiscriminantAnalysis().fit(features, targets)
+    dices = [
+        [
+            _dice(qda.predict(c.image.reshape(-1, 2)).reshape(c.label.shape), c.label, k)
+            for k in (1, 2, 3)
+        ]
+        for c in cases[6:]
+    ]
+    # a voxel-wise intensity classifier misses at least one structure: context is needed
+    assert min(np.mean(dices, axis=0)) < 0.8
+
+
+@pytest.mark.slow
+def test_tiny_unet_learns_the_phantoms():
+    import keras
+
+    from speccal.datasets import PreprocessedDataset
+    from speccal.datasets.tfdata import patch_dataset
+    from speccal.models import unet3d
+
+    keras.utils.set_random_seed(0)
+    data = PreprocessedDataset(SyntheticPhantoms(n_cases=10, shape=(32, 32, 24)), cache_dir=False)
+    cases = list(data)
+    model = unet3d(2, 4, base_filters=8, depth=3)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(
+        patch_dataset(cases[:8], (32, 32, 24), seed=0),
+        steps_per_epoch=100,
+        shuffle=False,
+        verbose=0,
+    )
+    dices = []
+    for case in cases[8:]:
+        pred = model.predict(case.image[None], verbose=0)[0].argmax(-1)
+        dices.append([_dice(pred, case.label, k) for k in (1, 2, 3)])
+    assert np.mean(dices) > 0.6
