@@ -375,13 +375,17 @@ class BaseCalibrator(BaseEstimator):
         ValueError
             If ``X`` has a different number of classes or non-finite values.
         """
+        return self._map_chunks(X, self._calibrate)
+
+    def _map_chunks(self, X, func):
+        """Validate ``X`` and apply ``func`` to float64 chunks of rows, keeping shape/dtype."""
         check_is_fitted(self)
         scores_2d, shape = check_scores(
             X, name="X", input=self.input, n_classes=self.n_classes_, owner=type(self).__name__
         )
         out = np.empty(scores_2d.shape, dtype=scores_2d.dtype)
         for s in _chunks(len(scores_2d)):
-            out[s] = self._calibrate(np.asarray(scores_2d[s], dtype=np.float64))
+            out[s] = func(np.asarray(scores_2d[s], dtype=np.float64))
         return out.reshape(shape)
 
     def predict(self, X):

@@ -11,7 +11,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from speccal.posthoc._base import (
     BaseCalibrator,
-    check_scores,
     to_log_probabilities,
     warn_if_not_converged,
 )
@@ -233,24 +232,23 @@ class _AffineLogitScaling(BaseCalibrator):
         Returns
         -------
         logits : ndarray of the shape of ``X``
-            Float64 calibrated logits (before the softmax).
+            Calibrated logits (before the softmax); float32 for float32 input, float64
+            otherwise. Computed in chunks of rows.
 
         Raises
         ------
         sklearn.exceptions.NotFittedError
             Before ``fit``.
+        ValueError
+            As ``predict_proba``.
         """
-        check_is_fitted(self)
-        scores_2d, shape = check_scores(
-            X, name="X", input=self.input, n_classes=self.n_classes_, owner=type(self).__name__
-        )
-        return self._affine(to_log_probabilities(scores_2d, self.input)).reshape(shape)
+        return self._map_chunks(X, self._affine)
 
-    def _affine(self, logits):
-        return self._apply_coef(logits) + self.intercept_
+    def _affine(self, scores):
+        return self._apply_coef(to_log_probabilities(scores, self.input)) + self.intercept_
 
     def _calibrate(self, scores):
-        return softmax(self._affine(to_log_probabilities(scores, self.input)), axis=1)
+        return softmax(self._affine(scores), axis=1)
 
 
 class VectorScaling(_AffineLogitScaling):

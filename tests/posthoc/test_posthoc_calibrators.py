@@ -262,3 +262,20 @@ def test_temperature_keeps_argmax_and_ignores_sample_order(logits, seed):
     assert nll(y, shuffled.predict_proba(logits)) == pytest.approx(nll(y, prob), abs=1e-7)
     np.testing.assert_allclose(prob.sum(axis=1), 1.0)
     np.testing.assert_array_equal(prob.argmax(axis=1), softmax(logits, axis=1).argmax(axis=1))
+
+
+@pytest.mark.parametrize("cls", [VectorScaling, MatrixScaling], ids=lambda c: c.__name__)
+def test_calibrated_logits_are_the_affine_map_before_the_softmax(cls, rng):
+    logits = rng.normal(size=(3, 4, 5, 3)).astype(np.float32)
+    y = sample_labels(rng, 2 * logits)
+    y[0, 0, :3] = [0, 1, 2]
+    fitted = cls().fit(logits, y)
+    calibrated = fitted.calibrated_logits(logits)
+    assert calibrated.shape == logits.shape
+    assert calibrated.dtype == np.float32
+    coef = np.diag(fitted.coef_) if fitted.coef_.ndim == 1 else fitted.coef_
+    expected = logits.astype(np.float64) @ coef.T + fitted.intercept_
+    np.testing.assert_allclose(calibrated, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        softmax(calibrated, axis=-1), fitted.predict_proba(logits), rtol=1e-5, atol=1e-6
+    )
