@@ -334,12 +334,13 @@ class CalibrationEvaluator(BaseEstimator):
         self.bin_count_, self.bin_confidence_, self.bin_accuracy_ = kernel.per_bin(
             state.top, n_bins, extra=extra
         )
-        if state.classwise is not None:
+        classwise = state.classwise_state()
+        if classwise is not None:
             (
                 self.class_bin_count_,
                 self.class_bin_confidence_,
                 self.class_bin_accuracy_,
-            ) = kernel.per_bin(state.classwise, n_bins, extra=extra)
+            ) = kernel.per_bin(classwise, n_bins, extra=extra)
 
     # -- using a fitted evaluator --
     def score(self, y_true, y_prob, *, mask=None):

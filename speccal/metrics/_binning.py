@@ -217,12 +217,12 @@ def classwise_sums(labels, probs, n_bins, bin_rule="left"):
 
 
 def fine_index(values, n_fine_bins):
-    """``floor(values * n_fine_bins)`` in the input's float dtype (not clipped).
+    """``floor(values * n_fine_bins)`` computed in float64 (not clipped).
 
-    Any non-decreasing assignment serves the fine histograms; the product is exact when
-    ``n_fine_bins`` is a power of two, and never needs a float64 copy.
+    Any non-decreasing assignment serves the fine histograms; float64 makes
+    ``floor(p M 2^r) // 2^r == floor(p M)`` hold exactly, so fine bins nest in coarse ones.
     """
-    return (values * values.dtype.type(n_fine_bins)).astype(np.intp)
+    return (values.astype(np.float64) * n_fine_bins).astype(np.intp)
 
 
 def fine_histogram(labels, probs, n_fine_bins, threshold):

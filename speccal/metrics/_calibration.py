@@ -33,6 +33,14 @@ class CalibrationAccumulator:
         Both keep a fine histogram of ``n_fine_bins`` bins per class; ``"exact"`` also keeps
         references to the validated chunks (no copy for probability input) and reads the values
         of the edge bins again at the end.
+
+    Notes
+    -----
+    With class-wise bins, the "left" rule and an equal-mass threshold below 1/M, the class-wise
+    bins are read off the fine histogram instead of a second pass: the fine histogram then has
+    ``M * 2^r >= n_fine_bins`` bins, and since ``floor(p M 2^r) // 2^r == floor(p M)`` exactly
+    (scaling by a power of two commutes with rounding), each fine bin lies in one coarse bin;
+    the discarded values ``p <= threshold < 1/M`` all lie in coarse bin 0.
     """
 
     def __init__(
@@ -52,8 +60,15 @@ class CalibrationAccumulator:
         self.n_classes, self.n_bins, self.bin_rule = n_classes, n_bins, bin_rule
         self.adaptive_binning, self.n_fine_bins, self.eps = adaptive_binning, n_fine_bins, eps
         slots = kernel.n_slots(n_bins)
+        fusable = [t for t in adaptive if t < 1.0 / n_bins] if bin_rule == "left" else []
+        self.fused = fusable[0] if classwise and fusable else None
+        if self.fused is not None:
+            self.fine_ratio = 1 << max(0, int(np.ceil(np.log2(n_fine_bins / n_bins))))
+            self.n_fine_bins = n_fine_bins = n_bins * self.fine_ratio
         self.top = np.zeros((3, slots)) if top else None
-        self.classwise = np.zeros((3, n_classes, slots)) if classwise else None
+        self.classwise = (
+            np.zeros((3, n_classes, slots)) if classwise and self.fused is None else None
+        )
         self.scores = np.zeros(3) if scores else None  # n, Brier sum, NLL sum
         self.adaptive = {t: np.zeros((3, n_classes, n_fine_bins + 1)) for t in adaptive}
         self.chunks = []  # (labels, probs) chunks kept by the exact mode
@@ -105,8 +120,21 @@ class CalibrationAccumulator:
         count, conf, acc = kernel.per_bin(self.top, self.n_bins, extra=self._extra)
         return float(np.abs(acc - conf)[count > 0].max())
 
+    def classwise_state(self):
+        """Class-wise bin sums of shape (3, n_classes, n_bins + 2), or None if not kept."""
+        if self.fused is None:
+            return self.classwise
+        fine = self.adaptive[self.fused]
+        n_fine = fine.shape[-1] - 1
+        state = np.zeros((3, self.n_classes, kernel.n_slots(self.n_bins)))
+        state[..., : self.n_bins] = (
+            fine[..., :n_fine].reshape(3, self.n_classes, self.n_bins, self.fine_ratio).sum(-1)
+        )
+        state[..., 0] += fine[..., n_fine]
+        return state
+
     def classwise_ece(self):
-        return kernel.gap_error(self.classwise, self.n_bins, extra=self._extra)
+        return kernel.gap_error(self.classwise_state(), self.n_bins, extra=self._extra)
 
     def sce(self, include_background=True):
         return float(self.classwise_ece()[self.classes(include_background)].mean())

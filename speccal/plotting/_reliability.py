@@ -126,7 +126,7 @@ class ReliabilityDisplay:
 
         state = accumulate(y_true, y_prob, n_bins=n_bins, top=not per_class, classwise=per_class)
         if per_class:
-            sums, score, name = state.classwise[..., :n_bins], state.sce(), "SCE"
+            sums, score, name = state.classwise_state()[..., :n_bins], state.sce(), "SCE"
         else:
             sums, score, name = state.top[..., :n_bins], state.ece(), "ECE"
         count, confidence, accuracy = _per_bin(*sums)

@@ -372,3 +372,22 @@ def test_histogram_error_never_exceeds_its_bound(seed, n_fine_bins, n_bins, conc
         evaluator = cls(n_bins=n_bins, n_fine_bins=n_fine_bins).fit(y_true, y_prob)
         exact = FUNCTIONS[function](y_true, y_prob, n_bins=n_bins)
         assert abs(evaluator.score_ - exact) <= evaluator.error_bound_[function] + 1e-12
+
+
+@pytest.mark.parametrize("n_bins", [15, 7, 20])
+def test_classwise_bins_read_off_the_fine_histogram_equal_direct_bins(rng, n_bins):
+    # values at the float32 roundings of the coarse edges b/M, at 0, 1 and the TACE threshold
+    edges = np.arange(n_bins + 1, dtype=np.float32) / np.float32(n_bins)
+    special_values = np.concatenate([edges, np.nextafter(edges, 2), [1e-3, 0.0, 1.0]])
+    first = np.clip(rng.choice(special_values, 3000), 0, 1).astype(np.float32)
+    y_prob = np.stack([first, 1 - first], axis=1)
+    y_true = rng.integers(0, 2, 3000)
+    direct = metrics.static_calibration_error(y_true, y_prob, n_bins=n_bins)
+    fused = CalibrationEvaluator(metrics=("sce", "tace"), n_bins=n_bins).fit(y_true, y_prob)
+    assert fused.scores_["sce"] == pytest.approx(direct, abs=1e-12)
+    np.testing.assert_array_equal(
+        fused.class_bin_count_,
+        SCEEvaluator(n_bins=n_bins).fit(y_true, y_prob).class_bin_count_,
+    )
+    exact = metrics.thresholded_adaptive_calibration_error(y_true, y_prob, n_bins=n_bins)
+    assert abs(fused.scores_["tace"] - exact) <= fused.error_bound_["tace"] + 1e-12
