@@ -1,0 +1,116 @@
+"""The documentation builds with warnings as errors, and every gallery example runs.
+
+The full site (``python -m sphinx -W -b html docs docs/_build/html``) executes the gallery,
+which trains a few tiny models and takes minutes. The suite splits that work:
+
+- ``test_sphinx_build_warning_free`` builds the whole site with ``-W`` but without executing
+  the gallery (``-D plot_gallery=0``): every page, the API reference (autosummary + numpydoc
+  over all public docstrings) and the examples' text;
+- ``test_gallery_example_runs`` runs each ``examples/**/plot_*.py`` as sphinx-gallery does
+  (its folder as working directory, Agg backend); the ones that train a model are ``slow``.
+
+Both work on copies in ``tmp_path``, so nothing is written into the source tree.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "examples").glob("*/plot_*.py"))
+
+#: Examples that train a network (a few seconds to a minute each on 2 CPU cores).
+TRAINING_SECTIONS = ("03_datasets", "04_training")
+TRAINING_EXAMPLES = {"plot_posthoc_calibration.py"}
+
+
+def _env():
+    env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    for name in list(env):
+        if name.startswith("SPECCAL_DATA_"):
+            del env[name]  # the examples must run on their synthetic stand-ins here
+    return env
+
+
+def _trains(path):
+    return path.parent.name in TRAINING_SECTIONS or path.name in TRAINING_EXAMPLES
+
+
+def _copy_sources(tmp_path):
+    for folder in ("docs", "examples"):
+        shutil.copytree(
+            REPO / folder,
+            tmp_path / folder,
+            ignore=shutil.ignore_patterns("_build", "auto_examples", "generated", "__pycache__"),
+        )
+    return tmp_path / "docs"
+
+
+def test_gallery_sections_have_readmes():
+    sections = sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())
+    assert (REPO / "examples" / "README.txt").is_file()
+    missing = [
+        p.name for p in sections if p.name != "__pycache__" and not (p / "README.txt").is_file()
+    ]
+    assert not missing, f"gallery sections without README.txt: {missing}"
+    assert len(EXAMPLES) >= 10, [p.name for p in EXAMPLES]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12"],
+)
+def test_one_example_per_dataset(name):
+    assert (REPO / "examples" / "03_datasets" / f"plot_{name}.py").is_file()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_gallery_example_has_title_cells_and_analysis(path):
+    text = path.read_text()
+    assert text.startswith('"""\n'), f"{path.name} must open with an RST title docstring"
+    title, underline = text.splitlines()[1:3]
+    assert title.strip() and set(underline) == {"="} and len(underline) >= len(title)
+    assert text.count("# %%") >= 2, f"{path.name} must be split into # %% cells"
+    assert "# Analysis\n# --------" in text, f"{path.name} must close with an analysis cell"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if _trains(p) else p for p in EXAMPLES],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_gallery_example_runs(path, tmp_path):
+    work = tmp_path / path.parent.name
+    shutil.copytree(path.parent, work)
+    result = subprocess.run(
+        [sys.executable, path.name],
+        cwd=work,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"{path.name} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_sphinx_build_warning_free(tmp_path):
+    docs = _copy_sources(tmp_path)
+    out = tmp_path / "html"
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+        + ["-D", "plot_gallery=0", str(docs), str(out)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"sphinx-build -W failed:\n{result.stderr[-20000:]}"
+    for page in ("index.html", "api.html", "auto_examples/index.html", "user_guide/method.html"):
+        assert (out / page).is_file(), page
+    for path in EXAMPLES:
+        page = out / "auto_examples" / path.parent.name / f"{path.stem}.html"
+        assert page.is_file(), page
