@@ -30,6 +30,13 @@ class Case:
         Cases of one group (an ACDC patient's ED and ES frames) stay in one split.
     dataset : Dataset
         The loader that reads the files.
+
+    Examples
+    --------
+    >>> from speccal.datasets import SyntheticPhantoms
+    >>> case = SyntheticPhantoms(n_cases=1, shape=(8, 8, 6))[0]
+    >>> case.case_id, case.key, case.spacing, case.label.dtype.name
+    ('phantom_000', ('train', 'phantom_000'), (1.0, 1.0, 2.0), 'uint8')
     """
 
     case_id: str
@@ -98,6 +105,16 @@ class Dataset:
     root : pathlib.Path
         The folder of the requested split.
     cases : list of Case
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from speccal.datasets import ATLAS2023, SyntheticPhantoms
+    >>> root = tempfile.mkdtemp()
+    >>> _ = SyntheticPhantoms(n_cases=3, shape=(8, 8, 6)).write(root, layout="atlas2023")
+    >>> data = ATLAS2023(root)
+    >>> len(data), data.case_ids, data.class_names
+    (3, ['im0', 'im1', 'im2'], ('background', 'liver', 'tumour'))
     """
 
     name = ""

@@ -150,6 +150,13 @@ def zscore(image, mask=None):
 
     with mean and standard deviation over the mask :math:`M`. A constant channel
     (:math:`\\sigma_M = 0`) is only centred, never divided by zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.datasets import zscore
+    >>> zscore(np.array([0.0, 1.0, 3.0]).reshape(1, 1, 3, 1), mask=None).ravel().round(3)
+    array([-1.069, -0.267,  1.336], dtype=float32)
     """
     image = np.asarray(image, dtype=np.float32)
     out = np.zeros_like(image)
@@ -208,6 +215,15 @@ def preprocess(
     ------
     ValueError
         If ``modality`` is unknown or the image and label shapes differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from speccal.datasets import preprocess
+    >>> hu = np.full((4, 4, 2, 1), -2000.0); hu[1:3, 1:3] = 60.0
+    >>> image, _, _ = preprocess(hu, None, (1, 1, 2), target_spacing=(1, 1, 1), modality="ct")
+    >>> image.shape, [round(v, 2) for v in np.unique(image).tolist()]
+    ((4, 4, 4, 1), [-0.58, 1.73])
     """
     if modality not in ("mri", "ct"):
         raise ValueError(f"`modality` must be 'mri' or 'ct'; got {modality!r}.")
@@ -261,7 +277,22 @@ class PreprocessedCase:
 
 
 def default_cache_dir():
-    """``$SPECCAL_CACHE`` or ``~/.cache/speccal``."""
+    """The default cache folder of :class:`PreprocessedDataset`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$SPECCAL_CACHE`` when set, else ``~/.cache/speccal``.
+
+    Examples
+    --------
+    >>> import os
+    >>> from speccal.datasets import default_cache_dir
+    >>> os.environ["SPECCAL_CACHE"] = "/tmp/speccal-cache"
+    >>> str(default_cache_dir())
+    '/tmp/speccal-cache'
+    >>> del os.environ["SPECCAL_CACHE"]
+    """
     return Path(os.environ.get("SPECCAL_CACHE", Path.home() / ".cache" / "speccal"))
 
 

@@ -164,6 +164,15 @@ def read_info_cfg(path):
         If the file is missing.
     ValueError
         If a line is not ``Key: value`` or ``ED``/``ES`` are missing or not integers.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from speccal.datasets import read_info_cfg
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "Info.cfg"
+    >>> _ = path.write_text("ED: 1\\nES: 12\\nGroup: DCM\\n")
+    >>> read_info_cfg(path)
+    {'ED': 1, 'ES': 12, 'Group': 'DCM'}
     """
     if not path.is_file():
         raise FileNotFoundError(f"missing file {str(path)!r} (ACDC Info.cfg).")

@@ -114,6 +114,15 @@ def load_split(path):
     ValueError
         If it is not valid JSON, misses a split, or a case appears in two splits (the message
         names the file).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from speccal.datasets import load_split, make_split
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "split.json"
+    >>> made = make_split(["a", "b", "c", "d", "e", "f"], path, seed=0)
+    >>> load_split(path) == made
+    True
     """
     path = Path(path)
     if not path.is_file():
