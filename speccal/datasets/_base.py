@@ -182,8 +182,8 @@ class Dataset:
         if root.name in known:  # root is the folder of another split (or a level of it)
             for level in (root.parent, root.parent.parent):
                 candidates += [level.joinpath(*parts[i:]) for i in range(len(parts))]
-        if not parts:
-            candidates.insert(0, root)
+        if self.split == "train":  # last resort: a renamed copy of the training folder
+            candidates.append(root)
         for candidate in candidates:
             if candidate.is_dir() and self._looks_like_split(candidate):
                 return candidate

@@ -116,6 +116,9 @@ def test_root_may_be_the_release_or_its_parent(brats_root):
     outer = BraTS2020(brats_root)
     assert inner.case_ids == outer.case_ids == ["BraTS20_Training_001", "BraTS20_Training_002"]
     assert BraTS2020(brats_root.parent).case_ids == outer.case_ids
+    renamed = brats_root / "MICCAI_BraTS2020_TrainingData"
+    renamed = renamed.rename(brats_root / "brats_train_copy")
+    assert BraTS2020(renamed).case_ids == outer.case_ids
 
 
 def test_iseg_label_values(tmp_path):
