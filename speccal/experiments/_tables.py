@@ -62,7 +62,8 @@ def summarize(results, metrics):
         summary[method] = {}
         for metric in metrics:
             values = np.array([float(r[metric]) for r in runs])
-            sd = values.std(ddof=1) if len(values) > 1 else float("nan")
+            with np.errstate(invalid="ignore"):  # inf values: the sd is undefined
+                sd = values.std(ddof=1) if len(values) > 1 else float("nan")
             summary[method][metric] = (float(values.mean()), float(sd), len(values))
     return summary
 

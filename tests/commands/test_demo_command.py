@@ -1,0 +1,80 @@
+"""``speccal demo`` end to end at a tiny size (the real sizes are measured, not tested)."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from speccal.cli import main  # noqa: E402
+from speccal.commands import demo  # noqa: E402
+
+TINY = {
+    "n_cases": 6,
+    "shape": (24, 24, 16),
+    "epochs": 1,
+    "steps_per_epoch": 2,
+    "seeds": 2,
+    "patch_size": (16, 16, 16),
+    "model_params": {"base_filters": 2, "depth": 2},
+}
+
+
+def _error(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_demo_trains_both_methods_over_seeds_and_writes_figures(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(demo, "QUICK", TINY)
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| metric | ce | cespectral |" in printed
+    assert "| DSC ↑ |" in printed and "| ECE ↓ |" in printed
+    assert "Runs per method: ce 2, cespectral 2." in printed
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["ce_seed0", "ce_seed1", "cespectral_seed0", "cespectral_seed1"]
+    config = json.loads((out / "runs" / "cespectral_seed1" / "config.json").read_text())
+    assert config["loss_params"]["lam"] == demo.DEMO_LAM
+    assert config["seed"] == 1
+    for name in ("power_spectra.png", "reliability.png"):
+        assert (out / "figures" / name).stat().st_size > 0
+    assert (out / "figures" / "seed0" / "fig3_power_spectra_synthetic.png").is_file()
+    assert (out / "tables.md").read_text().count("| metric | ce | cespectral |") == 2
+    # an existing --out is kept unless --overwrite
+    err = _error(capsys, ["demo", "--quick", "--out", str(out)])
+    assert "already exists and is not empty; pass --overwrite" in err
+
+
+def test_one_seed_is_refused(capsys, tmp_path):
+    err = _error(capsys, ["demo", "--quick", "--seeds", "1", "--out", str(tmp_path / "d")])
+    assert "`--seeds` must be an int >= 2 (one seed is noise, not a comparison); got 1." in err
+
+
+def test_reliability_of_seeds_is_pooled_by_count():
+    from types import SimpleNamespace
+
+    from speccal.commands._demo_figures import pooled_reliability
+
+    a = SimpleNamespace(reliability={
+        "bin_count": np.array([2, 0, 1]),
+        "bin_confidence": np.array([0.1, np.nan, 0.9]),
+        "bin_accuracy": np.array([0.0, np.nan, 1.0]),
+    })  # fmt: skip
+    b = SimpleNamespace(reliability={
+        "bin_count": np.array([2, 0, 3]),
+        "bin_confidence": np.array([0.2, np.nan, 0.7]),
+        "bin_accuracy": np.array([0.5, np.nan, 1.0 / 3]),
+    })  # fmt: skip
+    pooled = pooled_reliability([a, b])
+    np.testing.assert_array_equal(pooled["bin_count"], [4, 0, 4])
+    np.testing.assert_allclose(pooled["bin_confidence"][[0, 2]], [0.15, 0.75])
+    np.testing.assert_allclose(pooled["bin_accuracy"][[0, 2]], [0.25, 0.5])
+    assert np.isnan(pooled["bin_confidence"][1])
