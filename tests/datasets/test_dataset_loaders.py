@@ -335,3 +335,11 @@ def test_loading_writes_nothing_into_root(tmp_path, layout):
     for case in data:
         _ = case.image, case.label, case.spacing
     assert tree_snapshot(root) == before
+
+
+def test_truncated_metaimage_names_the_header(tmp_path):
+    data = SyntheticPhantoms(n_cases=2, shape=ODD).write(tmp_path, "promise12")
+    raw = tmp_path / "training_data/Case00.raw"
+    raw.write_bytes(raw.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"could not read '.*training_data/Case00\.mhd'"):
+        _ = data[0].image
