@@ -1,10 +1,13 @@
 """Resampling, normalisation, caching, augmentation and splits."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import tree_snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from speccal.datasets import (
@@ -235,3 +238,35 @@ def test_split_errors(tmp_path):
         load_split(bad)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_split(tmp_path / "none.json")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.tuples(*[st.integers(2, 9)] * 3),
+    spacing=st.tuples(*[st.floats(0.5, 6.0)] * 3),
+    target=st.tuples(*[st.floats(0.5, 6.0)] * 3),
+    seed=st.integers(0, 2**16),
+)
+def test_property_resampled_labels_keep_values_and_shape(shape, spacing, target, seed):
+    label = np.random.default_rng(seed).choice(np.array([0, 1, 4], np.uint8), shape)
+    out, affine = resample(label, spacing, target, is_label=True)
+    assert set(np.unique(out)) <= set(np.unique(label))
+    expected = np.maximum(1, np.rint(np.multiply(shape, spacing) / target))
+    assert out.shape == tuple(int(n) for n in expected)
+    # the field of view is kept: new extent = old extent along every axis
+    new_spacing = np.sqrt((affine[:3, :3] ** 2).sum(0))
+    np.testing.assert_allclose(new_spacing * out.shape, np.multiply(spacing, shape))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_groups=st.integers(3, 40), per_group=st.integers(1, 3), seed=st.integers(0, 99))
+def test_property_split_is_a_partition_by_group(n_groups, per_group, seed):
+    ids = [f"p{g:02d}_{f}" for g in range(n_groups) for f in range(per_group)]
+    cases = [SimpleNamespace(case_id=c, group=c.split("_")[0]) for c in ids]
+    split = make_split(cases, seed=seed)
+    joined = [c for part in split.values() for c in part]
+    assert sorted(joined) == sorted(ids)
+    assert len(split["val"]) >= per_group and len(split["test"]) >= per_group
+    assert len(split["train"]) >= per_group
+    owner = {c.split("_")[0]: name for name, part in split.items() for c in part}
+    assert all(owner[c.split("_")[0]] == name for name, part in split.items() for c in part)
