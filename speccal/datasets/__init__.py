@@ -30,6 +30,16 @@ from speccal.datasets._releases import (
 from speccal.datasets._split import load_split, make_split
 from speccal.datasets._synthetic import SyntheticPhantoms
 
+
+def __getattr__(name):
+    # ``speccal.datasets.tfdata`` imports TensorFlow: only on first use
+    if name == "tfdata":
+        import importlib
+
+        return importlib.import_module("speccal.datasets.tfdata")
+    raise AttributeError(f"module 'speccal.datasets' has no attribute {name!r}")
+
+
 __all__ = [
     "ACDC",
     "ATLAS2023",

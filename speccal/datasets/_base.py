@@ -158,7 +158,7 @@ class Dataset:
 
     def __repr__(self):
         return (
-            f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, "
+            f"{type(self).__name__}(root={self.root and str(self.root)!r}, split={self.split!r}, "
             f"n_cases={len(self)})"
         )
 

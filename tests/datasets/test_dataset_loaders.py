@@ -343,3 +343,13 @@ def test_truncated_metaimage_names_the_header(tmp_path):
     raw.write_bytes(raw.read_bytes()[:100])
     with pytest.raises(ValueError, match=r"could not read '.*training_data/Case00\.mhd'"):
         _ = data[0].image
+
+
+def test_tfdata_is_imported_on_first_use_only():
+    code = (
+        "import sys, speccal.datasets as d; assert 'tensorflow' not in sys.modules; "
+        "assert callable(d.tfdata.patch_dataset); assert 'tensorflow' in sys.modules; "
+        "print(repr(d.SyntheticPhantoms(n_cases=2)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "SyntheticPhantoms(root=None, split='train', n_cases=2)"
