@@ -35,7 +35,8 @@ print("maps:", result.maps.shape, " band powers:", result.band_powers.shape)
 # ----------------------------------------
 # The top row is Fig. 1b (the confidence maps); the last panel is Fig. 1c (their radial power
 # spectral densities on a log scale).
-fig, axes = plt.subplots(1, len(result.alphas) + 1, figsize=(16, 2.8))
+n = len(result.alphas)
+fig, axes = plt.subplots(1, n + 1, figsize=(16, 3), gridspec_kw={"width_ratios": [1] * n + [3]})
 plot_boundary_experiment(result, ax=axes)
 fig.tight_layout()
 
