@@ -1,6 +1,6 @@
 """Cost of the spectral entropy regularizer, measured side by side in one run.
 
-Run: ``python benchmarks/bench_regularizer.py [--steps 9] [--repeats 30] [--sizes 48 96]``.
+Run: ``python benchmarks/bench_regularizer.py [--steps 11] [--repeats 30] [--sizes 48 96]``.
 
 (a) One training step (``model.train_on_batch``) of a small 3D U-Net
     (``speccal.models.unet3d(4, 4)``: 8 base filters, 3 levels) on batch 2 at 48³ and 96³,
@@ -98,12 +98,21 @@ def regularizer_ratio(jit, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=9, help="timed U-Net steps per loss")
+    parser.add_argument("--steps", type=int, default=11, help="timed U-Net steps per loss")
     parser.add_argument("--repeats", type=int, default=30, help="timed regularizer calls")
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 96], help="patch sizes")
     args = parser.parse_args()
 
     print(f"tensorflow {tf.__version__}, {os.cpu_count()} CPU cores (possibly shared)")
+    # (a) first, in a fresh process like a training run: measured after the XLA
+    # microbenchmarks of (b), the U-Net steps of this process were slower and noisier.
+    print("(a) U-Net train step, batch 2, CESpectral vs CE (goal <= 1.03)")
+    for size in args.sizes:
+        ce, spectral = train_step_ratio(size, args.steps)
+        print(
+            f"    {size}^3  CE {ce * 1e3:8.1f} ms   CESpectral {spectral * 1e3:8.1f} ms"
+            f"   ratio {spectral / ce:5.3f}"
+        )
     print("(b) regularizer forward+backward vs one rfft3d, 2x96^3x4 logits (goal <= 3)")
     for jit in (True, False):
         reg, fft = regularizer_ratio(jit, args.repeats)
@@ -111,13 +120,6 @@ def main():
         print(
             f"    {label} regularizer {reg * 1e3:7.1f} ms   rfft3d {fft * 1e3:6.1f} ms"
             f"   ratio {reg / fft:5.2f}"
-        )
-    print("(a) U-Net train step, batch 2, CESpectral vs CE (goal <= 1.03)")
-    for size in args.sizes:
-        ce, spectral = train_step_ratio(size, args.steps)
-        print(
-            f"    {size}^3  CE {ce * 1e3:8.1f} ms   CESpectral {spectral * 1e3:8.1f} ms"
-            f"   ratio {spectral / ce:5.3f}"
         )
 
 
