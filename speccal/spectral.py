@@ -152,12 +152,12 @@ def power_spectrum(conf):
     return tf.signal.fftshift(real * real + imag * imag, axes=axes)
 
 
-def _band_matrices(spatial_shape, bands, include_dc, include_corners):
-    """One-hot band matrices over the flattened rfft half spectrum, as numpy float32.
+def _band_matrix(spatial_shape, bands, include_dc, include_corners):
+    """One-hot ``(n_freq, bands)`` matrix of the flattened rfft half spectrum, and weights.
 
-    Returns ``(weighted, onehot)`` of shape ``(n_freq, bands)``: ``onehot[f, k] = 1`` when
-    frequency ``f`` lies in band ``k``; ``weighted`` also carries the Hermitian multiplicity of
-    ``f`` so that a product with the half-spectrum power gives full-spectrum band sums.
+    ``onehot[f, k] = 1`` when frequency ``f`` lies in band ``k``; ``weights[f]`` is the
+    Hermitian multiplicity of ``f``, so that weighted half-spectrum sums equal full-spectrum
+    sums.
     """
     index = band_index(
         spatial_shape,
@@ -165,21 +165,20 @@ def _band_matrices(spatial_shape, bands, include_dc, include_corners):
         include_dc=include_dc,
         include_corners=include_corners,
         layout="rfft",
-    ).reshape(-1)
-    onehot = (index[:, None] == np.arange(bands)[None, :]).astype(np.float32)
-    weighted = onehot * rfft_weights(spatial_shape).reshape(-1, 1).astype(np.float32)
-    return weighted, onehot
+    )
+    onehot = (index.reshape(-1, 1) == np.arange(bands)).astype(np.float32)
+    return onehot, rfft_weights(spatial_shape).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=16)
 def _band_constants(spatial_shape, bands, include_dc, include_corners):
-    """The band matrices as cached eager constants, which graphs capture instead of embedding."""
-    weighted, onehot = _band_matrices(spatial_shape, bands, include_dc, include_corners)
+    """The band matrix and weights as cached eager constants, captured by graphs."""
+    onehot, weights = _band_matrix(spatial_shape, bands, include_dc, include_corners)
     with tf.init_scope():
-        return tf.constant(weighted), tf.constant(onehot)
+        return tf.constant(onehot), tf.constant(weights)
 
 
-def _rfft_band_powers(conf, weighted, onehot):
+def _rfft_band_powers(conf, onehot, weights):
     """Band powers of real maps via a real-input FFT, with an explicit gradient.
 
     TensorFlow registers no gradient for ``RFFT3D``. For band powers
@@ -198,13 +197,13 @@ def _rfft_band_powers(conf, weighted, onehot):
     def forward(x):
         spectrum = rfft(x)
         real, imag = tf.math.real(spectrum), tf.math.imag(spectrum)
-        power = tf.reshape(real * real + imag * imag, (tf.shape(x)[0], -1))
-        powers = tf.linalg.matmul(power, weighted)
+        power = tf.reshape((real * real + imag * imag) * weights, (tf.shape(x)[0], -1))
+        powers = tf.linalg.matmul(power, onehot)
 
         def backward(upstream):
             scale = tf.linalg.matmul(upstream, onehot, transpose_b=True) * (2.0 * n_voxels)
-            scale = tf.reshape(scale, tf.shape(spectrum))
-            return irfft(tf.complex(scale * real, scale * imag), fft_length=spatial)
+            scale = tf.cast(tf.reshape(scale, tf.shape(spectrum)), spectrum.dtype)
+            return irfft(spectrum * scale, fft_length=spatial)
 
         return powers, backward
 
@@ -264,8 +263,8 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
     """
     conf = confidence_map(logits)  # `bands` is validated by the shared `band_index`
     spatial = tuple(int(n) for n in conf.shape[1:])
-    weighted, onehot = _band_constants(spatial, bands, bool(include_dc), bool(include_corners))
-    return _rfft_band_powers(conf, weighted, onehot)
+    onehot, weights = _band_constants(spatial, bands, bool(include_dc), bool(include_corners))
+    return _rfft_band_powers(conf, onehot, weights)
 
 
 def spectral_entropy(powers, eps=1e-6):
