@@ -22,15 +22,15 @@ N_BINS = 15
 TACE_THRESHOLD = 1e-3
 
 AGGREGATION = (
-    "ece/sce/tace/dice/hd95/asd are unweighted means of the per-volume values over the test "
-    "volumes (*_pooled: all test voxels pooled); dice/hd95/asd average the foreground classes "
-    "of each volume, distances in mm"
+    "table values are unweighted means over the test volumes of each volume's value "
+    "(the protocol's pooled ece/sce/tace are the *_pooled keys of metrics.json); "
+    "dice/hd95/asd average the foreground classes of a volume, distances in mm"
 )
 
 
 def _protocol(evaluator):
     bins = f"{N_BINS} bins (TACE: equal-mass, threshold {TACE_THRESHOLD:g})"
-    return f"{evaluator.protocol_.describe()}; {bins}; {AGGREGATION}"
+    return f"voxels and bins: {evaluator.protocol_.describe()}; {bins}; {AGGREGATION}"
 
 
 def _example(volume, probs):

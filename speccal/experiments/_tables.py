@@ -20,7 +20,31 @@ LABELS = {
 
 
 def read_results(run_dirs):
-    """Read ``metrics.json`` of each run; a missing file names the run to evaluate."""
+    """Read ``metrics.json`` of each evaluated run.
+
+    Parameters
+    ----------
+    run_dirs : sequence of str or path
+        Run directories evaluated by :func:`speccal.experiments.evaluate_run`.
+
+    Returns
+    -------
+    list of dict
+        One ``metrics.json`` content per run, in order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a run has no ``metrics.json`` (the message names the command to run).
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (run / "metrics.json").write_text(json.dumps({"method": "ce", "ece": 0.1}))
+    >>> read_results([run])
+    [{'method': 'ce', 'ece': 0.1}]
+    """
     results = []
     for run_dir in run_dirs:
         path = Path(run_dir) / "metrics.json"

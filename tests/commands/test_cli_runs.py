@@ -88,7 +88,8 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     assert main(["compare", *runs]) == 0
     out = capsys.readouterr().out
     assert "| metric | ce | cespectral |" in out
-    assert "| DSC ↑ |" in out and "| TACE ↓ |" in out and "Protocol: speccal" in out
+    assert "| DSC ↑ |" in out and "| TACE ↓ |" in out
+    assert "Protocol: voxels and bins: speccal: all voxels" in out
     assert main(["compare", *runs, "--format", "latex"]) == 0
     assert r"\begin{tabular}{lcc}" in capsys.readouterr().out
     # an existing --out is not overwritten without --overwrite
