@@ -57,6 +57,8 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
+    # helper modules shared by examples (``_settings.py``) are neither run nor rendered
+    "ignore_pattern": r"(^|[/\\])(__init__|_\w+)\.py$",
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,

@@ -23,29 +23,21 @@ each test volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import os
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _settings import TOY_TRAINING, data_root
 
-from speccal.datasets import ACDC, SyntheticPhantoms, make_split, read_info_cfg
-from speccal.experiments import (
-    CALIBRATION_METRICS,
-    SEGMENTATION_METRICS,
-    RunConfig,
-    evaluate_run,
-    results_table,
-    train_run,
-)
+from speccal import experiments
+from speccal.datasets import ACDC, make_split, read_info_cfg
 from speccal.plotting import ReliabilityDisplay, load_run
 
+# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
+# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
 workdir = tempfile.TemporaryDirectory()
-root = os.environ.get("SPECCAL_DATA_ACDC")
-if root is None:
-    root = Path(workdir.name) / "ACDC"
-    SyntheticPhantoms.write(root, layout="acdc", n_cases=12, shape=(48, 48, 10), seed=0)
+root = data_root("acdc", workdir.name, n_cases=12, shape=(48, 48, 10))
 dataset = ACDC(root)
 print(dataset)
 
@@ -72,23 +64,19 @@ for name, ids in parts.items():
 # Train, predict and evaluate
 # ---------------------------
 # The patch is flat, like the data: 32 × 32 in-plane and 8 slices deep.
-config = RunConfig(
+config = experiments.RunConfig(
     dataset="acdc",
     root=str(root),
-    loss="cespectral",
-    loss_params={"lam": 1.0, "window": 10},
-    model_params={"base_filters": 8, "depth": 3},
-    epochs=2,
-    steps_per_epoch=20,
     patch_size=(32, 32, 8),
-    optimizer="adam",
-    learning_rate=3e-3,
     cache_dir=str(Path(workdir.name) / "cache"),
+    **TOY_TRAINING,
 )
+print(config)
 run_dir = Path(workdir.name) / "runs" / "cespectral"
-train_run(config, run_dir, progress=False)
-metrics = evaluate_run(run_dir, progress=False)
-print(results_table([metrics], [*SEGMENTATION_METRICS, *CALIBRATION_METRICS]))
+experiments.train_run(config, run_dir, progress=False)
+metrics = experiments.evaluate_run(run_dir, progress=False)
+table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
+print(experiments.results_table([metrics], table_rows))
 
 # %%
 # The pooled reliability bins of the test voxels are saved in the run folder:

@@ -23,31 +23,21 @@ volume with sliding-window inference: a real but barely trained network.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import os
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _settings import TOY_TRAINING, data_root
 
-from speccal.datasets import BraTS2020, SyntheticPhantoms
-from speccal.experiments import (
-    CALIBRATION_METRICS,
-    SEGMENTATION_METRICS,
-    RunConfig,
-    evaluate_run,
-    results_table,
-    train_run,
-)
+from speccal import experiments
+from speccal.datasets import BraTS2020
 from speccal.plotting import load_run, plot_confidence_map, plot_segmentation
 
+# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
+# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
 workdir = tempfile.TemporaryDirectory()
-root = os.environ.get("SPECCAL_DATA_BRATS2020")
-if root is None:
-    root = Path(workdir.name) / "BraTS2020"
-    SyntheticPhantoms.write(
-        root, layout="brats2020", n_cases=12, n_test=2, shape=(48, 48, 40), seed=0
-    )
+root = data_root("brats2020", workdir.name, n_cases=12, n_test=2, shape=(48, 48, 40))
 dataset = BraTS2020(root)
 print(dataset)
 print("modalities:", dataset.modalities, " classes:", dataset.class_names)
@@ -88,23 +78,19 @@ print(f"{len(validation)} validation cases; label of the first: {validation[0].l
 # the brain), splits them 4:1:1 by a seeded shuffle, and trains on random patches;
 # :func:`~speccal.experiments.evaluate_run` predicts every test volume with
 # :func:`speccal.inference.sliding_window_predict` and writes the metrics into the run folder.
-config = RunConfig(
+config = experiments.RunConfig(
     dataset="brats2020",
     root=str(root),
-    loss="cespectral",
-    loss_params={"lam": 1.0, "window": 10},
-    model_params={"base_filters": 8, "depth": 3},
-    epochs=2,
-    steps_per_epoch=20,
     patch_size=(32, 32, 32),
-    optimizer="adam",
-    learning_rate=3e-3,
     cache_dir=str(Path(workdir.name) / "cache"),
+    **TOY_TRAINING,
 )
+print(config)
 run_dir = Path(workdir.name) / "runs" / "cespectral"
-train_run(config, run_dir, progress=False)
-metrics = evaluate_run(run_dir, progress=False)
-print(results_table([metrics], [*SEGMENTATION_METRICS, *CALIBRATION_METRICS]))
+experiments.train_run(config, run_dir, progress=False)
+metrics = experiments.evaluate_run(run_dir, progress=False)
+table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
+print(experiments.results_table([metrics], table_rows))
 
 # %%
 # The run folder keeps one slice of the test case with the most foreground: its prediction and

@@ -21,29 +21,21 @@ volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import os
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _settings import TOY_TRAINING, data_root
 
-from speccal.datasets import FLARE2021, SyntheticPhantoms, preprocess
-from speccal.experiments import (
-    CALIBRATION_METRICS,
-    SEGMENTATION_METRICS,
-    RunConfig,
-    evaluate_run,
-    results_table,
-    train_run,
-)
+from speccal import experiments
+from speccal.datasets import FLARE2021, preprocess
 from speccal.plotting import load_run
 
+# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
+# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
 workdir = tempfile.TemporaryDirectory()
-root = os.environ.get("SPECCAL_DATA_FLARE2021")
-if root is None:
-    root = Path(workdir.name) / "FLARE2021"
-    SyntheticPhantoms.write(root, layout="flare2021", n_cases=12, shape=(48, 48, 32), seed=0)
+root = data_root("flare2021", workdir.name, n_cases=12, shape=(48, 48, 32))
 dataset = FLARE2021(root)
 print(dataset)
 print("classes:", dataset.class_names, " intensity normalisation:", dataset.modality)
@@ -76,23 +68,19 @@ fig.tight_layout()
 # %%
 # Train, predict and evaluate
 # ---------------------------
-config = RunConfig(
+config = experiments.RunConfig(
     dataset="flare2021",
     root=str(root),
-    loss="cespectral",
-    loss_params={"lam": 1.0, "window": 10},
-    model_params={"base_filters": 8, "depth": 3},
-    epochs=2,
-    steps_per_epoch=20,
     patch_size=(32, 32, 32),
-    optimizer="adam",
-    learning_rate=3e-3,
     cache_dir=str(Path(workdir.name) / "cache"),
+    **TOY_TRAINING,
 )
+print(config)
 run_dir = Path(workdir.name) / "runs" / "cespectral"
-train_run(config, run_dir, progress=False)
-metrics = evaluate_run(run_dir, progress=False)
-print(results_table([metrics], [*SEGMENTATION_METRICS, *CALIBRATION_METRICS]))
+experiments.train_run(config, run_dir, progress=False)
+metrics = experiments.evaluate_run(run_dir, progress=False)
+table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
+print(experiments.results_table([metrics], table_rows))
 
 # %%
 # One row per test volume, from the run folder's ``per_volume.csv``: the organ-wise Dice shows

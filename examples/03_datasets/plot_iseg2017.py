@@ -21,29 +21,21 @@ volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import os
 import tempfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from _settings import TOY_TRAINING, data_root
 
-from speccal.datasets import ISeg2017, SyntheticPhantoms
-from speccal.experiments import (
-    CALIBRATION_METRICS,
-    SEGMENTATION_METRICS,
-    RunConfig,
-    evaluate_run,
-    results_table,
-    train_run,
-)
+from speccal import experiments
+from speccal.datasets import ISeg2017
 from speccal.plotting import load_run, plot_power_spectra
 
+# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
+# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
 workdir = tempfile.TemporaryDirectory()
-root = os.environ.get("SPECCAL_DATA_ISEG2017")
-if root is None:
-    root = Path(workdir.name) / "iSeg2017"
-    SyntheticPhantoms.write(root, layout="iseg2017", n_cases=10, shape=(40, 48, 40), seed=0)
+root = data_root("iseg2017", workdir.name, n_cases=10, shape=(40, 48, 40))
 dataset = ISeg2017(root)
 print(dataset)
 
@@ -64,24 +56,20 @@ print("loaded:", case.image.shape, "classes", np.unique(case.label).tolist(), da
 # ---------------------------
 # Ten subjects split 4:1:1 leave only one or two for validation and for testing: on the real
 # data, report the spread over several seeds (or cross-validation), not one split.
-config = RunConfig(
+config = experiments.RunConfig(
     dataset="iseg2017",
     root=str(root),
-    loss="cespectral",
-    loss_params={"lam": 1.0, "window": 10},
-    model_params={"base_filters": 8, "depth": 3},
-    epochs=2,
-    steps_per_epoch=20,
     patch_size=(32, 32, 32),
-    optimizer="adam",
-    learning_rate=3e-3,
     cache_dir=str(Path(workdir.name) / "cache"),
+    **TOY_TRAINING,
 )
+print(config)
 run_dir = Path(workdir.name) / "runs" / "cespectral"
-train_run(config, run_dir, progress=False)
-metrics = evaluate_run(run_dir, progress=False)
+experiments.train_run(config, run_dir, progress=False)
+metrics = experiments.evaluate_run(run_dir, progress=False)
 print(f"{metrics['n_volumes']} test volume(s)")
-print(results_table([metrics], [*SEGMENTATION_METRICS, *CALIBRATION_METRICS]))
+table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
+print(experiments.results_table([metrics], table_rows))
 
 # %%
 # The run folder also holds the mean radial power spectrum of the test volumes' max-logit maps

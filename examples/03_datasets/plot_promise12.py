@@ -24,30 +24,20 @@ each test volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from _settings import TOY_TRAINING, data_root
 
-from speccal.datasets import PROMISE12, SyntheticPhantoms
-from speccal.experiments import (
-    CALIBRATION_METRICS,
-    SEGMENTATION_METRICS,
-    RunConfig,
-    evaluate_run,
-    results_table,
-    train_run,
-)
+from speccal import experiments
+from speccal.datasets import PROMISE12
 from speccal.plotting import load_run, plot_metric_distributions
 
+# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
+# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
 workdir = tempfile.TemporaryDirectory()
-root = os.environ.get("SPECCAL_DATA_PROMISE12")
-if root is None:
-    root = Path(workdir.name) / "PROMISE12"
-    SyntheticPhantoms.write(
-        root, layout="promise12", n_cases=12, n_test=2, shape=(48, 48, 20), seed=0
-    )
+root = data_root("promise12", workdir.name, n_cases=12, n_test=2, shape=(48, 48, 20))
 dataset = PROMISE12(root)
 print(dataset)
 
@@ -66,23 +56,19 @@ print("training key:", case.key, " test key:", test[0].key)
 # %%
 # Train, predict and evaluate
 # ---------------------------
-config = RunConfig(
+config = experiments.RunConfig(
     dataset="promise12",
     root=str(root),
-    loss="cespectral",
-    loss_params={"lam": 1.0, "window": 10},
-    model_params={"base_filters": 8, "depth": 3},
-    epochs=2,
-    steps_per_epoch=20,
     patch_size=(32, 32, 16),
-    optimizer="adam",
-    learning_rate=3e-3,
     cache_dir=str(Path(workdir.name) / "cache"),
+    **TOY_TRAINING,
 )
+print(config)
 run_dir = Path(workdir.name) / "runs" / "cespectral"
-train_run(config, run_dir, progress=False)
-metrics = evaluate_run(run_dir, progress=False)
-print(results_table([metrics], [*SEGMENTATION_METRICS, *CALIBRATION_METRICS]))
+experiments.train_run(config, run_dir, progress=False)
+metrics = experiments.evaluate_run(run_dir, progress=False)
+table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
+print(experiments.results_table([metrics], table_rows))
 
 # %%
 # Pooled and per-volume calibration
@@ -90,7 +76,7 @@ print(results_table([metrics], [*SEGMENTATION_METRICS, *CALIBRATION_METRICS]))
 # ``metrics.json`` holds both: the table's values are means of per-volume values; the
 # ``*_pooled`` ones treat all test voxels as one set. ``per_volume.csv`` keeps each volume's
 # value, whose spread the distribution plot shows.
-for name in CALIBRATION_METRICS:
+for name in experiments.CALIBRATION_METRICS:
     print(
         f"{name.upper():5s} per-volume mean {metrics[name]:.4f}   "
         f"pooled {metrics[name + '_pooled']:.4f}"
