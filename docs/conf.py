@@ -64,6 +64,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "plot_gallery": "True",
+    # no sg_execution_times.rst in docs/ (outside the git-ignored build folders)
+    "write_computation_times": False,
 }
 
 

@@ -114,3 +114,7 @@ def test_sphinx_build_warning_free(tmp_path):
     for path in EXAMPLES:
         page = out / "auto_examples" / path.parent.name / f"{path.stem}.html"
         assert page.is_file(), page
+    written = {p.name for p in docs.iterdir()} - {p.name for p in (REPO / "docs").iterdir()}
+    assert written <= {"_build", "auto_examples", "generated"}, (
+        f"the build wrote {sorted(written)} into docs/ (only git-ignored folders may appear)"
+    )
