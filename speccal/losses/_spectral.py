@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from speccal.spectral import band_powers, spectral_entropy
+from speccal.spectral import _band_powers_and_finite, spectral_entropy
 
 __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
 
@@ -231,14 +231,9 @@ class SpectralEntropyRegularizer(tf.Module):
         """
         if training is None:
             training = not _in_keras_evaluation()
-        logits = tf.convert_to_tensor(logits)
-        powers = band_powers(
-            logits,
-            self.bands,
-            include_dc=self.include_dc,
-            include_corners=self.include_corners,
+        powers, finite = _band_powers_and_finite(
+            logits, self.bands, self.include_dc, self.include_corners
         )
-        finite = tf.reduce_all(tf.math.is_finite(logits))
         tf.debugging.Assert(finite, ["`logits` must be finite; got NaN or Inf values."])
         batch_mean = _global_batch_mean(tf.stop_gradient(powers))
         new_buffer, target_powers = self._next_state(batch_mean)
