@@ -7,7 +7,9 @@ come from :func:`speccal._bands.band_index`, the one band definition shared with
 twins in :mod:`speccal.analysis`.
 
 Every op computes in float32, also when the logits are float16 (``mixed_float16``), and
-works eagerly, inside :func:`tf.function` and under XLA (``jit_compile=True``).
+works eagerly, inside :func:`tf.function` and under XLA (``jit_compile=True``). The heavy
+parts run as small XLA-compiled kernels even when the caller is not compiled, so the first
+call for a new input shape takes a moment to compile.
 """
 
 import functools
