@@ -78,3 +78,20 @@ def test_reliability_of_seeds_is_pooled_by_count():
     np.testing.assert_allclose(pooled["bin_confidence"][[0, 2]], [0.15, 0.75])
     np.testing.assert_allclose(pooled["bin_accuracy"][[0, 2]], [0.25, 0.5])
     assert np.isnan(pooled["bin_confidence"][1])
+
+
+def test_the_full_demo_trains_the_papers_five_baselines():
+    assert demo.BASELINES == ("focal", "ls", "mbls", "svls", "crac")
+
+
+@pytest.mark.slow
+def test_full_demo_adds_the_baselines(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "BASELINES", ("focal", "crac"))
+    settings = {key: value for key, value in TINY.items() if key != "seeds"}
+    results = demo.run_demo(
+        tmp_path / "d", quick=False, seeds=2, progress=False, settings=settings
+    )
+    assert [r["method"] for r in results] == ["ce"] * 2 + ["cespectral"] * 2 + ["focal"] * 2 + [
+        "crac"
+    ] * 2
+    assert [r["seed"] for r in results] == [0, 1] * 4
