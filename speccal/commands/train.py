@@ -60,6 +60,7 @@ def config_from_args(args):
         momentum=args.momentum,
         seed=args.seed,
         strategy=args.strategy,
+        augment=args.augment,
     )
 
 
@@ -141,6 +142,9 @@ def register(subparsers):
     group.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="optimiser")
     group.add_argument("--lr", type=float, default=0.01, help="learning rate (paper: 0.01)")
     group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    group.add_argument(
+        "--augment", action="store_true", help="augment patches (flips, gamma, noise, blur)"
+    )
     group.add_argument(
         "--strategy",
         choices=("default", "mirrored"),

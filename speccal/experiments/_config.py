@@ -44,6 +44,9 @@ class RunConfig:
         value in the segmentation calibration code it compares against.
     foreground_fraction : float, default=0.5
         Share of patches centred on a random foreground voxel (the rest are uniform).
+    augment : bool, default=False
+        Augment training patches with :class:`speccal.datasets.Augmenter` (flips, gamma,
+        noise, blur, brightness; paper A.2).
     seed : int, default=0
         Seed of the weights, the case split and the patch sampling.
     strategy : {"default", "mirrored"}, default="default"
@@ -78,6 +81,7 @@ class RunConfig:
     learning_rate: float = 0.01
     momentum: float = 0.9
     foreground_fraction: float = 0.5
+    augment: bool = False
     seed: int = 0
     strategy: str = "default"
     split: tuple = (4, 1, 1)

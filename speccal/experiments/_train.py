@@ -108,12 +108,13 @@ def _training_batches(volumes, config, first_step):
     """
     import tensorflow as tf
 
-    from speccal.datasets import PatchSampler
+    from speccal.datasets import Augmenter, PatchSampler
 
     sampler = PatchSampler(
         [(v.image, v.label) for v in volumes],
         config.patch_size,
         foreground_fraction=config.foreground_fraction,
+        augment=Augmenter() if config.augment else None,
         seed=config.seed,
     )
     size = config.batch_size

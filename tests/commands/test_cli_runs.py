@@ -71,7 +71,7 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     SyntheticPhantoms.write(data, n_cases=6, shape=(16, 16, 12), seed=0)
     before = sorted(p.relative_to(data) for p in data.rglob("*"))
     runs = []
-    for loss, extra in (("ce", []), ("cespectral", ["--lam", "0.5", "--window", "4"])):
+    for loss, extra in (("ce", ["--augment"]), ("cespectral", ["--lam", "0.5", "--window", "4"])):
         out = tmp_path / loss
         argv = ["train", "--dataset", "synthetic", "--root", str(data), "--loss", loss,
                 "--epochs", "1", "--seed", "1", "--out", str(out), *TINY, *extra]  # fmt: skip
@@ -81,7 +81,9 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
         for key in ("method", "dataset", "ece", "sce", "tace", "dice", "hd95", "asd", "protocol"):
             assert key in metrics
         runs.append(str(out))
+    assert json.loads((tmp_path / "ce" / "config.json").read_text())["augment"] is True
     config = json.loads((tmp_path / "cespectral" / "config.json").read_text())
+    assert config["augment"] is False
     assert config["loss_params"] == {"lam": 0.5, "window": 4}
     assert config["patch_size"] == [16, 16, 16]
     capsys.readouterr()
