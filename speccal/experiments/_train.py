@@ -281,10 +281,13 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     """
     import keras
 
+    # the dataset is opened first, so a wrong --root leaves no half-made run behind
+    dataset = None if config is None else open_dataset(config.dataset, config.root)
     config = _prepare_run_dir(run_dir, config, resume, overwrite)
+    if dataset is None:
+        dataset = open_dataset(config.dataset, config.root)
     logger = _logger(run_dir)
     keras.utils.set_random_seed(config.seed)
-    dataset = open_dataset(config.dataset, config.root)
     parts = run_split(run_dir, dataset, config.split, config.seed)
     train_volumes = load_volumes(dataset, parts["train"], config.cache_dir)
     validation = _validation_patches(load_volumes(dataset, parts["val"], config.cache_dir), config)

@@ -103,3 +103,14 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     progress = json.loads((tmp_path / "cespectral" / "checkpoint" / "progress.json").read_text())
     assert progress == {"epoch": 1}
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing written
+
+
+def test_root_without_the_layout_says_what_was_expected(capsys, tmp_path):
+    root = tmp_path / "brats"
+    root.mkdir()
+    out = tmp_path / "run"
+    err = _error(
+        capsys, ["train", "--dataset", "brats2020", "--root", str(root), "--out", str(out)]
+    )
+    assert "MICCAI_BraTS2020_TrainingData" in err
+    assert not out.exists()
