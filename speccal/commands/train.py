@@ -51,7 +51,7 @@ def config_from_args(args):
         loss_params=loss_params(args),
         model=args.model,
         model_params=model_params,
-        epochs=args.epochs,
+        epochs=10 if args.epochs is None else args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         patch_size=tuple(args.patch_size),
         batch_size=args.batch_size,
@@ -65,9 +65,15 @@ def config_from_args(args):
 
 
 def _run(args):
-    from speccal.experiments import train_run
+    from speccal.experiments import RunConfig, train_run
 
-    config = None if args.resume else config_from_args(args)
+    if not args.resume:
+        config = config_from_args(args)
+    elif args.epochs is not None:  # continue the run up to a new number of epochs
+        config = RunConfig.load(args.out)
+        config.epochs = args.epochs
+    else:
+        config = None
     train_run(
         config,
         args.out,
@@ -95,7 +101,13 @@ def register(subparsers):
         default="cespectral",
         help=f"loss: {', '.join(LOSS_NAMES)} (default: cespectral)",
     )
-    parser.add_argument("--epochs", metavar="N", type=int, default=10, help="epochs (default: 10)")
+    parser.add_argument(
+        "--epochs",
+        metavar="N",
+        type=int,
+        default=None,
+        help="epochs (default: 10; with --resume: continue up to N)",
+    )
     parser.add_argument(
         "--steps-per-epoch",
         metavar="N",

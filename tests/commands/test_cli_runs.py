@@ -102,6 +102,10 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     assert main(["train", "--resume", "--out", runs[1], "--quiet"]) == 0
     progress = json.loads((tmp_path / "cespectral" / "checkpoint" / "progress.json").read_text())
     assert progress == {"epoch": 1}
+    assert main(["train", "--resume", "--out", runs[1], "--epochs", "2", "--quiet"]) == 0
+    progress = json.loads((tmp_path / "cespectral" / "checkpoint" / "progress.json").read_text())
+    assert progress == {"epoch": 2}
+    assert json.loads((tmp_path / "cespectral" / "config.json").read_text())["epochs"] == 2
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # nothing written
 
 
