@@ -7,14 +7,15 @@ Run: ``python benchmarks/bench_regularizer.py [--steps 11] [--repeats 30] [--siz
     with :class:`speccal.losses.CESpectral` vs plain sparse categorical cross-entropy. Both
     models start from the same weights and are compiled the same way (Keras' default on this
     machine: no XLA on a CPU-only host); their steps alternate, so load from other processes
-    hits both alike. Printed: median step times and their ratio (goal <= 1.03).
+    hits both alike. Printed: median step times, the ratio of the medians (goal <= 1.03) and
+    the ratio of the minima (the least disturbed steps).
 (b) Forward + backward of the regularizer (``L_spectral`` and its gradient w.r.t. the logits)
     on 2×96³×4 logits vs one ``tf.signal.rfft3d`` of the same confidence maps, each a compiled
-    :func:`tf.function`, alternating, with and without XLA. Printed: medians and the ratio
-    (goal <= 3).
+    :func:`tf.function`, alternating, with and without XLA (without it, the regularizer still
+    runs its own small XLA kernels). Printed as in (a) (goal <= 3).
 
-Timings are medians after warm-up calls. The machine may be shared: ratios of interleaved
-measurements are what to read, not absolute times.
+Timings follow warm-up calls. The machine may be shared: ratios of interleaved measurements
+are what to read, not absolute times; under heavy load the ratio of minima is the steadier.
 """
 
 import argparse
@@ -27,8 +28,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 
-def interleaved_medians(functions, repeats, warmup=2):
-    """Median wall time (s) of each zero-argument callable, calls alternating."""
+def interleaved_times(functions, repeats, warmup=2):
+    """Wall times (s) of each zero-argument callable, calls alternating, after warm-up."""
     for _ in range(warmup):
         for function in functions.values():
             function()
@@ -38,7 +39,19 @@ def interleaved_medians(functions, repeats, warmup=2):
             start = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(values)) for name, values in times.items()}
+    return {name: np.asarray(values) for name, values in times.items()}
+
+
+def report(label, names, times, unit_digits=1):
+    """One line: median times, the ratio of medians and (robust to load) of minima."""
+    (base, base_t), (other, other_t) = ((n, times[n]) for n in names)
+    med = {n: float(np.median(t)) for n, t in times.items()}
+    print(
+        f"    {label} {base} {med[base] * 1e3:8.{unit_digits}f} ms   "
+        f"{other} {med[other] * 1e3:8.{unit_digits}f} ms   "
+        f"ratio {med[other] / med[base]:5.3f} (medians), "
+        f"{other_t.min() / base_t.min():5.3f} (minima)"
+    )
 
 
 def train_step_ratio(size, steps):
@@ -59,11 +72,10 @@ def train_step_ratio(size, steps):
         model = unet3d(4, 4, patch_size=(size,) * 3)
         model.compile(keras.optimizers.SGD(0.01), loss=loss)
         models[name] = model
-    times = interleaved_medians(
+    return interleaved_times(
         {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()},
         repeats=steps,
     )
-    return times["ce"], times["cespectral"]
 
 
 def regularizer_ratio(jit, repeats):
@@ -85,15 +97,14 @@ def regularizer_ratio(jit, repeats):
     def rfft(c):
         return tf.signal.rfft3d(c)
 
-    times = interleaved_medians(
+    return interleaved_times(
         {
-            "regularizer": lambda: [t.numpy() for t in forward_backward(logits)],
             "rfft3d": lambda: rfft(conf).numpy(),
+            "regularizer": lambda: [t.numpy() for t in forward_backward(logits)],
         },
         repeats=repeats,
         warmup=3,
     )
-    return times["regularizer"], times["rfft3d"]
 
 
 def main():
@@ -108,19 +119,11 @@ def main():
     # microbenchmarks of (b), the U-Net steps of this process were slower and noisier.
     print("(a) U-Net train step, batch 2, CESpectral vs CE (goal <= 1.03)")
     for size in args.sizes:
-        ce, spectral = train_step_ratio(size, args.steps)
-        print(
-            f"    {size}^3  CE {ce * 1e3:8.1f} ms   CESpectral {spectral * 1e3:8.1f} ms"
-            f"   ratio {spectral / ce:5.3f}"
-        )
+        report(f"{size}^3", ("ce", "cespectral"), train_step_ratio(size, args.steps))
     print("(b) regularizer forward+backward vs one rfft3d, 2x96^3x4 logits (goal <= 3)")
     for jit in (True, False):
-        reg, fft = regularizer_ratio(jit, args.repeats)
-        label = "XLA     " if jit else "no XLA  "
-        print(
-            f"    {label} regularizer {reg * 1e3:7.1f} ms   rfft3d {fft * 1e3:6.1f} ms"
-            f"   ratio {reg / fft:5.2f}"
-        )
+        label = "XLA   " if jit else "no XLA"
+        report(label, ("rfft3d", "regularizer"), regularizer_ratio(jit, args.repeats))
 
 
 if __name__ == "__main__":
