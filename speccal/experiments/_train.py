@@ -86,6 +86,12 @@ def restore_checkpoint(run_dir, model, loss):
         missing = sorted(set(variables) - set(state.files))
         if missing:
             raise ValueError(f"{ckpt / LOSS_STATE_FILE} lacks the loss variables {missing}.")
+        extra = sorted(set(state.files) - set(variables))
+        if extra:
+            raise ValueError(
+                f"{ckpt / LOSS_STATE_FILE} holds loss variables {extra} that the run's loss "
+                f"({type(loss).__name__}) does not have; was the run's loss changed?"
+            )
         for name, variable in variables.items():
             variable.assign(state[name])
     return epochs
@@ -139,11 +145,17 @@ def build_model(config, in_channels, n_classes):
     return get_model(config.model, in_channels, n_classes, **params)
 
 
-def make_loss(config):
-    """The run's loss from :func:`speccal.losses.get_loss` (``callback`` params excluded)."""
+def make_loss(config, n_classes):
+    """The run's loss from :func:`speccal.losses.get_loss` (``callback`` params excluded).
+
+    CRaC gets ``n_classes`` so that its multipliers exist before the first batch: a resumed
+    run can then restore them instead of silently starting them afresh.
+    """
     from speccal.losses import get_loss
 
     params = {k: v for k, v in config.loss_params.items() if k != "callback"}
+    if config.loss == "crac":
+        params.setdefault("n_classes", n_classes)
     return get_loss(config.loss, **params)
 
 
@@ -299,7 +311,7 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     batches = _training_batches(train_volumes, config, epochs_done * config.steps_per_epoch)
     with _strategy(config.strategy).scope():
         model = build_model(config, in_channels, n_classes)
-        loss = make_loss(config)
+        loss = make_loss(config, n_classes)
         model.compile(optimizer=_optimizer(config), loss=loss)
     if resume:
         restore_checkpoint(run_dir, model, loss)

@@ -51,7 +51,7 @@ def fake_collaborators(monkeypatch, fake_dataset):
 
     created = []
 
-    def fake_loss(config):
+    def fake_loss(config, n_classes):
         loss = make_counting_loss()
         created.append(loss)
         return loss

@@ -135,3 +135,34 @@ def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
     lam = [k for k in variables if "lambd" in k or "multiplier" in k]
     assert lam, sorted(variables)
     assert np.any(state[lam[0]] > 1e-6)
+
+
+@pytest.mark.slow
+def test_resumed_crac_run_restores_its_multipliers(tmp_path, fake_dataset):
+    train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
+    saved = dict(np.load(tmp_path / "r" / "checkpoint" / "loss_state.npz"))
+    config = RunConfig.load(tmp_path / "r")
+    config.epochs = 1  # nothing left to train: the restored state is returned as it was
+    resumed = train_run(config, tmp_path / "r", resume=True, progress=False)
+    restored = loss_variables(resumed.loss)
+    assert sorted(restored) == sorted(saved)
+    for name, value in saved.items():
+        np.testing.assert_array_equal(restored[name].numpy(), value, err_msg=name)
+
+
+def test_checkpoint_with_foreign_loss_state_is_refused(tmp_path, counting_loss):
+    from speccal.experiments._train import restore_checkpoint
+
+    class _Model:
+        optimizer = None
+
+        def load_weights(self, path):
+            pass
+
+    ckpt = tmp_path / "checkpoint"
+    ckpt.mkdir()
+    (ckpt / "progress.json").write_text('{"epoch": 1}\n')
+    state = {k: v.numpy() for k, v in loss_variables(counting_loss).items()}
+    np.savez(ckpt / "loss_state.npz", **state, **{"loss.other": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"holds loss variables \['loss.other'\]"):
+        restore_checkpoint(tmp_path, _Model(), counting_loss)
