@@ -182,9 +182,9 @@ class EvaluationProtocol:
             aggregation = "pooled over volumes"
         else:
             aggregation = f"per volume, then a {self.volume_weights}-weighted mean"
-        background = "in" if self.include_background else "out"
+        background = "included in" if self.include_background else "excluded from"
         return (
-            f"{self.name}: {voxels}{ignore}, {aggregation}, background class {background} of "
+            f"{self.name}: {voxels}{ignore}, {aggregation}, background class {background} "
             f"the class averages, equal-width bin rule {self.bin_rule!r}"
         )
 

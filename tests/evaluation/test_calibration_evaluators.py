@@ -338,8 +338,8 @@ def test_monai_preset_reproduces_calibration_error_metric(data):
 def test_protocol_describe_and_presets():
     assert EvaluationProtocol.preset("speccal") == EvaluationProtocol(name="speccal")
     assert EvaluationProtocol.preset("monai").describe() == (
-        "monai: all voxels, per volume, then a uniform-weighted mean, background class in of "
-        "the class averages, equal-width bin rule 'right'"
+        "monai: all voxels, per volume, then a uniform-weighted mean, background class "
+        "included in the class averages, equal-width bin rule 'right'"
     )
     assert EvaluationProtocol().replace(include_background=False).include_background is False
     with pytest.raises(ValueError, match="`include_background` must be True when there is a"):
