@@ -73,7 +73,7 @@ def test_jit_compile_with_smaller_last_batch():
     np.testing.assert_allclose(loss.regularizer.buffer.numpy(), want.buffer.numpy(), rtol=1e-5)
 
 
-def test_training_updates_weights_and_gradient_includes_spectral_term():
+def test_spectral_term_reaches_the_weights():
     x, y = data(4)
     grads = []
     for lam in (0.0, 1.0):
