@@ -16,14 +16,17 @@ import pytest
 MODULES = (
     "speccal.analysis",
     "speccal.datasets",
+    "speccal.datasets.tfdata",
     "speccal.evaluation",
     "speccal.experiments",
     "speccal.inference",
     "speccal.losses",
     "speccal.metrics",
+    "speccal.metrics.keras",
     "speccal.models",
     "speccal.plotting",
     "speccal.posthoc",
+    "speccal.posthoc.keras",
     "speccal.spectral",
 )
 
