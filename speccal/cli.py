@@ -28,13 +28,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"speccal {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"speccal.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"speccal.commands.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"speccal.commands.{name}").register(subparsers)
     return parser
 
 

@@ -3,8 +3,7 @@
 numpy only; importing this package never imports TensorFlow.
 """
 
-# -- calibration evaluators and protocols (issue 3) --
-from speccal.evaluation._calibration import (  # noqa: F401
+from speccal.evaluation._calibration import (
     CALIBRATION_METRICS,
     ACEEvaluator,
     CalibrationEvaluator,
@@ -13,7 +12,18 @@ from speccal.evaluation._calibration import (  # noqa: F401
     SCEEvaluator,
     TACEEvaluator,
 )
-from speccal.evaluation._protocol import PROTOCOL_PRESETS, EvaluationProtocol  # noqa: F401
+from speccal.evaluation._protocol import PROTOCOL_PRESETS, EvaluationProtocol
+from speccal.evaluation._segmentation import SegmentationEvaluator
 
-# -- segmentation evaluator (issue 4) --
-from speccal.evaluation._segmentation import SegmentationEvaluator  # noqa: F401
+__all__ = [
+    "ACEEvaluator",
+    "CALIBRATION_METRICS",
+    "CalibrationEvaluator",
+    "ECEEvaluator",
+    "EvaluationProtocol",
+    "MCEEvaluator",
+    "PROTOCOL_PRESETS",
+    "SCEEvaluator",
+    "SegmentationEvaluator",
+    "TACEEvaluator",
+]

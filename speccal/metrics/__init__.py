@@ -4,8 +4,7 @@ This package never imports TensorFlow; the Keras streaming metrics live in
 :mod:`speccal.metrics.keras`, which must be imported explicitly.
 """
 
-# -- calibration metrics (issue 3) --
-from speccal.metrics._calibration import (  # noqa: F401
+from speccal.metrics._calibration import (
     adaptive_calibration_error,
     brier_score,
     classwise_calibration_error,
@@ -16,11 +15,25 @@ from speccal.metrics._calibration import (  # noqa: F401
     static_calibration_error,
     thresholded_adaptive_calibration_error,
 )
-
-# -- segmentation metrics (issue 4) --
-from speccal.metrics._segmentation import (  # noqa: F401
+from speccal.metrics._segmentation import (
     average_surface_distance,
     dice_score,
     hausdorff_distance_95,
     segmentation_scores,
 )
+
+__all__ = [
+    "adaptive_calibration_error",
+    "average_surface_distance",
+    "brier_score",
+    "classwise_calibration_error",
+    "dice_score",
+    "expected_calibration_error",
+    "hausdorff_distance_95",
+    "maximum_calibration_error",
+    "negative_log_likelihood",
+    "rms_calibration_error",
+    "segmentation_scores",
+    "static_calibration_error",
+    "thresholded_adaptive_calibration_error",
+]

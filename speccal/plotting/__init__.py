@@ -3,12 +3,6 @@
 numpy only; importing this package never imports TensorFlow or matplotlib.
 """
 
-# -- reliability diagrams (issue 3) --
-from speccal.plotting._reliability import ReliabilityDisplay
-
-# isort: split
-
-# -- spectral and comparison figures (issue 9) --
 from speccal.plotting._figures import (
     confidence_colormap,
     plot_boundary_experiment,
@@ -27,6 +21,7 @@ from speccal.plotting._ranks import (
     plot_rank_heatmap,
     plot_rank_totals,
 )
+from speccal.plotting._reliability import ReliabilityDisplay
 from speccal.plotting._report import save_figures
 from speccal.plotting._runs import HIGHER_IS_BETTER, RunResult, load_run, save_run
 
