@@ -8,6 +8,7 @@ arguments, returning the exit status). Heavy imports (TensorFlow) happen inside 
 
 import argparse
 import importlib
+import os
 import sys
 
 from speccal import __version__
@@ -34,6 +35,8 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``speccal`` console script; returns the exit status."""
+    # TensorFlow's C++ start-up lines are noise on a terminal; a user's own setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
