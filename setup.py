@@ -25,21 +25,27 @@ INSTALL_REQUIRES = [
     "joblib>=1.6",
 ]
 
+DOCS_REQUIRE = [
+    "sphinx>=9.0",
+    "numpydoc>=1.11",
+    "sphinx-gallery>=0.22",
+    "pydata-sphinx-theme>=0.24",
+]
+PROMISE_REQUIRE = ["SimpleITK>=2.5"]
+
 EXTRAS_REQUIRE = {
     "gpu": ["tensorflow[and-cuda]>=2.21"],
-    "promise": ["SimpleITK>=2.5"],
+    "promise": PROMISE_REQUIRE,
+    "docs": DOCS_REQUIRE,
+    # The tests build the docs and read PROMISE12's MetaImage files, so they need both.
     "dev": [
         "pytest>=9.0",
         "pytest-xdist>=3.8",
         "hypothesis>=6.150",
         "ruff>=0.17",
         "medpy>=0.5.2",
-    ],
-    "docs": [
-        "sphinx>=8.1",
-        "numpydoc>=1.8",
-        "sphinx-gallery>=0.18",
-        "pydata-sphinx-theme>=0.16",
+        *DOCS_REQUIRE,
+        *PROMISE_REQUIRE,
     ],
 }
 
