@@ -335,6 +335,15 @@ class BoundaryExperimentResult:
         Sum of ``band_powers`` over bands ``high_band`` and above.
     spectral_entropy : ndarray of shape (n_alphas,)
         Spectral entropy of ``band_powers``.
+
+    Examples
+    --------
+    >>> from speccal.analysis import boundary_confidence_experiment
+    >>> res = boundary_confidence_experiment(alphas=(1.0, 0.5), size=16, bands=4)
+    >>> res.maps.shape, res.band_powers.shape, res.spectral_entropy.shape
+    ((2, 16, 16), (2, 4), (2,))
+    >>> float(res.maps[1].min())  # the boundary voxels of the α = 0.5 map
+    0.5
     """
 
     alphas: np.ndarray

@@ -60,6 +60,14 @@ def confidence_colormap():
     Returns
     -------
     cmap : matplotlib.colors.LinearSegmentedColormap
+
+    Examples
+    --------
+    >>> from matplotlib.colors import to_hex
+    >>> from speccal.plotting import confidence_colormap
+    >>> cmap = confidence_colormap()
+    >>> to_hex(cmap(0.0)), to_hex(cmap(1.0))
+    ('#2166ac', '#f28e2b')
     """
     from matplotlib.colors import LinearSegmentedColormap
 

@@ -24,6 +24,16 @@ class RankTable:
         Rank 1 is best; ties share the mean of their ranks.
     totals : ndarray of shape (n_methods,)
         Sum of each method's ranks (lower is better).
+
+    Examples
+    --------
+    >>> from speccal.plotting import aggregate_ranks
+    >>> t = aggregate_ranks({("ce", "acdc"): {"dice": 0.8, "ece": 0.01},
+    ...                      ("ours", "acdc"): {"dice": 0.9, "ece": 0.03}}, ("dice", "ece"))
+    >>> t.methods, t.columns
+    (('ce', 'ours'), (('acdc', 'dice'), ('acdc', 'ece')))
+    >>> t.ranks.tolist(), t.totals.tolist()
+    ([[2.0, 1.0], [1.0, 2.0]], [3.0, 3.0])
     """
 
     methods: tuple

@@ -103,6 +103,17 @@ class RunResult:
         ``frequencies`` and ``power`` of ``spectrum.npz``.
     example : dict of str to ndarray
         ``image``, ``label``, ``confidence`` and ``probability`` slices of one test case.
+
+    Examples
+    --------
+    :func:`load_run` builds it from a run directory; the fields can also be given directly:
+
+    >>> from pathlib import Path
+    >>> from speccal.plotting import RunResult
+    >>> run = RunResult(path=Path("runs/ce"), metrics={"method": "ce", "dataset": "acdc",
+    ...     "dice": [0.8, 0.9]}, per_volume={}, reliability={}, spectrum={}, example={})
+    >>> run.method, run.dataset, round(run.metric("dice"), 2)
+    ('ce', 'acdc', 0.85)
     """
 
     path: Path
