@@ -1,7 +1,6 @@
 """Evaluation of a run on its test cases: metrics, per-volume table, reliability, spectrum."""
 
 import csv
-import json
 import warnings
 from pathlib import Path
 
@@ -10,8 +9,8 @@ from scipy import special
 
 from speccal.experiments._config import RunConfig
 from speccal.experiments._data import load_volumes, open_dataset, run_split
+from speccal.experiments._tables import write_results
 
-METRICS_FILE = "metrics.json"
 PER_VOLUME_FILE = "per_volume.csv"
 RELIABILITY_FILE = "reliability.npz"
 SPECTRUM_FILE = "spectrum.npz"
@@ -92,6 +91,9 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
         The content of ``metrics.json``: ``method``, ``dataset``, ``loss_params``, ``seed``,
         ``n_volumes``, ``ece``, ``sce``, ``tace``, ``dice``, ``hd95``, ``asd`` (means over
         the test volumes), ``ece_pooled``, ``sce_pooled``, ``tace_pooled`` and ``protocol``.
+        ``hd95`` and ``asd`` are ``inf`` when a test volume misses a class the reference has
+        (or the reverse); ``metrics.json`` then holds the string ``"inf"`` (standard JSON,
+        read back as a float by :func:`speccal.experiments.read_results`).
 
     Raises
     ------
@@ -174,7 +176,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
         **{f"{k}_pooled": float(calibration.scores_[k]) for k in CALIBRATION_KEYS},
         "protocol": _protocol(calibration),
     }
-    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_results(run_dir, metrics)
     _write_per_volume(run_dir / PER_VOLUME_FILE, rows)
     np.savez(
         run_dir / RELIABILITY_FILE,

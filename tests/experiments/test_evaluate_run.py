@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from speccal.experiments import RunConfig, evaluate_run, train_run  # noqa: E402
+from speccal.experiments import RunConfig, evaluate_run, read_results, train_run  # noqa: E402
 
 KEYS = ("method", "dataset", "ece", "sce", "tace", "dice", "hd95", "asd", "protocol")
 
@@ -32,7 +32,8 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     train_run(config, run, progress=False)
     metrics = evaluate_run(run, progress=False)
     assert set(KEYS) <= set(metrics)
-    assert json.loads((run / "metrics.json").read_text()) == metrics
+    _strict_json((run / "metrics.json").read_text())  # standard JSON, even with inf distances
+    assert read_results([run]) == [metrics]
     assert (metrics["method"], metrics["dataset"]) == ("ce", "synthetic")
 
     split = json.loads((run / "split.json").read_text())
@@ -85,3 +86,33 @@ def test_evaluate_without_checkpoint_names_the_file(tmp_path, fake_dataset):
     (tmp_path / "split.json").write_text(json.dumps(split))
     with pytest.raises(ValueError, match=r"\['case_from_elsewhere'\] are not \(was the run's"):
         evaluate_run(tmp_path, progress=False)
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_missed_classes_give_inf_distances_in_standard_json(tmp_path, fake_dataset, monkeypatch):
+    # a model that predicts background everywhere misses every foreground class: HD95 = inf
+    import keras
+
+    from speccal.experiments import _evaluate
+
+    def background_model(run_dir, config, in_channels, n_classes):
+        inputs = keras.Input((None, None, None, in_channels))
+        bias = keras.initializers.Constant([10.0] + [0.0] * (n_classes - 1))
+        outputs = keras.layers.Conv3D(
+            n_classes, 1, kernel_initializer="zeros", bias_initializer=bias
+        )(inputs)
+        return keras.Model(inputs, outputs)
+
+    monkeypatch.setattr(_evaluate, "load_trained_model", background_model)
+    RunConfig(dataset="synthetic", root=str(tmp_path), patch_size=(8, 8, 8)).save(tmp_path)
+    metrics = evaluate_run(tmp_path, progress=False)
+    assert metrics["hd95"] == metrics["asd"] == float("inf")
+    written = _strict_json((tmp_path / "metrics.json").read_text())
+    assert written["hd95"] == written["asd"] == "inf"
+    assert read_results([tmp_path]) == [metrics]
