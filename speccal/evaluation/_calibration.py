@@ -223,7 +223,8 @@ class CalibrationEvaluator(BaseEstimator):
         for name in list(vars(self)):
             if name.endswith("_") and not name.startswith("_"):
                 delattr(self, name)
-        self.__dict__.pop("_state", None)
+        for name in ("_state", "_volume_scores", "_volume_counts"):
+            self.__dict__.pop(name, None)
         return self.partial_fit(y_true, y_prob, mask=mask)
 
     def partial_fit(self, y_true, y_prob, *, mask=None):

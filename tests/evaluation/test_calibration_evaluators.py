@@ -155,6 +155,16 @@ def test_per_volume_values_equal_functions(data):
     np.testing.assert_array_equal(evaluator.volume_counts_, [t.size for t in trues])
 
 
+def test_refit_forgets_per_volume_values(data):
+    trues, probs = data
+    evaluator = CalibrationEvaluator(metrics=("ece",), per_volume=True).fit(trues, probs)
+    evaluator.set_params(metrics=("sce",), per_volume=False).fit(trues[:1], probs[:1])
+    assert not hasattr(evaluator, "volume_scores_")
+    assert not hasattr(evaluator, "volume_counts_")
+    evaluator.set_params(per_volume=True).fit(trues[:2], probs[:2])
+    assert evaluator.volume_scores_["sce"].shape == (2,)
+
+
 def test_score_evaluates_new_data_without_changing_the_evaluator(data):
     trues, probs = data
     evaluator = ECEEvaluator().fit(trues[0], probs[0])
