@@ -31,8 +31,12 @@ def new_axes_row(ax, n, name):
     return axes
 
 
-def runs_by_name(results, name):
-    """``{label: item}`` from a mapping, or from a sequence of :class:`RunResult` (by method)."""
+def runs_by_name(results, name, *, by=("method",)):
+    """``{label: item}`` from a mapping, or from a sequence of :class:`RunResult`.
+
+    A run's label is its attribute ``by[0]`` (``run.method`` by default), or the tuple of the
+    attributes ``by`` when there are several, e.g. ``("method", "dataset")``.
+    """
     if isinstance(results, RunResult):
         results = [results]
     if hasattr(results, "items"):
@@ -45,12 +49,15 @@ def runs_by_name(results, name):
                     f"`{name}` must be a mapping or a sequence of RunResult; got an item of "
                     f"type {type(run).__name__}."
                 )
-            if run.method in out:
+            label = tuple(getattr(run, attr) for attr in by)
+            label = label[0] if len(by) == 1 else label
+            if label in out:
+                per = by[0] if len(by) == 1 else f"({', '.join(by)})"
                 raise ValueError(
-                    f"`{name}` must hold one run per method; got {run.method!r} twice "
-                    f"({out[run.method].path} and {run.path})."
+                    f"`{name}` must hold one run per {per}; got {label!r} twice "
+                    f"({out[label].path} and {run.path})."
                 )
-            out[run.method] = run
+            out[label] = run
     if not out:
         raise ValueError(f"`{name}` must not be empty; got {results!r}.")
     return out

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speccal.plotting._base import PAPER_METRICS, new_axes
+from speccal.plotting._base import PAPER_METRICS, new_axes, runs_by_name
 from speccal.plotting._runs import RunResult, metric_direction, metric_label
 
 __all__ = ["RankTable", "aggregate_ranks", "plot_rank_heatmap", "plot_rank_totals"]
@@ -40,30 +40,6 @@ class RankTable:
     columns: tuple
     ranks: np.ndarray
     totals: np.ndarray
-
-
-def _results_grid(results):
-    """``{(method, dataset): row}`` from runs or from a mapping keyed by (method, dataset)."""
-    if hasattr(results, "items"):
-        grid = dict(results.items())
-    else:
-        grid = {}
-        for run in results:
-            if not isinstance(run, RunResult):
-                raise TypeError(
-                    "`results` must be a mapping {(method, dataset): metrics} or a sequence "
-                    f"of RunResult; got an item of type {type(run).__name__}."
-                )
-            key = (run.method, run.dataset)
-            if key in grid:
-                raise ValueError(
-                    f"`results` must hold one run per (method, dataset); got {key!r} twice "
-                    f"({grid[key].path} and {run.path})."
-                )
-            grid[key] = run
-    if not grid:
-        raise ValueError("`results` must not be empty.")
-    return grid
 
 
 def _value(row, metric, key):
@@ -113,7 +89,7 @@ def aggregate_ranks(results, metrics=PAPER_METRICS, *, higher_is_better=None):
     """
     from scipy.stats import rankdata
 
-    grid = _results_grid(results)
+    grid = runs_by_name(results, "results", by=("method", "dataset"))
     methods = tuple(dict.fromkeys(str(m) for m, _ in grid))
     datasets = tuple(dict.fromkeys(str(d) for _, d in grid))
     missing = [(m, d) for m in methods for d in datasets if (m, d) not in grid]
