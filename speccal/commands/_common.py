@@ -2,6 +2,9 @@
 
 import functools
 
+# Copies of speccal.datasets.DATASET_NAMES and speccal.losses.LOSS_NAMES, for argparse's
+# ``choices``: importing those packages loads scipy/nibabel and TensorFlow, which would make
+# ``speccal --help`` take seconds. tests/commands/test_cli_runs.py keeps them equal.
 DATASET_NAMES = (
     "brats2020",
     "acdc",

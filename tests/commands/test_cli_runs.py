@@ -22,9 +22,11 @@ def _error(capsys, argv):
 
 
 def test_loss_and_dataset_choices_match_the_registries():
+    import speccal.datasets
     import speccal.losses
 
     assert LOSS_NAMES == speccal.losses.LOSS_NAMES
+    assert DATASET_NAMES == speccal.datasets.DATASET_NAMES
     assert set(DATASET_NAMES) == {
         "brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12", "synthetic"
     }  # fmt: skip
