@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from speccal.datasets._io import spacing_of
+
 #: CT window of the paper (HU).
 CT_CLIP = (-1000.0, 400.0)
 
@@ -416,7 +418,7 @@ def _preprocess_case(case, fingerprint, params):
         "image": image,
         "label": label,
         "affine": affine,
-        "spacing": tuple(float(s) for s in np.sqrt((affine[:3, :3] ** 2).sum(0))),
+        "spacing": spacing_of(affine),
     }
 
 
