@@ -7,6 +7,8 @@ never loads Keras.
 import keras
 from keras import ops
 
+from speccal.metrics._binning import check_n_bins
+
 __all__ = ["ECEMetric"]
 
 
@@ -59,8 +61,7 @@ class ECEMetric(keras.metrics.Metric):
     """
 
     def __init__(self, n_bins=15, from_logits=False, name="ece", dtype=None):
-        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-            raise ValueError(f"`n_bins` must be an integer >= 1; got {n_bins!r}.")
+        n_bins = check_n_bins(n_bins)
         super().__init__(name=name, dtype=dtype)
         self.n_bins = n_bins
         self.from_logits = from_logits

@@ -74,6 +74,15 @@ def test_config_round_trip_and_model_save(tmp_path, rng):
     assert loaded.evaluate(x, y, verbose=0, return_dict=True)["ece"] == pytest.approx(expected)
 
 
+def test_numpy_integer_n_bins_like_the_evaluator(rng):
+    y_true, y_prob = next(batches(rng))
+    metric = ECEMetric(n_bins=np.int64(10))
+    metric.update_state(y_true, y_prob)
+    assert type(metric.get_config()["n_bins"]) is int
+    expected = ECEEvaluator(n_bins=np.int64(10)).fit(y_true, y_prob).score_
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-6)
+
+
 @pytest.mark.parametrize("n_bins", [0, 1.5, True])
 def test_bad_n_bins(n_bins):
     with pytest.raises(ValueError, match="`n_bins` must be an integer >= 1; got"):
