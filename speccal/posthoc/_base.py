@@ -16,6 +16,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from speccal.metrics._binning import ROW_SUM_ATOL
+
 #: Rows processed at once when a computation has to visit every voxel.
 CHUNK_ROWS = 1 << 18
 
@@ -132,7 +134,7 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator")
     return scores_2d, shape
 
 
-def _check_probabilities(prob_2d, name, atol=1e-3):
+def _check_probabilities(prob_2d, name, atol=ROW_SUM_ATOL):
     low, high = float(prob_2d.min()), float(prob_2d.max())
     if low < 0.0 or high > 1.0:
         raise ValueError(

@@ -9,6 +9,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 from sklearn.isotonic import IsotonicRegression
 
+from speccal.metrics._binning import bin_index
 from speccal.posthoc._base import (
     BaseCalibrator,
     _chunks,
@@ -211,16 +212,13 @@ class HistogramBinning(BaseCalibrator):
         super()._check_params()
         check_positive_int(self.n_bins, "n_bins")
 
-    def _bin_index(self, prob):
-        return np.minimum((prob * self.n_bins).astype(np.intp), self.n_bins - 1)
-
     def _fit(self, scores, y):
         n_classes, n_bins = self.n_classes_, self.n_bins
         count = np.zeros((n_classes, n_bins), dtype=np.int64)
         positive = np.zeros((n_classes, n_bins), dtype=np.int64)
         offsets = np.arange(n_classes) * n_bins
         for s in _chunks(len(scores)):
-            flat = self._bin_index(to_probabilities(scores[s], self.input)) + offsets
+            flat = bin_index(to_probabilities(scores[s], self.input), n_bins) + offsets
             count += np.bincount(flat.ravel(), minlength=n_classes * n_bins).reshape(count.shape)
             hits = flat[np.arange(len(flat)), y[s]]
             positive += np.bincount(hits, minlength=n_classes * n_bins).reshape(count.shape)
@@ -230,7 +228,7 @@ class HistogramBinning(BaseCalibrator):
         self.bin_values_ = np.where(count > 0, positive / np.maximum(count, 1), centres)
 
     def _calibrate(self, scores):
-        bins = self._bin_index(to_probabilities(scores, self.input))
+        bins = bin_index(to_probabilities(scores, self.input), self.n_bins)
         return renormalise(np.take_along_axis(self.bin_values_.T, bins, axis=0))
 
 
