@@ -12,7 +12,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from speccal.evaluation._protocol import EvaluationProtocol
 from speccal.metrics import _binning as kernel
-from speccal.metrics._calibration import KEEP_ALL, N_FINE_BINS, CalibrationAccumulator
+from speccal.metrics._calibration import (
+    KEEP_ALL,
+    N_FINE_BINS,
+    CalibrationAccumulator,
+    check_classes,
+)
 
 __all__ = [
     "ACEEvaluator",
@@ -300,10 +305,7 @@ class CalibrationEvaluator(BaseEstimator):
         """Metric values and error bounds of one accumulated state."""
         names, _, threshold, protocol, _ = self._config()
         background = protocol.include_background
-        if not background and state.n_classes < 2:
-            raise ValueError(
-                "`include_background` must be True when there is a single class; got False."
-            )
+        check_classes(state, background)
         thresholds = self._thresholds(threshold)
         values, bounds = {}, {}
         for name in names:

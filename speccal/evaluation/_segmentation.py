@@ -13,6 +13,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from speccal.evaluation._calibration import _as_volumes
 from speccal.metrics._segmentation import (
     SEGMENTATION_METRICS,
     _check_method,
@@ -34,12 +35,8 @@ def _score_volume(y_pred, y_true, spacing, case_id, options):
 
 
 def _as_volume_list(volumes, name):
-    """One array is one volume; a list or tuple holds one volume per item."""
-    if isinstance(volumes, list | tuple):
-        if not volumes:
-            raise ValueError(f"`{name}` must hold at least one volume; got an empty sequence.")
-        return [np.asarray(volume) for volume in volumes]
-    return [np.asarray(volumes)]
+    """The volumes of :func:`_as_volumes`, each as an array."""
+    return [np.asarray(volume) for volume in _as_volumes(volumes, name)]
 
 
 def _per_volume_spacings(spacing, n_volumes):

@@ -377,11 +377,12 @@ def static_calibration_error(y_true, y_prob, *, n_bins=15, include_background=Tr
     0.3
     """
     state = accumulate(y_true, y_prob, n_bins=n_bins, classwise=True)
-    _check_classes(state, include_background)
+    check_classes(state, include_background)
     return state.sce(include_background)
 
 
-def _check_classes(state, include_background):
+def check_classes(state, include_background):
+    """Refuse ``include_background=False`` when there is no class but the background."""
     if not include_background and state.n_classes < 2:
         raise ValueError(
             "`include_background` must be True when there is a single class; got False."
@@ -425,7 +426,7 @@ def adaptive_calibration_error(y_true, y_prob, *, n_bins=15, include_background=
     0.3
     """
     state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(KEEP_ALL,))
-    _check_classes(state, include_background)
+    check_classes(state, include_background)
     return state.adaptive_score(KEEP_ALL, include_background)[0]
 
 
@@ -472,7 +473,7 @@ def thresholded_adaptive_calibration_error(
     """
     threshold = kernel.check_threshold(threshold)
     state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(threshold,))
-    _check_classes(state, include_background)
+    check_classes(state, include_background)
     return state.adaptive_score(threshold, include_background)[0]
 
 
