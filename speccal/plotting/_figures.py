@@ -342,8 +342,8 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
         method), whose ``spectrum.npz`` is drawn.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure when ``None``.
-    xscale, yscale : {"linear", "log"}, default "linear" and "log"
-        Axis scales.
+    xscale, yscale : str, default "linear" and "log"
+        Axis scales (``"linear"``, ``"log"``, ``"symlog"``, ...).
 
     Returns
     -------
@@ -353,8 +353,8 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
     Raises
     ------
     ValueError
-        If frequencies and power differ in length, are not finite, or a power is not
-        positive on a log scale.
+        If ``xscale`` or ``yscale`` is not a matplotlib scale, frequencies and power differ
+        in length, are not finite, or a power is not positive on a log scale.
 
     Examples
     --------
@@ -364,6 +364,11 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
     >>> x = np.random.default_rng(0).normal(size=(32, 32))
     >>> ax = plot_power_spectra({"noise": radial_power_spectrum(x)})
     """
+    from matplotlib.scale import get_scale_names
+
+    for name, scale in (("xscale", xscale), ("yscale", yscale)):
+        if scale not in get_scale_names():
+            raise ValueError(f"`{name}` must be one of {get_scale_names()}; got {scale!r}.")
     ax = new_axes(ax)
     for name, item in runs_by_name(spectra, "spectra").items():
         if isinstance(item, RunResult):

@@ -242,6 +242,10 @@ def test_plot_power_spectra_errors(pyplot, runs):
         plot_power_spectra([runs[0], runs[0]])
     with pytest.raises(TypeError, match="`spectra` must be a mapping or a sequence of RunResult"):
         plot_power_spectra([(f, f)])
+    with pytest.raises(ValueError, match=r"`xscale` must be one of \[.*'symlog'.*\]; got 'lin'"):
+        plot_power_spectra(runs, xscale="lin")
+    with pytest.raises(ValueError, match="`yscale` must be one of .*; got 'lg'"):
+        plot_power_spectra(runs, yscale="lg")
 
 
 # ----------------------------------------------------------------------------- Fig. 5
