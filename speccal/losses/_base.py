@@ -1,7 +1,8 @@
 """Plumbing shared by the baseline losses.
 
 One place for: hyperparameter checks, label and logit validation, float32 casting,
-one-hot encoding with an ignore mask, the flat mean over valid voxels, and the local
+one-hot encoding with an ignore mask, the flat mean over valid voxels, per-sample
+weights broadcast to the voxel grid, and the local
 window filters (mean, Gaussian, box counts) that SVLS, NACL and CRaC apply to one-hot
 label maps.
 """
@@ -129,6 +130,27 @@ def one_hot_with_mask(labels, n_classes, ignore_class=None):
     return onehot, valid
 
 
+def expand_sample_weight(sample_weight, y_pred):
+    """Broadcast per-sample (or coarser) weights to the voxel grid ``(batch, *spatial)``.
+
+    Keras' loss reduction only adds or drops one trailing axis of ``sample_weight``, so
+    weights of shape ``(batch,)`` would not reach 2D or 3D per-voxel losses. Weights of
+    lower rank than the grid get trailing axes of size 1 and are broadcast; weights of
+    other ranks, or ``y_pred`` without 2 or 3 spatial axes, are returned unchanged (the
+    input checks then report the shape).
+    """
+    sample_weight = tf.convert_to_tensor(sample_weight)
+    rank = tf.convert_to_tensor(y_pred).shape.rank
+    missing = (rank or 0) - 1 - sample_weight.shape.rank
+    if rank not in (4, 5) or missing < 0:
+        return sample_weight
+    if missing > 0:
+        sample_weight = tf.reshape(
+            sample_weight, tf.concat([tf.shape(sample_weight), tf.ones(missing, tf.int32)], 0)
+        )
+    return tf.broadcast_to(sample_weight, tf.shape(y_pred)[:-1])
+
+
 def softmax_cross_entropy(targets, logits):
     """Per-voxel ``-sum_c targets_c log softmax(logits)_c``; no gradient into ``targets``."""
     return tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(targets), logits=logits)
@@ -182,6 +204,7 @@ class SegmentationLoss(keras.losses.Loss):
     per-voxel loss ``(B, *S)`` and ``hyperparameters()`` returning their constructor
     arguments; the base class validates inputs, masks ignored voxels and rescales so
     that Keras' ``"sum_over_batch_size"`` reduction is the mean over valid voxels.
+    ``sample_weight`` may be per sample ``(batch,)`` or per voxel.
     """
 
     def __init__(
@@ -189,6 +212,11 @@ class SegmentationLoss(keras.losses.Loss):
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.ignore_class = check_ignore_class(ignore_class)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            sample_weight = expand_sample_weight(sample_weight, y_pred)
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
         labels, logits = prepare_inputs(y_true, y_pred, self.ignore_class)

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from speccal.losses._base import expand_sample_weight
 from speccal.spectral import _band_powers_and_finite, spectral_entropy
 
 __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
@@ -53,17 +54,6 @@ def _global_batch_mean(powers):
     if context is not None and context.num_replicas_in_sync > 1:
         total, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
     return total / count
-
-
-def _expand_sample_weight(sample_weight, y_pred):
-    """Broadcast per-sample (or coarser) weights to the voxel grid ``(batch, *spatial)``."""
-    sample_weight = tf.convert_to_tensor(sample_weight)
-    missing = y_pred.shape.rank - 1 - sample_weight.shape.rank
-    if missing > 0:
-        sample_weight = tf.reshape(
-            sample_weight, tf.concat([tf.shape(sample_weight), tf.ones(missing, tf.int32)], 0)
-        )
-    return tf.broadcast_to(sample_weight, tf.shape(y_pred)[:-1])
 
 
 @keras.saving.register_keras_serializable(package="speccal")
@@ -443,7 +433,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
             y_true, y_pred = self._check_inputs(y_true, y_pred)
             spectral = self.regularizer(y_pred)
             if sample_weight is not None:
-                sample_weight = _expand_sample_weight(sample_weight, y_pred)
+                sample_weight = expand_sample_weight(sample_weight, y_pred)
             ce = self._cross_entropy(y_true, y_pred, sample_weight=sample_weight)
             return ce + tf.cast(self._spectral_weight(ce) * spectral, ce.dtype)
 

@@ -54,6 +54,19 @@ def test_ignored_voxels_change_nothing(rng, make, spatial):
 
 
 @pytest.mark.parametrize("make", LOSSES, ids=IDS)
+@pytest.mark.parametrize("spatial", [(5, 7), (5, 6, 7)])
+def test_per_sample_weights_reach_every_voxel(rng, make, spatial):
+    labels, logits = random_case(rng, spatial, 3)
+    loss = make()
+    weights = np.array([2.0, 0.5], np.float32)
+    voxel_weights = np.broadcast_to(weights.reshape(2, *[1] * len(spatial)), labels.shape)
+    want = float(loss(labels, logits, sample_weight=voxel_weights))
+    assert float(loss(labels, logits, sample_weight=weights)) == pytest.approx(want, rel=1e-6)
+    unweighted = make(reduction=None)(labels, logits).numpy()
+    assert want == pytest.approx(np.mean(unweighted * voxel_weights), rel=1e-5)
+
+
+@pytest.mark.parametrize("make", LOSSES, ids=IDS)
 def test_config_round_trip(rng, make):
     loss = make(ignore_class=7, name="custom")
     config = loss.get_config()
