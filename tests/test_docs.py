@@ -12,6 +12,7 @@ which trains a few tiny models and takes minutes. The suite splits that work:
 Both work on copies in ``tmp_path``, so nothing is written into the source tree.
 """
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -76,6 +77,15 @@ def test_gallery_example_has_title_cells_and_analysis(path):
     assert title.strip() and set(underline) == {"="} and len(underline) >= len(title)
     assert text.count("# %%") >= 2, f"{path.name} must be split into # %% cells"
     assert "# Analysis\n# --------" in text, f"{path.name} must close with an analysis cell"
+
+
+@pytest.mark.parametrize("module_name", ["analysis", "plotting"])
+def test_api_reference_lists_every_public_name(module_name):
+    module = importlib.import_module(f"speccal.{module_name}")
+    api = (REPO / "docs" / "api.rst").read_text()
+    listed = {line.strip() for line in api.splitlines()}
+    missing = [name for name in module.__all__ if f"{module_name}.{name}" not in listed]
+    assert not missing, f"docs/api.rst does not list speccal.{module_name}: {missing}"
 
 
 @pytest.mark.parametrize(
