@@ -23,21 +23,19 @@ each test volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
-from _settings import TOY_TRAINING, data_root
+from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import ACDC, make_split, read_info_cfg
 from speccal.plotting import ReliabilityDisplay, load_run
 
-# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
-# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
-workdir = tempfile.TemporaryDirectory()
-root = data_root("acdc", workdir.name, n_cases=12, shape=(48, 48, 10))
+# ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
+# temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
+# stand-in there.
+work = Workspace()
+root = work.data_root("acdc", n_cases=12, shape=(48, 48, 10))
 dataset = ACDC(root)
 print(dataset)
 
@@ -68,15 +66,14 @@ config = experiments.RunConfig(
     dataset="acdc",
     root=str(root),
     patch_size=(32, 32, 8),
-    cache_dir=str(Path(workdir.name) / "cache"),
+    cache_dir=work.cache_dir,
     **TOY_TRAINING,
 )
 print(config)
-run_dir = Path(workdir.name) / "runs" / "cespectral"
+run_dir = work.run_dir("cespectral")
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
-print(experiments.results_table([metrics], table_rows))
+print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
 # The pooled reliability bins of the test voxels are saved in the run folder:
@@ -101,4 +98,4 @@ print(f"mean confidence {confidence:.3f} vs accuracy {accuracy:.3f}")
 # is usually still *under*-confident (mean confidence below accuracy, bars above the
 # diagonal), the opposite of the over-confidence of a converged cross-entropy network that the
 # paper addresses: read this run as a check of the pipeline, not of the method.
-workdir.cleanup()
+work.cleanup()

@@ -22,20 +22,18 @@ volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import tempfile
-from pathlib import Path
-
 import numpy as np
-from _settings import TOY_TRAINING, data_root
+from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import ATLAS2023
 from speccal.plotting import load_run, plot_confidence_map
 
-# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
-# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
-workdir = tempfile.TemporaryDirectory()
-root = data_root("atlas2023", workdir.name, n_cases=12, shape=(48, 40, 24))
+# ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
+# temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
+# stand-in there.
+work = Workspace()
+root = work.data_root("atlas2023", n_cases=12, shape=(48, 40, 24))
 dataset = ATLAS2023(root)
 print(dataset)
 print("cases in natural order:", dataset.case_ids)
@@ -60,15 +58,14 @@ config = experiments.RunConfig(
     dataset="atlas2023",
     root=str(root),
     patch_size=(32, 32, 16),
-    cache_dir=str(Path(workdir.name) / "cache"),
+    cache_dir=work.cache_dir,
     **TOY_TRAINING,
 )
 print(config)
-run_dir = Path(workdir.name) / "runs" / "cespectral"
+run_dir = work.run_dir("cespectral")
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
-print(experiments.results_table([metrics], table_rows))
+print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
 # The confidence map of one test slice, over the image, with the label's class boundaries as
@@ -87,4 +84,4 @@ ax = plot_confidence_map(
 # ``region_masks(prediction)["liver"]``. Calibration is hardest at the tumour boundary inside
 # the liver, where both neighbours are foreground: the contours on the confidence map show
 # where to look.
-workdir.cleanup()
+work.cleanup()

@@ -23,21 +23,19 @@ volume with sliding-window inference: a real but barely trained network.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
-from _settings import TOY_TRAINING, data_root
+from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import BraTS2020
 from speccal.plotting import load_run, plot_confidence_map, plot_segmentation
 
-# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
-# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
-workdir = tempfile.TemporaryDirectory()
-root = data_root("brats2020", workdir.name, n_cases=12, n_test=2, shape=(48, 48, 40))
+# ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
+# temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
+# stand-in there.
+work = Workspace()
+root = work.data_root("brats2020", n_cases=12, n_test=2, shape=(48, 48, 40))
 dataset = BraTS2020(root)
 print(dataset)
 print("modalities:", dataset.modalities, " classes:", dataset.class_names)
@@ -82,15 +80,14 @@ config = experiments.RunConfig(
     dataset="brats2020",
     root=str(root),
     patch_size=(32, 32, 32),
-    cache_dir=str(Path(workdir.name) / "cache"),
+    cache_dir=work.cache_dir,
     **TOY_TRAINING,
 )
 print(config)
-run_dir = Path(workdir.name) / "runs" / "cespectral"
+run_dir = work.run_dir("cespectral")
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
-print(experiments.results_table([metrics], table_rows))
+print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
 # The run folder keeps one slice of the test case with the most foreground: its prediction and
@@ -113,4 +110,4 @@ fig.tight_layout()
 # region boundaries, where miscalibration concentrates. The calibration metrics count every
 # voxel of a volume, most of them easy background: the protocol stated under the table matters
 # when comparing with published numbers.
-workdir.cleanup()
+work.cleanup()

@@ -21,21 +21,19 @@ volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
-from _settings import TOY_TRAINING, data_root
+from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import FLARE2021, preprocess
 from speccal.plotting import load_run
 
-# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
-# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
-workdir = tempfile.TemporaryDirectory()
-root = data_root("flare2021", workdir.name, n_cases=12, shape=(48, 48, 32))
+# ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
+# temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
+# stand-in there.
+work = Workspace()
+root = work.data_root("flare2021", n_cases=12, shape=(48, 48, 32))
 dataset = FLARE2021(root)
 print(dataset)
 print("classes:", dataset.class_names, " intensity normalisation:", dataset.modality)
@@ -72,15 +70,14 @@ config = experiments.RunConfig(
     dataset="flare2021",
     root=str(root),
     patch_size=(32, 32, 32),
-    cache_dir=str(Path(workdir.name) / "cache"),
+    cache_dir=work.cache_dir,
     **TOY_TRAINING,
 )
 print(config)
-run_dir = Path(workdir.name) / "runs" / "cespectral"
+run_dir = work.run_dir("cespectral")
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
-print(experiments.results_table([metrics], table_rows))
+print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
 # One row per test volume, from the run folder's ``per_volume.csv``: the organ-wise Dice shows
@@ -101,4 +98,4 @@ for i, case_id in enumerate(per_volume["case_id"]):
 # TACE) and the per-organ Dice more informative than a single ECE, which the liver and the
 # background dominate. An organ missing from a volume's prediction has HD95 = ASD = ∞, never
 # a silent NaN: an infinite mean in the table means that some test volume lost an organ.
-workdir.cleanup()
+work.cleanup()

@@ -21,21 +21,19 @@ volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import tempfile
-from pathlib import Path
-
 import nibabel as nib
 import numpy as np
-from _settings import TOY_TRAINING, data_root
+from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import ISeg2017
 from speccal.plotting import load_run, plot_power_spectra
 
-# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
-# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
-workdir = tempfile.TemporaryDirectory()
-root = data_root("iseg2017", workdir.name, n_cases=10, shape=(40, 48, 40))
+# ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
+# temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
+# stand-in there.
+work = Workspace()
+root = work.data_root("iseg2017", n_cases=10, shape=(40, 48, 40))
 dataset = ISeg2017(root)
 print(dataset)
 
@@ -60,16 +58,15 @@ config = experiments.RunConfig(
     dataset="iseg2017",
     root=str(root),
     patch_size=(32, 32, 32),
-    cache_dir=str(Path(workdir.name) / "cache"),
+    cache_dir=work.cache_dir,
     **TOY_TRAINING,
 )
 print(config)
-run_dir = Path(workdir.name) / "runs" / "cespectral"
+run_dir = work.run_dir("cespectral")
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
 print(f"{metrics['n_volumes']} test volume(s)")
-table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
-print(experiments.results_table([metrics], table_rows))
+print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
 # The run folder also holds the mean radial power spectrum of the test volumes' max-logit maps
@@ -86,4 +83,4 @@ ax = plot_power_spectra({"CE + spectral": run})
 # compares the entropy of its five radial band powers with a running target, so a prediction
 # whose spectrum collapses onto the lowest band (an over-smooth, over-confident map) is
 # penalised.
-workdir.cleanup()
+work.cleanup()

@@ -24,20 +24,18 @@ each test volume with sliding-window inference.
 # %%
 # The release, or a synthetic stand-in in its layout
 # --------------------------------------------------
-import tempfile
-from pathlib import Path
-
 import numpy as np
-from _settings import TOY_TRAINING, data_root
+from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import PROMISE12
 from speccal.plotting import load_run, plot_metric_distributions
 
-# ``data_root`` (in ``_settings.py`` beside this script, shared by the dataset examples)
-# returns $SPECCAL_DATA_<NAME> if set, else writes a stand-in into a temporary folder.
-workdir = tempfile.TemporaryDirectory()
-root = data_root("promise12", workdir.name, n_cases=12, n_test=2, shape=(48, 48, 20))
+# ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
+# temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
+# stand-in there.
+work = Workspace()
+root = work.data_root("promise12", n_cases=12, n_test=2, shape=(48, 48, 20))
 dataset = PROMISE12(root)
 print(dataset)
 
@@ -60,15 +58,14 @@ config = experiments.RunConfig(
     dataset="promise12",
     root=str(root),
     patch_size=(32, 32, 16),
-    cache_dir=str(Path(workdir.name) / "cache"),
+    cache_dir=work.cache_dir,
     **TOY_TRAINING,
 )
 print(config)
-run_dir = Path(workdir.name) / "runs" / "cespectral"
+run_dir = work.run_dir("cespectral")
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-table_rows = ["dice", "hd95", "asd", "ece", "sce", "tace"]
-print(experiments.results_table([metrics], table_rows))
+print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
 # Pooled and per-volume calibration
@@ -93,4 +90,4 @@ ax = plot_metric_distributions({"CE + spectral": run}, metric="ece")
 # look well calibrated simply because the background is easy. Pooled and per-volume averages
 # differ when volumes differ in size or difficulty; state which one a table reports (speccal's
 # tables say it under the table).
-workdir.cleanup()
+work.cleanup()
