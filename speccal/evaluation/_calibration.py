@@ -5,6 +5,7 @@ numpy, scipy and scikit-learn only: this module never imports TensorFlow.
 
 import copy
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -31,6 +32,17 @@ __all__ = [
 #: Metric names understood by :class:`CalibrationEvaluator`.
 CALIBRATION_METRICS = ("ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll")
 _TOP, _CLASSWISE, _SCORES = {"ece", "mce", "rmsce"}, {"sce"}, {"brier", "nll"}
+
+
+class _Settings(NamedTuple):
+    """The validated parameters of an evaluator, read once per call."""
+
+    names: tuple
+    n_bins: int
+    thresholds: dict  # equal-mass metric name -> threshold
+    protocol: EvaluationProtocol
+    binning: str
+    n_fine_bins: int
 
 
 def _as_volumes(values, name):
@@ -154,12 +166,12 @@ class CalibrationEvaluator(BaseEstimator):
         return tuple(self.metrics)
 
     def _config(self):
-        """Validated settings: metrics, n_bins, threshold, protocol, adaptive binning."""
+        """The validated parameters, as a :class:`_Settings`."""
         names = self._metric_names()
         if isinstance(names, str) or not names or any(m not in CALIBRATION_METRICS for m in names):
             raise ValueError(
                 f"`metrics` must be a non-empty sequence of {CALIBRATION_METRICS}; got "
-                f"{self._metric_names()!r}."
+                f"{names!r}."
             )
         n_bins = kernel.check_n_bins(self.n_bins)
         threshold = kernel.check_threshold(getattr(self, "threshold", 1e-3))
@@ -176,27 +188,23 @@ class CalibrationEvaluator(BaseEstimator):
             raise ValueError(
                 f"`adaptive_binning` must be 'histogram' or 'exact'; got {binning!r}."
             )
-        kernel.check_n_bins(getattr(self, "n_fine_bins", N_FINE_BINS), "n_fine_bins")
-        return names, n_bins, threshold, protocol, binning
+        n_fine_bins = kernel.check_n_bins(getattr(self, "n_fine_bins", N_FINE_BINS), "n_fine_bins")
+        thresholds = {"ace": KEEP_ALL, "tace": threshold}
+        return _Settings(names, n_bins, thresholds, protocol, binning, n_fine_bins)
 
     @staticmethod
-    def _thresholds(threshold):
-        return {"ace": KEEP_ALL, "tace": threshold}
-
-    def _new_state(self, n_classes, *, binning):
-        names, n_bins, threshold, protocol, _ = self._config()
-        wanted = set(names)
-        thresholds = self._thresholds(threshold)
+    def _new_state(n_classes, settings, binning):
+        wanted = set(settings.names)
         return CalibrationAccumulator(
             n_classes,
-            n_bins,
-            bin_rule=protocol.bin_rule,
+            settings.n_bins,
+            bin_rule=settings.protocol.bin_rule,
             top=True,
             classwise=bool(wanted & _CLASSWISE),
             scores=bool(wanted & _SCORES),
-            adaptive=tuple(thresholds[m] for m in ("ace", "tace") if m in wanted),
+            adaptive=tuple(settings.thresholds[m] for m in ("ace", "tace") if m in wanted),
             adaptive_binning=binning,
-            n_fine_bins=getattr(self, "n_fine_bins", N_FINE_BINS),
+            n_fine_bins=settings.n_fine_bins,
             eps=1e-12,
         )
 
@@ -249,7 +257,7 @@ class CalibrationEvaluator(BaseEstimator):
         ValueError
             As in :meth:`fit`, and if the number of classes differs from earlier calls.
         """
-        names, _, _, protocol, binning = self._config()
+        settings = self._config()
         trues, probs = _as_volumes(y_true, "y_true"), _as_volumes(y_prob, "y_prob")
         masks = _as_volumes(mask, "mask") if mask is not None else [None] * len(trues)
         if not len(trues) == len(probs) == len(masks):
@@ -258,13 +266,14 @@ class CalibrationEvaluator(BaseEstimator):
                 f"{len(probs)} (and {len(masks)} masks)."
             )
         for volume_true, volume_prob, volume_mask in zip(trues, probs, masks, strict=True):
-            self._add_volume(volume_true, volume_prob, volume_mask, protocol, binning)
+            self._add_volume(volume_true, volume_prob, volume_mask, settings)
         if self.n_samples_ == 0:
             raise ValueError("`y_true` must leave at least one voxel under the protocol; got 0.")
-        self._finalize()
+        self._finalize(settings)
         return self
 
-    def _add_volume(self, y_true, y_prob, mask, protocol, binning):
+    def _add_volume(self, y_true, y_prob, mask, settings):
+        protocol = settings.protocol
         y_true, y_prob = kernel.check_shapes(y_true, y_prob)
         keep = protocol.select(y_true, mask)
         if keep is not None:
@@ -272,7 +281,7 @@ class CalibrationEvaluator(BaseEstimator):
         n_classes = y_prob.shape[-1]
         if not hasattr(self, "n_classes_"):
             self.n_classes_, self.protocol_, self.n_samples_ = n_classes, protocol, 0
-            self._state = self._new_state(n_classes, binning=binning)
+            self._state = self._new_state(n_classes, settings, settings.binning)
             if self._keeps_volumes(protocol):
                 self._volume_scores, self._volume_counts = [], []
         elif n_classes != self.n_classes_:
@@ -287,28 +296,28 @@ class CalibrationEvaluator(BaseEstimator):
             return
         labels, samples = kernel.as_samples(y_true, y_prob)
         if self._keeps_volumes(protocol):
-            exact = self._accumulate(labels, samples, "exact")
-            self._volume_scores.append(self._scores_of(exact)[0])
+            exact = self._accumulate(labels, samples, settings, "exact")
+            self._volume_scores.append(self._scores_of(exact, settings)[0])
             self._volume_counts.append(labels.shape[0])
             self._state += exact  # a histogram-mode state keeps only the sums
         else:
-            self._state += self._accumulate(labels, samples, binning)
+            self._state += self._accumulate(labels, samples, settings, settings.binning)
         self.n_samples_ += labels.shape[0]
 
-    def _accumulate(self, labels, samples, binning):
-        state = self._new_state(samples.shape[1], binning=binning)
+    def _accumulate(self, labels, samples, settings, binning):
+        state = self._new_state(samples.shape[1], settings, binning)
         for chunk in kernel.iter_chunks(labels, samples, from_logits=self.from_logits):
             state.update(*chunk)
         return state
 
-    def _scores_of(self, state):
+    @staticmethod
+    def _scores_of(state, settings):
         """Metric values and error bounds of one accumulated state."""
-        names, _, threshold, protocol, _ = self._config()
-        background = protocol.include_background
+        background = settings.protocol.include_background
         check_classes(state, background)
-        thresholds = self._thresholds(threshold)
+        thresholds = settings.thresholds
         values, bounds = {}, {}
-        for name in names:
+        for name in settings.names:
             if name in thresholds:
                 values[name], bounds[name] = state.adaptive_score(thresholds[name], background)
             elif name == "sce":
@@ -317,10 +326,10 @@ class CalibrationEvaluator(BaseEstimator):
                 values[name] = getattr(state, name)()
         return values, bounds
 
-    def _finalize(self):
+    def _finalize(self, settings):
         state = self._state
-        names = self._metric_names()
-        values, self.error_bound_ = self._scores_of(state)
+        names = settings.names
+        values, self.error_bound_ = self._scores_of(state, settings)
         if hasattr(self, "_volume_scores"):
             self.volume_scores_ = {m: np.array([v[m] for v in self._volume_scores]) for m in names}
             self.volume_counts_ = np.array(self._volume_counts, dtype=np.int64)
@@ -401,7 +410,7 @@ class CalibrationEvaluator(BaseEstimator):
         if hasattr(self, "_volume_scores"):
             merged._volume_scores += other._volume_scores
             merged._volume_counts += other._volume_counts
-        merged._finalize()
+        merged._finalize(merged._config())
         return merged
 
     def __add__(self, other):
