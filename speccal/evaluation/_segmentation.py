@@ -17,6 +17,7 @@ from speccal.evaluation._calibration import _as_volumes
 from speccal.metrics._segmentation import (
     SEGMENTATION_METRICS,
     _check_method,
+    _check_spacing,
     segmentation_scores,
 )
 
@@ -268,7 +269,9 @@ class SegmentationEvaluator(BaseEstimator):
         else:
             self.scores_ = {m: np.concatenate([self.scores_[m], new[m]]) for m in new}
         self.case_ids_ += case_ids
-        self.spacings_ += [_spacing_tuple(s, p.ndim) for s, p in zip(spacings, preds, strict=True)]
+        self.spacings_ += [
+            tuple(_check_spacing(s, p.ndim).tolist()) for s, p in zip(spacings, preds, strict=True)
+        ]
         self._summarise()
         return self
 
@@ -357,11 +360,3 @@ def _largest_label(volumes):
         if volume.size and np.issubdtype(volume.dtype, np.number) and np.all(np.isfinite(volume)):
             largest = max(largest, int(volume.max()))
     return largest
-
-
-def _spacing_tuple(spacing, ndim):
-    if spacing is None:
-        return (1.0,) * ndim
-    if isinstance(spacing, numbers.Real):
-        return (float(spacing),) * ndim
-    return tuple(float(value) for value in spacing)
