@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+from speccal.analysis import boundary_confidence_experiment
 from speccal.plotting._figures import (
     plot_boundary_experiment,
     plot_confidence_map,
@@ -134,8 +135,9 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     if not runs or not all(isinstance(run, RunResult) for run in runs):
         raise ValueError(f"`runs` must be a non-empty sequence of RunResult; got {runs!r}.")
     figures = {}
-    fig, axes = _figure(7, width=2.6, height=2.8)
-    plot_boundary_experiment(ax=axes)
+    experiment = boundary_confidence_experiment()
+    fig, axes = _figure(len(experiment.alphas) + 1, width=2.6, height=2.8)
+    plot_boundary_experiment(experiment, ax=axes)
     figures["fig1_boundary_experiment.png"] = fig
     datasets = dict.fromkeys(run.dataset for run in runs)
     for dataset in datasets:
