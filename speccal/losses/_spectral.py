@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from speccal.losses._base import expand_sample_weight
+from speccal.losses._base import check_ignore_class, expand_sample_weight
 from speccal.spectral import _band_powers_and_finite, spectral_entropy
 
 __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
@@ -26,6 +26,8 @@ def _check_int(value, name):
 def _check_real(value, name, constraint, valid):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not valid(value):
         raise ValueError(f"`{name}` must be {constraint}; got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite float; got {value!r}.")
     return float(value)
 
 
@@ -96,7 +98,8 @@ class SpectralEntropyRegularizer(tf.Module):
     Raises
     ------
     ValueError
-        If ``window < 1``, ``bands < 1``, ``eps <= 0`` or ``warmup`` is unknown.
+        If ``window < 1``, ``bands < 1``, ``eps`` is not a finite positive float or
+        ``warmup`` is unknown.
 
     See Also
     --------
@@ -329,7 +332,8 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
     Raises
     ------
     ValueError
-        If ``lam < 0``, or the regularizer's parameters are out of range; on call, if
+        If ``lam`` is negative or infinite, ``ignore_class`` is not None or an int, or
+        the regularizer's parameters are out of range; on call, if
         ``y_true`` does not match ``y_pred`` without its class axis, or ``y_pred`` has no
         class axis.
 
@@ -386,7 +390,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.lam = _check_real(lam, "lam", "a float >= 0", lambda v: v >= 0)
         self.from_logits = bool(from_logits)
-        self.ignore_class = ignore_class
+        self.ignore_class = check_ignore_class(ignore_class)
         self.regularizer = SpectralEntropyRegularizer(
             window=window,
             bands=bands,

@@ -393,6 +393,9 @@ def test_from_logits_false_takes_probabilities(rng):
         ({"lam": -0.1}, "`lam` must be a float >= 0; got -0.1"),
         ({"warmup": "zeros"}, r"`warmup` must be one of \('replicate', 'partial'\); got 'zeros'"),
         ({"eps": -1.0}, "`eps` must be a positive float; got -1.0"),
+        ({"eps": float("inf")}, "`eps` must be a finite float; got inf"),
+        ({"lam": float("inf")}, "`lam` must be a finite float; got inf"),
+        ({"ignore_class": "void"}, "`ignore_class` must be None or an int; got 'void'"),
     ],
 )
 def test_bad_hyperparameters_name_the_argument(kwargs, match):
