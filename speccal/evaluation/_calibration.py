@@ -5,6 +5,7 @@ numpy, scipy and scikit-learn only: this module never imports TensorFlow.
 
 import copy
 import warnings
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -163,16 +164,26 @@ class CalibrationEvaluator(BaseEstimator):
 
     # -- parameters --
     def _metric_names(self):
-        return tuple(self.metrics)
+        """The metric names as a tuple, or None if ``metrics`` is not a sequence of them."""
+        metrics = self.metrics
+        if isinstance(metrics, str) or not isinstance(metrics, Iterable):
+            return None
+        names = tuple(metrics)
+        if not names or any(m not in CALIBRATION_METRICS for m in names):
+            return None
+        return names
 
     def _config(self):
         """The validated parameters, as a :class:`_Settings`."""
         names = self._metric_names()
-        if isinstance(names, str) or not names or any(m not in CALIBRATION_METRICS for m in names):
+        if names is None:
             raise ValueError(
                 f"`metrics` must be a non-empty sequence of {CALIBRATION_METRICS}; got "
-                f"{names!r}."
+                f"{self.metrics!r}."
             )
+        for flag in ("per_volume", "from_logits"):
+            if not isinstance(getattr(self, flag), bool | np.bool_):
+                raise ValueError(f"`{flag}` must be a bool; got {getattr(self, flag)!r}.")
         n_bins = kernel.check_n_bins(self.n_bins)
         threshold = kernel.check_threshold(getattr(self, "threshold", 1e-3))
         protocol = self.protocol
@@ -260,11 +271,12 @@ class CalibrationEvaluator(BaseEstimator):
         settings = self._config()
         trues, probs = _as_volumes(y_true, "y_true"), _as_volumes(y_prob, "y_prob")
         masks = _as_volumes(mask, "mask") if mask is not None else [None] * len(trues)
-        if not len(trues) == len(probs) == len(masks):
-            raise ValueError(
-                f"`y_prob` must hold as many volumes as `y_true` ({len(trues)}); got "
-                f"{len(probs)} (and {len(masks)} masks)."
-            )
+        for name, values in (("y_prob", probs), ("mask", masks)):
+            if len(values) != len(trues):
+                raise ValueError(
+                    f"`{name}` must hold as many volumes as `y_true` ({len(trues)}; a list or "
+                    f"tuple holds one volume per item); got {len(values)}."
+                )
         for volume_true, volume_prob, volume_mask in zip(trues, probs, masks, strict=True):
             self._add_volume(volume_true, volume_prob, volume_mask, settings)
         if self.n_samples_ == 0:

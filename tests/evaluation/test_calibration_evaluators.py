@@ -215,7 +215,10 @@ def test_sklearn_conventions():
     ("params", "match"),
     [
         ({"metrics": ("ece", "bogus")}, "`metrics` must be a non-empty sequence of"),
-        ({"metrics": "ece"}, "`metrics` must be a non-empty sequence of"),
+        ({"metrics": "ece"}, "`metrics` must be a non-empty sequence of .*; got 'ece'."),
+        ({"metrics": 5}, "`metrics` must be a non-empty sequence of .*; got 5."),
+        ({"per_volume": "yes"}, "`per_volume` must be a bool; got 'yes'."),
+        ({"from_logits": 1}, "`from_logits` must be a bool; got 1."),
         ({"protocol": "nope"}, r"`protocol` must be one of \('speccal'"),
         ({"protocol": 3}, "`protocol` must be a preset name or an EvaluationProtocol; got 3."),
         ({"adaptive_binning": "fast"}, "`adaptive_binning` must be 'histogram' or 'exact'"),
@@ -242,6 +245,8 @@ def test_bad_inputs_raise(data):
         evaluator.fit(trues[0], probs[0], mask=np.ones(3, bool))
     with pytest.raises(ValueError, match="`y_prob` must hold as many volumes as `y_true`"):
         ECEEvaluator().fit(trues, probs[:2])
+    with pytest.raises(ValueError, match=r"`mask` must hold as many volumes as `y_true` \(3;"):
+        ECEEvaluator().fit(trues, probs, mask=[t >= 0 for t in trues[:2]])
     with pytest.raises(ValueError, match="`y_true` must hold at least one volume"):
         ECEEvaluator().fit([], [])
     fitted = ECEEvaluator().fit(trues[0], probs[0])
