@@ -58,6 +58,15 @@ def _check_int(value, name, low, high=None):
     return int(value)
 
 
+def _check_real(value, name):
+    """``value`` as a finite float; a clear error naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be a number; got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be finite; got {value!r}.")
+    return float(value)
+
+
 def _window(spatial_shape, window):
     """Separable window of ``spatial_shape`` (outer product of 1D windows), or None."""
     if window is None:
@@ -227,7 +236,7 @@ def spectral_entropy(powers, eps=1e-6):
         raise ValueError(f"`powers` must have shape (..., bands); got shape {s.shape!r}.")
     if (s < 0).any():
         raise ValueError(f"`powers` must be non-negative; got minimum {float(s.min())!r}.")
-    if not (np.isfinite(eps) and eps >= 0):
+    if _check_real(eps, "eps") < 0:
         raise ValueError(f"`eps` must be a finite number >= 0; got {eps!r}.")
     with np.errstate(divide="ignore", invalid="ignore"):
         p = s / (s.sum(axis=-1, keepdims=True) + eps)  # 0/0 only when eps=0 and no power
@@ -443,16 +452,16 @@ def boundary_confidence_experiment(
     if ((a < 0.5) | (a > 1.0)).any():
         raise ValueError(f"`alphas` must lie in [0.5, 1]; got {a.tolist()!r}.")
     size = _check_int(size, "size", 4)
-    if ndim not in (2, 3):
+    if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)) or ndim not in (2, 3):
         raise ValueError(f"`ndim` must be 2 or 3; got {ndim!r}.")
-    radius = size / 4 if radius is None else float(radius)
+    radius = size / 4 if radius is None else _check_real(radius, "radius")
     if not 1 <= radius < size / 2:
         raise ValueError(f"`radius` must be in [1, size / 2); got {radius!r}.")
     boundary_width = _check_int(boundary_width, "boundary_width", 1)
     bands, high_band = _high_band(bands, high_band)
     boundary = _boundary_masks(size, ndim, radius, boundary_width)
 
-    maps = np.full((len(a),) + boundary.shape, float(interior))
+    maps = np.full((len(a),) + boundary.shape, _check_real(interior, "interior"))
     maps[:, boundary] = a[:, None]
     spectra = [radial_power_spectrum(m, window) for m in maps]
     powers = band_powers(maps, bands, window=window)

@@ -91,6 +91,12 @@ def test_boundary_experiment_errors():
         boundary_confidence_experiment(size=16, boundary_width=5)
     with pytest.raises(ValueError, match=r"`high_band` must be an int in \[0, 4\]; got 5"):
         boundary_confidence_experiment(high_band=5)
+    with pytest.raises(ValueError, match="`ndim` must be 2 or 3; got 2.0"):
+        boundary_confidence_experiment(ndim=2.0)
+    with pytest.raises(TypeError, match="`radius` must be a number; got '8'"):
+        boundary_confidence_experiment(radius="8")
+    with pytest.raises(TypeError, match="`interior` must be a number; got None"):
+        boundary_confidence_experiment(interior=None)
 
 
 # ------------------------------------------------------------------- band powers
@@ -116,6 +122,7 @@ def test_band_powers_window_is_separable_hamming(rng):
 @pytest.mark.parametrize("shape", [(2, 9, 10, 8, 3), (3, 12, 7, 2)])
 def test_band_powers_equal_tensorflow_twin(shape, rng):
     from speccal import spectral  # TensorFlow: imported by this test only
+
     logits = rng.normal(size=shape).astype(np.float32)
     for kwargs in ({}, {"include_dc": True, "include_corners": True}):
         want = np.asarray(spectral.band_powers(logits, bands=5, **kwargs))
@@ -180,6 +187,8 @@ def test_spectral_entropy_formula(rng):
         spectral_entropy([1.0, -1.0])
     with pytest.raises(ValueError, match="`eps` must be a finite number >= 0; got -1"):
         spectral_entropy([1.0], eps=-1)
+    with pytest.raises(TypeError, match="`eps` must be a number; got '1e-6'"):
+        spectral_entropy([1.0], eps="1e-6")
 
 
 # -------------------------------------------------------------- radial power spectrum
