@@ -382,7 +382,9 @@ def static_calibration_error(y_true, y_prob, *, n_bins=15, include_background=Tr
 
 
 def check_classes(state, include_background):
-    """Refuse ``include_background=False`` when there is no class but the background."""
+    """Check ``include_background`` is a bool, and True when there is a single class."""
+    if not isinstance(include_background, bool | np.bool_):
+        raise ValueError(f"`include_background` must be a bool; got {include_background!r}.")
     if not include_background and state.n_classes < 2:
         raise ValueError(
             "`include_background` must be True when there is a single class; got False."

@@ -367,6 +367,19 @@ def test_bad_threshold(threshold):
         )
 
 
+@pytest.mark.parametrize(
+    "func",
+    [
+        static_calibration_error,
+        adaptive_calibration_error,
+        thresholded_adaptive_calibration_error,
+    ],
+)
+def test_include_background_must_be_a_bool(func):
+    with pytest.raises(ValueError, match="`include_background` must be a bool; got 'no'."):
+        func(np.array([0, 1]), np.array([[0.8, 0.2], [0.3, 0.7]]), include_background="no")
+
+
 def test_numpy_side_never_imports_tensorflow():
     code = (
         "import sys, speccal.metrics, speccal.evaluation, speccal.plotting; "
