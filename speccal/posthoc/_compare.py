@@ -31,7 +31,7 @@ def _score(y, prob, evaluator, metrics):
     if "from_logits" in evaluator.get_params():
         evaluator.set_params(from_logits=False)
     fitted = evaluator.fit(y, prob)
-    scores = getattr(fitted, "scores_", fitted.score_)
+    scores = fitted.scores_ if hasattr(fitted, "scores_") else fitted.score_
     if isinstance(scores, Mapping):
         return {name: float(value) for name, value in scores.items()}
     return {type(evaluator).__name__: float(scores)}

@@ -185,6 +185,23 @@ def test_compare_calibrators_table(rng):
     assert table[1]["accuracy"] == pytest.approx(accuracy)  # temperature keeps the argmax
 
 
+class _ScoresOnlyEvaluator(_FakeEvaluator):
+    """The other documented contract: fit sets only ``scores_``."""
+
+    def fit(self, y_true, y_prob):
+        self.scores_ = {"accuracy": float(np.mean(y_prob.argmax(-1) == y_true))}
+        return self
+
+
+def test_compare_calibrators_with_an_evaluator_setting_only_scores_(rng):
+    logits = rng.normal(size=(200, 3))
+    y = logits.argmax(1)
+    table = compare_calibrators(
+        [TemperatureScaling()], logits, y, evaluator=_ScoresOnlyEvaluator()
+    )
+    assert [row["accuracy"] for row in table] == [1.0, 1.0]
+
+
 def test_compare_calibrators_default_metrics_match_speccal_metrics(rng):
     from speccal.metrics import expected_calibration_error, negative_log_likelihood
 
