@@ -36,7 +36,17 @@ def _in_keras_evaluation():
 
     Keras 3 drops the ``training`` flag in ``Trainer.compute_loss`` before it calls the
     losses (``keras/src/trainers/trainer.py``), so the call stack is the only place a loss can
-    learn that it is being evaluated. Under :func:`tf.function` this runs once, at trace time.
+    learn that it is being evaluated. Under :func:`tf.function` this runs once, at trace time
+    (eagerly, with ``run_eagerly=True``, once per call).
+
+    Why it holds: Keras' ``evaluate``, the validation inside ``fit`` and ``predict`` all run
+    ``Model.test_step``/``predict_step`` (or a user's override, which keeps the name), and
+    the loss is called from inside it. Under a ``tf.distribute`` strategy the step itself is
+    what ``strategy.run`` calls, so it is on the stack of each replica thread too. Only the
+    method name and ``self`` being a :class:`keras.Model` are checked, so unrelated functions
+    named ``test_step`` do not count. A custom training loop bypasses this: it passes
+    ``training`` explicitly. ``tests/losses/test_spectral_keras.py`` pins the behaviour for
+    ``fit`` with validation, ``evaluate`` and ``predict`` (graph, eager, XLA, mirrored).
     """
     frame = sys._getframe(1)
     while frame is not None:
@@ -128,7 +138,8 @@ class SpectralEntropyRegularizer(tf.Module):
     its ``training`` flag on to losses, so the regularizer looks for those methods on the
     Python call stack (once per trace under :func:`tf.function`, so at no cost per step).
     There the loss is computed against the target the batch *would* give, and nothing is
-    written. Pass ``training=True`` or ``False`` to override.
+    written. Pass ``training=True`` or ``False`` to override, e.g. for validation batches
+    in a custom training loop.
 
     **Distribution.** In a replica context of a :class:`tf.distribute.Strategy` with more
     than one replica, the band-power sums and sample counts are all-reduced, so the buffer
@@ -349,8 +360,9 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
 
     The cross-entropy is Keras' ``SparseCategoricalCrossentropy`` (with ``sample_weight``,
     ``ignore_class`` and the reduction applying to it). Called directly, each call is a
-    training step; inside ``model.fit`` only training batches move the buffer (see
-    :class:`SpectralEntropyRegularizer` for the mechanism and for distribution).
+    training step unless ``training=False`` is passed; inside ``model.fit`` only training
+    batches move the buffer, and ``evaluate``, validation and ``predict`` leave it untouched
+    (see :class:`SpectralEntropyRegularizer` for the mechanism and for distribution).
 
     The buffer is part of the model's saved state: Keras' saving visits the compiled loss,
     so ``model.save``/``keras.models.load_model``, ``model.save_weights``/``load_weights``,
@@ -408,7 +420,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
             dtype=self.dtype,
         )
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, *, training=None):
         """Return ``CE + lam * L_spectral`` for labels ``(batch, *spatial)``.
 
         Parameters
@@ -420,6 +432,10 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         sample_weight : tensor, optional
             Weights of the cross-entropy term: per sample ``(batch,)`` or per voxel, any
             shape that broadcasts to ``(batch, *spatial)`` once trailing axes are added.
+        training : bool or None, default=None
+            Whether this is a training step that writes the regularizer's buffer.
+            ``None``: yes, unless called from a Keras ``test_step``/``predict_step``. Pass
+            ``False`` for validation batches in a custom training loop.
 
         Returns
         -------
@@ -435,7 +451,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         """
         with tf.name_scope(self.name):
             y_true, y_pred = self._check_inputs(y_true, y_pred)
-            spectral = self.regularizer(y_pred)
+            spectral = self.regularizer(y_pred, training=training)
             if sample_weight is not None:
                 sample_weight = expand_sample_weight(sample_weight, y_pred)
             ce = self._cross_entropy(y_true, y_pred, sample_weight=sample_weight)

@@ -317,6 +317,19 @@ def test_training_false_leaves_buffer_and_returns_the_prospective_loss(rng):
     assert int(reg.step) == 2
 
 
+def test_ce_spectral_training_false_leaves_the_buffer(rng):
+    labels = rng.integers(0, 3, size=(2, 6, 5, 7))
+    first, second = batches(rng, (2, 6, 5, 7, 3), 2)
+    loss = CESpectral(lam=0.5, window=2, bands=4, warmup="partial")
+    loss(labels, first)
+    before = loss.regularizer.buffer.numpy().copy()
+    evaluated = float(loss(labels, second, training=False))
+    np.testing.assert_array_equal(loss.regularizer.buffer.numpy(), before)
+    assert int(loss.regularizer.step) == 1
+    assert float(loss(labels, second)) == pytest.approx(evaluated, rel=1e-6)
+    assert int(loss.regularizer.step) == 2
+
+
 def test_reset_state_warms_up_again(rng):
     reg = SpectralEntropyRegularizer(window=3, bands=4)
     first, second = batches(rng, (2, 6, 5, 7, 3), 2)

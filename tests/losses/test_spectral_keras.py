@@ -46,7 +46,9 @@ def compile_frozen(model, **compile_kwargs):
     return loss
 
 
-@pytest.mark.parametrize("compile_kwargs", [{"jit_compile": False}, {"run_eagerly": True}])
+@pytest.mark.parametrize(
+    "compile_kwargs", [{"jit_compile": False}, {"jit_compile": True}, {"run_eagerly": True}]
+)
 def test_only_training_batches_move_the_buffer(compile_kwargs):
     x, y = data(6)
     model = tiny_model()
@@ -56,7 +58,16 @@ def test_only_training_batches_move_the_buffer(compile_kwargs):
     want = replay(model, x, 2, 2, window=4, bands=3, warmup="partial")
     np.testing.assert_allclose(loss.regularizer.buffer.numpy(), want.buffer.numpy(), rtol=1e-5)
     before = loss.regularizer.buffer.numpy().copy()
-    model.evaluate(x, y, batch_size=3, verbose=0)
+    evaluated = model.evaluate(x, y, batch_size=3, verbose=0)
+    # each batch is scored against the target it would give, without writing it
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    want = np.mean(
+        [
+            float(ce(y[s], model(x[s]))) + float(loss.regularizer(model(x[s]), training=False))
+            for s in (slice(0, 3), slice(3, 6))
+        ]
+    )
+    assert evaluated == pytest.approx(want, rel=1e-5)
     model.predict(x, verbose=0)
     np.testing.assert_array_equal(loss.regularizer.buffer.numpy(), before)
     assert int(loss.regularizer.step) == 6
