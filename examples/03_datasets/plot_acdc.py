@@ -29,7 +29,7 @@ from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import ACDC, make_split, read_info_cfg
-from speccal.plotting import ReliabilityDisplay, load_run
+from speccal.plotting import load_run, plot_run_reliability
 
 # ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
 # temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
@@ -76,10 +76,10 @@ metrics = experiments.evaluate_run(run_dir, progress=False)
 print(experiments.results_table([metrics], TABLE_ROWS))
 
 # %%
-# The pooled reliability bins of the test voxels are saved in the run folder:
+# The pooled reliability bins of the test voxels are saved in the run folder;
+# :func:`~speccal.plotting.plot_run_reliability` draws them with the pooled ECE:
 run = load_run(run_dir)
-display = ReliabilityDisplay(**run.reliability, score=metrics["ece_pooled"], label="CE+spectral")
-display.plot()
+display = plot_run_reliability(run)
 plt.tight_layout()
 count = run.reliability["bin_count"]
 filled = count > 0
