@@ -417,7 +417,7 @@ class CalibrationEvaluator(BaseEstimator):
                 f"`other` must have {self.n_classes_} classes; got {other.n_classes_}."
             )
         merged = copy.deepcopy(self)
-        merged._state += copy.deepcopy(other._state)
+        merged._state += other._state  # builds new sums; `other` is left as it is
         merged.n_samples_ += other.n_samples_
         if hasattr(self, "_volume_scores"):
             merged._volume_scores += other._volume_scores

@@ -142,6 +142,8 @@ def test_merge_equals_fit_on_concatenation(data):
         assert merged.scores_[name] == pytest.approx(whole.scores_[name], abs=1e-12)
         np.testing.assert_allclose(merged.volume_scores_[name], whole.volume_scores_[name])
     assert first.n_samples_ == trues[0].size  # operands unchanged
+    for name in params["metrics"]:  # so merging them again gives the same values
+        assert (rest + first).scores_[name] == pytest.approx(whole.scores_[name], abs=1e-12)
     with pytest.raises(ValueError, match="`other` must be a fitted CalibrationEvaluator with"):
         first.merge(CalibrationEvaluator(n_bins=3).fit(trues[:1], probs[:1]))
 
