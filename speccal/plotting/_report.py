@@ -1,5 +1,6 @@
 """Render every figure of the paper for a set of evaluated runs into PNG files."""
 
+import numbers
 import re
 from pathlib import Path
 
@@ -117,8 +118,9 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     Raises
     ------
     ValueError
-        If two runs share a method and a dataset, or their contents do not fit together
-        (e.g. example slices of different shapes).
+        If ``bands`` is not an int >= 1 or ``dpi`` not a positive number, two runs share a
+        method and a dataset, or their contents do not fit together (e.g. example slices of
+        different shapes).
 
     Notes
     -----
@@ -134,6 +136,11 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     runs = list(runs)
     if not runs or not all(isinstance(run, RunResult) for run in runs):
         raise ValueError(f"`runs` must be a non-empty sequence of RunResult; got {runs!r}.")
+    # Checked before any drawing: a bad value would otherwise surface after minutes of work.
+    if isinstance(bands, bool) or not isinstance(bands, numbers.Integral) or bands < 1:
+        raise ValueError(f"`bands` must be an int >= 1; got {bands!r}.")
+    if isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not dpi > 0:
+        raise ValueError(f"`dpi` must be a positive number; got {dpi!r}.")
     figures = {}
     experiment = boundary_confidence_experiment()
     fig, axes = _figure(len(experiment.alphas) + 1, width=2.6, height=2.8)

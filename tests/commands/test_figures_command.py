@@ -110,6 +110,22 @@ def test_figures_rejects_duplicate_runs(tmp_path, capsys):
     assert not (tmp_path / "figs").exists()
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--dpi", "0"], "`dpi` must be a positive number; got 0"),
+        (["--bands", "0"], "`bands` must be an int >= 1; got 0"),
+    ],
+)
+def test_figures_rejects_bad_options_before_drawing(tmp_path, capsys, option, message):
+    run = _fake_run(tmp_path / "a", "ce", "acdc", 0)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["figures", str(run), "--out", str(tmp_path / "figs"), *option])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "figs").exists()
+
+
 def test_figures_command_line_help():
     out = subprocess.run(
         [sys.executable, "-m", "speccal.cli", "figures", "--help"],
