@@ -70,8 +70,8 @@ def aggregate_ranks(results, metrics=PAPER_METRICS, *, higher_is_better=None):
     Raises
     ------
     ValueError
-        If a method lacks a dataset that another method has, a value is NaN, or a metric's
-        direction is unknown.
+        If a mapping key is not a ``(method, dataset)`` pair, a method lacks a dataset that
+        another method has, a value is NaN, or a metric's direction is unknown.
 
     Notes
     -----
@@ -90,6 +90,9 @@ def aggregate_ranks(results, metrics=PAPER_METRICS, *, higher_is_better=None):
     from scipy.stats import rankdata
 
     grid = runs_by_name(results, "results", by=("method", "dataset"))
+    for key in grid:
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"`results` keys must be (method, dataset) pairs; got {key!r}.")
     methods = tuple(dict.fromkeys(str(m) for m, _ in grid))
     datasets = tuple(dict.fromkeys(str(d) for _, d in grid))
     missing = [(m, d) for m in methods for d in datasets if (m, d) not in grid]

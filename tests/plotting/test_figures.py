@@ -357,6 +357,15 @@ def test_aggregate_ranks_errors():
         aggregate_ranks({("a", "d"): {"dice": 1.0}}, ("dice", "ece"))
     with pytest.raises(TypeError, match="`results` must be a mapping"):
         aggregate_ranks([{"dice": 1.0}])
+    # a key "ce" used to be split silently into method "c" on dataset "e"
+    with pytest.raises(ValueError, match=r"keys must be \(method, dataset\) pairs; got 'ce'"):
+        aggregate_ranks({"ce": {"dice": 1.0}}, ("dice",))
+
+
+def test_aggregate_ranks_of_a_single_run(runs):
+    table = aggregate_ranks(runs[0], ("dice", "ece"))
+    assert table.methods == ("ce",) and table.columns == (("acdc", "dice"), ("acdc", "ece"))
+    assert table.ranks.tolist() == [[1.0, 1.0]]
 
 
 def test_plot_rank_heatmap_and_totals(pyplot):
