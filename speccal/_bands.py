@@ -65,9 +65,9 @@ def band_index(spatial_shape, bands, *, include_dc=False, include_corners=False,
     r2 = sum(g.astype(np.int64) ** 2 for g in grids)
     m = min(spatial_shape)
     k = np.arange(1, bands + 1, dtype=np.int64)
-    # Smallest k with 4 K^2 r^2 <= k^2 m^2; equals `bands` when no k qualifies (r > R).
-    fits = 4 * bands**2 * r2[..., None] <= (k**2 * m**2)
-    index = np.where(fits.any(-1), fits.argmax(-1), bands).astype(np.int64)
+    # Smallest k with 4 K^2 r^2 <= k^2 m^2 (index k - 1), found among the increasing k^2 m^2;
+    # equals `bands` when no k qualifies (r > R).
+    index = np.searchsorted(k**2 * m**2, 4 * bands**2 * r2, side="left").astype(np.int64)
     if include_corners:
         index = np.minimum(index, bands - 1)
     else:
