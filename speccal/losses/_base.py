@@ -203,8 +203,9 @@ class SegmentationLoss(keras.losses.Loss):
     Subclasses implement ``voxel_losses(labels, logits, onehot, valid)`` returning the
     per-voxel loss ``(B, *S)`` and ``hyperparameters()`` returning their constructor
     arguments; the base class validates inputs, masks ignored voxels and rescales so
-    that Keras' ``"sum_over_batch_size"`` reduction is the mean over valid voxels.
-    ``sample_weight`` may be per sample ``(batch,)`` or per voxel.
+    that Keras' ``"sum_over_batch_size"`` reduction is the mean over valid voxels (and
+    ``"mean_with_sample_weight"`` the weighted mean over them). ``sample_weight`` may be
+    per sample ``(batch,)`` or per voxel.
     """
 
     def __init__(
@@ -216,7 +217,25 @@ class SegmentationLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
             sample_weight = expand_sample_weight(sample_weight, y_pred)
+        if self.ignore_class is not None and self.reduction == "mean_with_sample_weight":
+            sample_weight = self._without_ignored(y_true, y_pred, sample_weight)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def _without_ignored(self, y_true, y_pred, sample_weight):
+        """Weights that are 0 on ignored voxels, for ``"mean_with_sample_weight"``.
+
+        That reduction divides by the sum of the weights, so the rescaling in :meth:`call`
+        cannot reach it; Keras' own ``ignore_class`` masks the weights the same way. Shapes
+        that do not fit are left for the input checks to report.
+        """
+        labels = tf.convert_to_tensor(y_true)
+        grid = tf.convert_to_tensor(y_pred).shape[:-1]
+        if labels.shape.rank == grid.rank + 1 and labels.shape[-1] == 1:
+            labels = tf.squeeze(labels, -1)
+        if not labels.shape.is_compatible_with(grid):
+            return sample_weight
+        valid = tf.cast(tf.not_equal(tf.cast(labels, tf.int32), self.ignore_class), tf.float32)
+        return valid if sample_weight is None else tf.cast(sample_weight, tf.float32) * valid
 
     def call(self, y_true, y_pred):
         labels, logits = prepare_inputs(y_true, y_pred, self.ignore_class)

@@ -67,6 +67,22 @@ def test_per_sample_weights_reach_every_voxel(rng, make, spatial):
 
 
 @pytest.mark.parametrize("make", LOSSES, ids=IDS)
+def test_mean_with_sample_weight_averages_over_valid_voxels(rng, make):
+    labels, logits = random_case(rng, (5, 6, 7), 3)
+    labels = labels.copy()
+    labels[0, :2] = 255
+    valid = labels != 255
+    voxel = make(ignore_class=255, reduction=None)(labels, logits).numpy()
+    loss = make(ignore_class=255, reduction="mean_with_sample_weight")
+    assert float(loss(labels, logits)) == pytest.approx(voxel[valid].mean(), rel=1e-5)
+    weights = np.array([2.0, 0.5], np.float32)
+    voxel_weights = np.broadcast_to(weights[:, None, None, None], labels.shape)
+    want = (voxel * voxel_weights)[valid].sum() / voxel_weights[valid].sum()
+    got = float(loss(labels[..., None], logits, sample_weight=weights))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+@pytest.mark.parametrize("make", LOSSES, ids=IDS)
 def test_config_round_trip(rng, make):
     loss = make(ignore_class=7, name="custom")
     config = loss.get_config()
