@@ -6,6 +6,8 @@ them, chunk by chunk, through the one binning kernel of :mod:`speccal.metrics._b
 :mod:`speccal.evaluation` reuse for streaming.
 """
 
+from numbers import Real
+
 import numpy as np
 
 from speccal.metrics import _binning as kernel
@@ -540,6 +542,6 @@ def negative_log_likelihood(y_true, y_prob, *, eps=1e-12):
     >>> round(negative_log_likelihood(np.array([0]), np.array([[0.5, 0.5]])), 6)
     0.693147
     """
-    if not isinstance(eps, (float, int)) or not 0 < eps < 1:
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 < eps < 1:
         raise ValueError(f"`eps` must be a number in (0, 1); got {eps!r}.")
-    return accumulate(y_true, y_prob, scores=True, eps=eps).nll()
+    return accumulate(y_true, y_prob, scores=True, eps=float(eps)).nll()

@@ -380,6 +380,17 @@ def test_include_background_must_be_a_bool(func):
         func(np.array([0, 1]), np.array([[0.8, 0.2], [0.3, 0.7]]), include_background="no")
 
 
+def test_nll_eps_accepts_numpy_floats_and_refuses_the_rest():
+    y_true, y_prob = np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 0.0]])
+    expected = -np.log(1e-6) / 2
+    assert negative_log_likelihood(y_true, y_prob, eps=np.float32(1e-6)) == pytest.approx(
+        expected, rel=1e-6
+    )
+    for eps in (0, 1.0, True, "small", np.nan):
+        with pytest.raises(ValueError, match=r"`eps` must be a number in \(0, 1\); got"):
+            negative_log_likelihood(y_true, y_prob, eps=eps)
+
+
 def test_numpy_side_never_imports_tensorflow():
     code = (
         "import sys, speccal.metrics, speccal.evaluation, speccal.plotting; "
