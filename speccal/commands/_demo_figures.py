@@ -89,17 +89,7 @@ def _reliability_figure(grouped, path, dpi):
         display.plot(ax=ax)
         ax.set_title(f"{method} ({len(runs)} seeds)")
         displays.append(display)
-    overlay = [
-        ReliabilityDisplay(
-            bin_count=d.bin_count,
-            bin_confidence=d.bin_confidence,
-            bin_accuracy=d.bin_accuracy,
-            score=d.score,
-            label=d.label,
-        )
-        for d in displays
-    ]
-    ReliabilityDisplay.overlay(overlay, ax=axes[-1])
+    ReliabilityDisplay.overlay(displays, ax=axes[-1])  # redraws each display as a curve
     axes[-1].set_title("overlay")
     figure.tight_layout()
     figure.savefig(path, dpi=dpi, bbox_inches="tight")

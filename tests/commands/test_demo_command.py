@@ -80,6 +80,43 @@ def test_reliability_of_seeds_is_pooled_by_count():
     assert np.isnan(pooled["bin_confidence"][1])
 
 
+def test_figures_of_saved_runs_without_training(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from speccal.commands._demo_figures import write_figures
+    from speccal.plotting import save_run
+
+    rng = np.random.default_rng(0)
+    for method in ("ce", "cespectral"):
+        for seed in range(2):
+            ece = float(rng.uniform(0.01, 0.1))
+            save_run(
+                tmp_path / "runs" / f"{method}_seed{seed}",
+                metrics={"method": method, "dataset": "synthetic", "ece": ece, "sce": 0.1,
+                         "tace": 0.1, "dice": 0.8, "hd95": float("inf"), "asd": 1.0,
+                         "ece_pooled": ece},
+                per_volume={"case_id": ["a", "b"], **{
+                    k: rng.uniform(0.01, 1, 2) for k in ("ece", "sce", "tace", "dice", "asd")
+                }},
+                reliability={"bin_count": [3, 0, 5], "bin_confidence": [0.2, np.nan, 0.9],
+                             "bin_accuracy": [0.1, np.nan, 0.8]},
+                spectrum={"frequencies": [0.0, 0.25, 0.5], "power": rng.uniform(0.1, 1, 3)},
+                example={"image": np.ones((6, 6)), "label": np.zeros((6, 6), int),
+                         "confidence": np.ones((6, 6)), "probability": np.ones((6, 6, 2)) / 2},
+            )  # fmt: skip
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)
+    written = write_figures(tmp_path / "runs", tmp_path / "figures", dpi=40)
+    assert [p.name for p in written[:2]] == ["power_spectra.png", "reliability.png"]
+    assert all(p.is_file() and p.stat().st_size > 0 for p in written)
+    axes = {ax.get_title(): ax for ax in closed[1].axes}
+    assert {"ce (2 seeds)", "cespectral (2 seeds)", "overlay"} <= set(axes)
+    overlay = axes["overlay"]
+    curves = {label.split(",")[0] for label in overlay.get_legend_handles_labels()[1]}
+    assert {"ce", "cespectral"} <= curves  # one curve per method on the overlay
+    plt.close("all")
+
+
 def test_the_full_demo_trains_the_papers_five_baselines():
     assert demo.BASELINES == ("focal", "ls", "mbls", "svls", "crac")
 
