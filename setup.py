@@ -39,9 +39,9 @@ EXTRAS_REQUIRE = {
     "docs": DOCS_REQUIRE,
     # The tests build the docs and read PROMISE12's MetaImage files, so they need both.
     "dev": [
-        "pytest>=9.0",
+        "pytest>=9.2",
         "pytest-xdist>=3.8",
-        "hypothesis>=6.150",
+        "hypothesis>=6.170",
         "ruff>=0.17",
         "medpy>=0.5.2",
         *DOCS_REQUIRE,

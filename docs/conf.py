@@ -30,7 +30,6 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/**/*.ipynb"]
 html_theme = "pydata_sphinx_theme"
-html_static_path = ["_static"]
 html_title = f"speccal {release}"
 
 autosummary_generate = True
