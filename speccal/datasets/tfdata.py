@@ -15,6 +15,7 @@ def patch_dataset(
     augment=True,
     seed=0,
     n_patches=None,
+    start=0,
     num_parallel_calls=None,
     prefetch=None,
 ):
@@ -38,6 +39,9 @@ def patch_dataset(
     seed : int, default=0
     n_patches : int, optional
         Finite number of patches (default: an endless stream for ``steps_per_epoch``).
+    start : int, default=0
+        Index of the first patch: ``start = t * batch_size`` continues the stream at batch
+        ``t`` without drawing the earlier patches (a resumed training run).
     num_parallel_calls, prefetch : int, optional
         Default ``tf.data.AUTOTUNE``.
 
@@ -50,7 +54,8 @@ def patch_dataset(
     Raises
     ------
     ValueError
-        From :class:`PatchSampler`, or if ``batch_size`` is not a positive int.
+        From :class:`PatchSampler`, or if ``batch_size`` is not a positive int or ``start``
+        is not a non-negative int.
 
     Examples
     --------
@@ -63,6 +68,8 @@ def patch_dataset(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive int; got {batch_size!r}.")
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ValueError(f"`start` must be a non-negative int; got {start!r}.")
     if isinstance(volumes, PatchSampler):
         sampler = volumes
     else:
@@ -86,8 +93,10 @@ def patch_dataset(
         label.set_shape(shape)
         return image, label
 
-    count = -1 if n_patches is None else int(n_patches)
-    data = tf.data.Dataset.range(count) if count >= 0 else tf.data.Dataset.counter()
+    if n_patches is None:
+        data = tf.data.Dataset.counter(start)
+    else:
+        data = tf.data.Dataset.range(start, start + int(n_patches))
     data = data.map(draw, num_parallel_calls=num_parallel_calls or autotune, deterministic=True)
     data = data.batch(batch_size, drop_remainder=True)
     return data.prefetch(prefetch or autotune)

@@ -109,12 +109,11 @@ def _training_batches(volumes, config, first_step):
     """An endless ``tf.data`` pipeline of training batches, keyed by the global step.
 
     Batch ``t`` holds patches ``t·B … t·B + B - 1`` of a seeded
-    :class:`speccal.datasets.PatchSampler`, so a resumed run sees exactly the batches an
-    uninterrupted run would.
+    :class:`speccal.datasets.PatchSampler` (:func:`speccal.datasets.tfdata.patch_dataset`),
+    so a resumed run sees exactly the batches an uninterrupted run would.
     """
-    import tensorflow as tf
-
     from speccal.datasets import Augmenter, PatchSampler
+    from speccal.datasets.tfdata import patch_dataset
 
     sampler = PatchSampler(
         [(v.image, v.label) for v in volumes],
@@ -123,18 +122,9 @@ def _training_batches(volumes, config, first_step):
         augment=Augmenter() if config.augment else None,
         seed=config.seed,
     )
-    size = config.batch_size
-    image_shape = (size, *config.patch_size, sampler.n_modalities)
-    label_shape = (size, *config.patch_size)
-
-    def draw(step):
-        return sampler.batch(range(int(step) * size, (int(step) + 1) * size))
-
-    def load(step):
-        images, labels = tf.numpy_function(draw, [step], (tf.float32, tf.int32))
-        return tf.ensure_shape(images, image_shape), tf.ensure_shape(labels, label_shape)
-
-    return tf.data.Dataset.range(first_step, 2**62).map(load).prefetch(2)
+    return patch_dataset(
+        sampler, batch_size=config.batch_size, start=first_step * config.batch_size
+    )
 
 
 def build_model(config, in_channels, n_classes):

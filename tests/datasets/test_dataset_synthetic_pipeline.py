@@ -118,8 +118,15 @@ def test_tf_pipeline_shapes_and_determinism():
     np.testing.assert_array_equal(batches[1][0].numpy(), again[1][0].numpy())
     sampler = PatchSampler(phantoms, (16, 16, 16), seed=3, augment=Augmenter())
     np.testing.assert_array_equal(labels.numpy()[1], sampler.sample(1)[1])
+    later = list(patch_dataset(phantoms, (16, 16, 16), seed=3, n_patches=2, start=2))
+    assert len(later) == 1  # batch 1 of the stream, without drawing batch 0
+    np.testing.assert_array_equal(later[0][0].numpy(), batches[1][0].numpy())
+    endless = patch_dataset(phantoms, (16, 16, 16), seed=3, start=2)
+    np.testing.assert_array_equal(next(iter(endless))[1].numpy(), batches[1][1].numpy())
     with pytest.raises(ValueError, match="`batch_size` must be a positive int; got 0"):
         patch_dataset(phantoms, (8, 8, 8), batch_size=0)
+    with pytest.raises(ValueError, match="`start` must be a non-negative int; got -2"):
+        patch_dataset(phantoms, (8, 8, 8), start=-2)
 
 
 def _dice(pred, label, k):
