@@ -127,7 +127,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     dataset = open_dataset(config.dataset, config.root)
     parts = run_split(run_dir, dataset, config.split, config.seed)
     volumes = load_volumes(dataset, parts["test"], config.cache_dir)
-    n_classes = int(getattr(dataset, "n_classes", 0) or max(v.label.max() for v in volumes) + 1)
+    n_classes = dataset.n_classes
     model = load_trained_model(run_dir, config, volumes[0].image.shape[-1], n_classes)
     calibration = CalibrationEvaluator(
         metrics=CALIBRATION_KEYS, n_bins=N_BINS, threshold=TACE_THRESHOLD, per_volume=True

@@ -295,9 +295,7 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     validation = _validation_patches(load_volumes(dataset, parts["val"], config.cache_dir), config)
     epochs_done = finished_epochs(run_dir) if resume else 0
     in_channels = train_volumes[0].image.shape[-1]
-    n_classes = int(
-        getattr(dataset, "n_classes", 0) or max(v.label.max() for v in train_volumes) + 1
-    )
+    n_classes = dataset.n_classes
     batches = _training_batches(train_volumes, config, epochs_done * config.steps_per_epoch)
     with _strategy(config.strategy).scope():
         model = build_model(config, in_channels, n_classes)
