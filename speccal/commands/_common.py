@@ -2,9 +2,10 @@
 
 import functools
 
-# Copies of speccal.datasets.DATASET_NAMES and speccal.losses.LOSS_NAMES, for argparse's
-# ``choices``: importing those packages loads scipy/nibabel and TensorFlow, which would make
-# ``speccal --help`` take seconds. tests/commands/test_cli_runs.py keeps them equal.
+# Copies of speccal.datasets.DATASET_NAMES and speccal.losses.LOSS_NAMES (and of the table
+# formats below), for argparse's ``choices``: importing those packages loads scipy/nibabel
+# and TensorFlow, which would make ``speccal --help`` take seconds.
+# tests/commands/test_cli_runs.py keeps them equal.
 DATASET_NAMES = (
     "brats2020",
     "acdc",
@@ -27,6 +28,7 @@ LOSS_NAMES = (
     "cpenalty",
     "meep",
 )
+TABLE_FORMATS = ("markdown", "csv", "latex")  # speccal.experiments' FORMATS
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError)
 
 
@@ -45,6 +47,16 @@ def reporting_errors(parser, handler):
             parser.error(str(exc))
 
     return run
+
+
+def add_format_argument(parser):
+    """Add ``--format {markdown,csv,latex}`` (the formats of ``results_table``)."""
+    parser.add_argument(
+        "--format",
+        choices=TABLE_FORMATS,
+        default="markdown",
+        help="table format (default: markdown)",
+    )
 
 
 def print_tables(results, format="markdown", file=None):

@@ -1,6 +1,6 @@
 """``speccal compare``: the paper's comparison tables from evaluated runs."""
 
-from speccal.commands._common import print_tables, reporting_errors
+from speccal.commands._common import add_format_argument, print_tables, reporting_errors
 
 HELP = """Read RUN_DIR/metrics.json of each evaluated run and print the paper's Table 1
 (DSC, HD95, ASD) and Table 2 (ECE, SCE, TACE) layouts: methods as columns, runs of the same
@@ -18,11 +18,6 @@ def register(subparsers):
     """Add the ``compare`` command."""
     parser = subparsers.add_parser("compare", help="compare evaluated runs", description=HELP)
     parser.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="evaluated runs")
-    parser.add_argument(
-        "--format",
-        choices=("markdown", "csv", "latex"),
-        default="markdown",
-        help="table format (default: markdown)",
-    )
+    add_format_argument(parser)
     parser.set_defaults(func=reporting_errors(parser, _run))
     return parser

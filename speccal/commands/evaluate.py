@@ -1,6 +1,6 @@
 """``speccal evaluate``: score a trained run on its test cases."""
 
-from speccal.commands._common import print_tables, reporting_errors
+from speccal.commands._common import add_format_argument, print_tables, reporting_errors
 
 HELP = """Predict the run's test cases with sliding-window inference and write
 RUN_DIR/metrics.json (method, dataset, ece, sce, tace, dice, hd95, asd, protocol),
@@ -20,7 +20,7 @@ def register(subparsers):
     parser = subparsers.add_parser("evaluate", help="evaluate a trained run", description=HELP)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run made by `speccal train`")
     parser.add_argument("--batch-size", type=int, default=2, help="windows per model call")
-    parser.add_argument("--format", choices=("markdown", "csv", "latex"), default="markdown")
+    add_format_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=reporting_errors(parser, _run))
     return parser

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from speccal.cli import main  # noqa: E402
-from speccal.commands._common import DATASET_NAMES, LOSS_NAMES  # noqa: E402
+from speccal.commands._common import DATASET_NAMES, LOSS_NAMES, TABLE_FORMATS  # noqa: E402
 
 TINY = ["--patch-size", "16", "16", "16", "--batch-size", "2", "--base-filters", "2",
         "--depth", "2", "--steps-per-epoch", "2", "--quiet"]  # fmt: skip
@@ -23,10 +23,12 @@ def _error(capsys, argv):
 
 def test_loss_and_dataset_choices_match_the_registries():
     import speccal.datasets
+    import speccal.experiments._tables
     import speccal.losses
 
     assert LOSS_NAMES == speccal.losses.LOSS_NAMES
     assert DATASET_NAMES == speccal.datasets.DATASET_NAMES
+    assert TABLE_FORMATS == speccal.experiments._tables.FORMATS
     assert set(DATASET_NAMES) == {
         "brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12", "synthetic"
     }  # fmt: skip
