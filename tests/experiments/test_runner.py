@@ -166,3 +166,18 @@ def test_checkpoint_with_foreign_loss_state_is_refused(tmp_path, counting_loss):
     np.savez(ckpt / "loss_state.npz", **state, **{"loss.other": np.zeros(2)})
     with pytest.raises(ValueError, match=r"holds loss variables \['loss.other'\]"):
         restore_checkpoint(tmp_path, _Model(), counting_loss)
+
+
+def test_run_volumes_are_resampled_to_the_median_spacing(tmp_path):
+    from speccal.datasets import SyntheticPhantoms, median_spacing
+    from speccal.experiments._data import load_volumes
+
+    phantoms = SyntheticPhantoms(n_cases=5, shape=(16, 16, 8), spacing_jitter=0.3, seed=1)
+    target = median_spacing(phantoms)
+    assert len({case.spacing for case in phantoms}) == 5
+    volumes = load_volumes(phantoms, phantoms.case_ids[:3], cache_dir=tmp_path)
+    for case, volume in zip(phantoms, volumes, strict=False):
+        expected = np.maximum(1, np.rint(np.array([16, 16, 8]) * case.spacing / target))
+        assert volume.label.shape == tuple(expected.astype(int))
+        assert volume.image.shape[:3] == volume.label.shape
+        np.testing.assert_allclose(volume.spacing, target, rtol=0.1)
