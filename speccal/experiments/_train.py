@@ -149,6 +149,17 @@ def make_loss(config, n_classes):
     return get_loss(config.loss, **params)
 
 
+def _check_names(config):
+    """Refuse an unknown loss or model before a run directory is made or a case is read."""
+    from speccal.losses import LOSS_NAMES
+    from speccal.models import MODEL_NAMES
+
+    if str(config.loss).lower() not in LOSS_NAMES:
+        raise ValueError(f"`loss` must be one of {', '.join(LOSS_NAMES)}; got {config.loss!r}.")
+    if config.model not in MODEL_NAMES:
+        raise ValueError(f"`model` must be one of {', '.join(MODEL_NAMES)}; got {config.model!r}.")
+
+
 def _optimizer(config):
     import keras
 
@@ -264,8 +275,8 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     FileExistsError
         If ``run_dir`` exists, is not empty and neither ``resume`` nor ``overwrite`` is set.
     ValueError
-        If ``run_dir`` lies inside the dataset folder, or a name is unknown (the message lists
-        the valid ones).
+        If ``run_dir`` lies inside the dataset folder, or a dataset, loss or model name is
+        unknown (the message lists the valid ones; nothing is written then).
 
     Notes
     -----
@@ -283,7 +294,9 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     """
     import keras
 
-    # the dataset is opened first, so a wrong --root leaves no half-made run behind
+    # names and dataset are checked first, so a wrong one leaves no half-made run behind
+    if config is not None:
+        _check_names(config)
     dataset = None if config is None else open_dataset(config.dataset, config.root)
     config = _prepare_run_dir(run_dir, config, resume, overwrite)
     if dataset is None:

@@ -181,3 +181,18 @@ def test_run_volumes_are_resampled_to_the_median_spacing(tmp_path):
         assert volume.label.shape == tuple(expected.astype(int))
         assert volume.image.shape[:3] == volume.label.shape
         np.testing.assert_allclose(volume.spacing, target, rtol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"loss": "dice"}, r"`loss` must be one of ce, cespectral, .*; got 'dice'\."),
+        ({"model": "vnet"}, r"`model` must be one of unet3d, .*; got 'vnet'\."),
+    ],
+)
+def test_unknown_loss_or_model_is_refused_before_the_run_is_made(
+    tmp_path, fake_dataset, kwargs, match
+):
+    with pytest.raises(ValueError, match=match):
+        train_run(_config(tmp_path, **kwargs), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
