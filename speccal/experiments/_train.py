@@ -304,8 +304,10 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     logger = _logger(run_dir)
     keras.utils.set_random_seed(config.seed)
     parts = run_split(run_dir, dataset, config.split, config.seed)
-    train_volumes = load_volumes(dataset, parts["train"], config.cache_dir)
-    validation = _validation_patches(load_volumes(dataset, parts["val"], config.cache_dir), config)
+    # one pass, so the dataset's median spacing (every case header) is computed once
+    volumes = load_volumes(dataset, parts["train"] + parts["val"], config.cache_dir)
+    train_volumes = volumes[: len(parts["train"])]
+    validation = _validation_patches(volumes[len(parts["train"]) :], config)
     epochs_done = finished_epochs(run_dir) if resume else 0
     in_channels = train_volumes[0].image.shape[-1]
     n_classes = dataset.n_classes
