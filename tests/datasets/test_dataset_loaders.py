@@ -7,7 +7,7 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import SHAPE, tree_snapshot, write_nifti
+from dataset_files import SHAPE, tree_snapshot, write_nifti
 
 from speccal.datasets import (
     ACDC,

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import tree_snapshot
+from dataset_files import tree_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
