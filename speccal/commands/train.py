@@ -165,7 +165,9 @@ def register(subparsers):
     )
     group = parser.add_argument_group("run directory")
     group.add_argument(
-        "--resume", action="store_true", help="continue RUN_DIR from its checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue RUN_DIR from its checkpoint (its config; only --epochs may change)",
     )
     group.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
     group.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -173,9 +175,24 @@ def register(subparsers):
     return parser
 
 
+#: Options a resumed run may be given: the rest comes from its config.json.
+_RESUME_OPTIONS = {"command", "func", "resume", "out", "epochs", "quiet"}
+
+
 def _check_then(parser, handler):
     def run(args):
-        if not args.resume and args.root is None:
+        if args.resume:
+            given = [
+                f"--{dest.replace('_', '-')}"
+                for dest, value in vars(args).items()
+                if dest not in _RESUME_OPTIONS and value != parser.get_default(dest)
+            ]
+            if given:
+                parser.error(
+                    "`--resume` continues the run as its config.json says; only --epochs "
+                    f"may change; got {', '.join(given)}."
+                )
+        elif args.root is None:
             parser.error("the following arguments are required: --root")
         return handler(args)
 

@@ -61,6 +61,13 @@ def test_bad_loss_param_is_named(capsys, tmp_path):
     assert "`--loss-param` must look like KEY=VALUE; got 'gamma'." in _error(capsys, argv)
 
 
+def test_resume_refuses_options_it_would_ignore(capsys, tmp_path):
+    argv = ["train", "--resume", "--out", str(tmp_path), "--lam", "0.5", "--loss", "ce"]
+    err = _error(capsys, argv)
+    assert "`--resume` continues the run as its config.json says; only --epochs may " in err
+    assert "got --loss, --lam." in err
+
+
 def test_compare_of_unevaluated_runs_names_the_command(capsys, tmp_path):
     err = _error(capsys, ["compare", str(tmp_path)])
     assert "metrics.json not found: run `speccal evaluate" in err
