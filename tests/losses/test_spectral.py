@@ -278,7 +278,9 @@ def test_gradient_matches_finite_differences_with_fixed_target(rng):
         plus[index] += step
         minus[index] -= step
         numeric = (loss(plus) - loss(minus)) / (2 * step)
-        assert grad[index] == pytest.approx(numeric, rel=2e-3, abs=1e-5 * float(np.abs(grad).max()))
+        assert grad[index] == pytest.approx(
+            numeric, rel=2e-3, abs=1e-5 * float(np.abs(grad).max())
+        )
 
 
 def test_constant_logits_give_finite_loss_and_gradient():
