@@ -163,8 +163,10 @@ def bin_index(values, n_bins, bin_rule="left"):
     more than the float64 rounding of M p.
     """
     if bin_rule in ("left", "left-extra"):
-        index = (values.astype(np.float64) * n_bins).astype(np.intp)
-        return np.minimum(index, n_bins - 1, out=index) if bin_rule == "left" else index
+        scaled = np.multiply(values, float(n_bins), dtype=np.float64)
+        if bin_rule == "left":  # floor(min(x, M - 1)) == min(floor(x), M - 1)
+            np.minimum(scaled, n_bins - 1, out=scaled)
+        return scaled.astype(np.intp)
     if bin_rule == "right":
         return np.searchsorted(_monai_edges(n_bins), values.astype(np.float32), side="left")
     edges = np.linspace(0.0, 1.0, n_bins + 1, dtype=np.float32)[1:]
@@ -181,12 +183,14 @@ def n_slots(n_bins):
 def top_label(labels, probs):
     """Confidence ``max_k p_k`` and hit ``argmax_k p_k == y`` of each row."""
     # column by column: much faster than max/argmax over a short contiguous last axis
+    n_classes = probs.shape[1]
     conf = probs[:, 0].copy()
-    for k in range(1, probs.shape[1]):
+    for k in range(1, n_classes):
         np.maximum(conf, probs[:, k], out=conf)
-    pred = np.full(conf.shape, probs.shape[1] - 1, dtype=np.intp)
-    for k in range(probs.shape[1] - 2, -1, -1):  # the first maximum wins, like argmax
-        pred[probs[:, k] == conf] = k
+    pred = np.full(conf.shape, n_classes - 1, dtype=np.min_scalar_type(n_classes - 1))
+    for k in range(n_classes - 2, -1, -1):  # the first maximum wins, like argmax
+        # pred > k here: arithmetic, as masked assignment is slow on random masks
+        pred -= (probs[:, k] == conf) * (pred - k)
     return conf, pred == labels
 
 
@@ -197,113 +201,176 @@ def binned_sums(index, values, hits, n_slots_):
     -------
     ndarray of shape (3, n_slots_)
     """
+    # one count of (hit, bin) pairs gives both the counts and the hits
+    pairs = np.multiply(hits, n_slots_, dtype=np.intp)
+    pairs += index
+    by_hit = np.bincount(pairs, minlength=2 * n_slots_).reshape(2, n_slots_)
     return np.stack(
         [
-            np.bincount(index, minlength=n_slots_).astype(np.float64),
+            by_hit.sum(axis=0).astype(np.float64),
             np.bincount(index, weights=values, minlength=n_slots_),
-            np.bincount(index[hits], minlength=n_slots_).astype(np.float64),
+            by_hit[1].astype(np.float64),
         ]
     )
 
 
-def classwise_sums(labels, probs, n_bins, bin_rule="left"):
+def classwise_sums(labels, probs, n_bins, bin_rule="left", out=None):
     """Per-(class, bin) count, sum of ``p_k`` and sum of ``1[y = k]`` over all samples.
 
     Returns
     -------
     ndarray of shape (3, n_classes, n_bins + 2)
+        ``out`` (the sums added to it) if given.
     """
-    return _class_binned_sums(labels, probs, bin_index(probs, n_bins, bin_rule), n_slots(n_bins))
+    index = bin_index(probs, n_bins, bin_rule)
+    return _class_binned_sums(labels, probs, index, n_slots(n_bins), out)
+
+
+def _scaled(values, factor):
+    """``values * factor`` computed exactly, so that its floor is ``floor(values * factor)``.
+
+    In float32 when ``values`` is float32 and ``factor`` a power of two (scaling by a power of
+    two is exact), else in float64 (exact for float32 values and factors below 2^29).
+    """
+    if values.dtype == np.float32 and factor & (factor - 1) == 0:
+        return values * np.float32(factor)
+    return np.multiply(values, float(factor), dtype=np.float64)
 
 
 def fine_index(values, n_fine_bins):
-    """``floor(values * n_fine_bins)`` computed in float64 (not clipped).
+    """``floor(values * n_fine_bins)`` computed exactly (not clipped).
 
-    Any non-decreasing assignment serves the fine histograms; float64 makes
-    ``floor(p M 2^r) // 2^r == floor(p M)`` hold exactly, so fine bins nest in coarse ones.
+    Any non-decreasing assignment serves the fine histograms; the exact floor makes
+    ``floor(p M 2^r) // 2^r == floor(p M)`` hold, so fine bins nest in coarse ones.
     """
-    return (values.astype(np.float64) * n_fine_bins).astype(np.intp)
+    return _scaled(values, n_fine_bins).astype(np.intp)
 
 
-def fine_histogram(labels, probs, n_fine_bins, threshold):
+def fine_histogram(labels, probs, n_fine_bins, threshold, out=None):
     """Per-class fine equal-width histogram of the probabilities above ``threshold``.
 
     Returns
     -------
     ndarray of shape (3, n_classes, n_fine_bins + 1)
         Count, sum of ``p_k`` and sum of ``1[y = k]`` per fine bin; slot ``n_fine_bins`` holds
-        the discarded values ``p_k <= threshold``.
+        the discarded values ``p_k <= threshold``. ``out`` (the sums added to it) if given.
     """
-    index = np.minimum(fine_index(probs, n_fine_bins), n_fine_bins - 1)
-    index[probs <= threshold] = n_fine_bins
-    return _class_binned_sums(labels, probs, index, n_fine_bins + 1)
+    # in floating point (no masked assignment): min(x, F - 1) puts 1.0 in the last bin, and
+    # max(x, F * [p <= threshold]) sends the discarded values to slot F
+    scaled = _scaled(probs, n_fine_bins)
+    np.minimum(scaled, n_fine_bins - 1, out=scaled)
+    if threshold >= 0:  # probabilities are >= 0: a negative threshold discards nothing
+        discard = np.multiply(probs <= threshold, n_fine_bins, dtype=scaled.dtype)
+        np.maximum(scaled, discard, out=scaled)
+    return _class_binned_sums(labels, probs, scaled.astype(np.intp), n_fine_bins + 1, out)
 
 
-def _class_binned_sums(labels, probs, index, slots):
+def _class_binned_sums(labels, probs, index, slots, out=None):
     """Bincount of per-class bin indices ``index (n, n_classes)`` into ``(3, n_classes, slots)``.
 
-    Hits are counted from the label's column only (n values instead of n * n_classes).
+    ``index`` is overwritten. Hits are counted from the label's column only (n values instead
+    of n * n_classes). The sums are added to ``out`` if given (a new array otherwise).
     """
-    n_classes = probs.shape[1]
-    index += np.arange(n_classes) * slots
-    flat = index.reshape(-1)
+    n, n_classes = probs.shape
+    if out is None:
+        out = np.zeros((3, n_classes, slots))
     size = n_classes * slots
-    count = np.bincount(flat, minlength=size).astype(np.float64)
-    sums = np.bincount(flat, weights=probs.reshape(-1), minlength=size)
-    label_index = np.take_along_axis(index, labels[:, None].astype(np.intp), axis=1)[:, 0]
-    hits = np.bincount(label_index, minlength=size).astype(np.float64)
-    return np.stack([count, sums, hits]).reshape(3, n_classes, slots)
+    flat = index.reshape(-1)
+    flat += np.tile(np.arange(0, size, slots), n)  # flat 1-D add: fast, unlike a broadcast
+    out[0] += np.bincount(flat, minlength=size).reshape(n_classes, slots)
+    weights = probs.reshape(-1)
+    out[1] += np.bincount(flat, weights=weights, minlength=size).reshape(n_classes, slots)
+    label_index = np.arange(0, n * n_classes, n_classes)
+    label_index += labels.astype(np.intp, copy=False)
+    label_index = flat.take(label_index)
+    out[2] += np.bincount(label_index, minlength=size).reshape(n_classes, slots)
+    return out
 
 
-def adaptive_error_exact(fine, chunks, k, threshold, n_bins):
-    """Exact equal-mass calibration error of class k (Nixon et al. / uncertainty-metrics rule).
+def adaptive_errors_exact(fine, chunks, threshold, n_bins):
+    """Exact equal-mass calibration error of every class (Nixon et al. / uncertainty-metrics).
 
     Parameters
     ----------
-    fine : ndarray of shape (3, n_fine_bins)
-        Fine histogram (count, sum of p, sum of hits) of class k's kept values.
+    fine : ndarray of shape (3, n_classes, n_fine_bins + 1)
+        Fine histograms (count, sum of p, sum of hits) of each class's kept values; the last
+        slot (discarded values) is ignored.
     chunks : list of (labels, probs)
-        The samples the histogram was built from.
-    k : int
+        The samples the histograms were built from.
     threshold : float
         Values ``p_k <= threshold`` are not kept.
     n_bins : int
 
     Returns
     -------
-    float
-        ``sum_b |sum hits - sum p| / n`` over equal-mass bins (0 if nothing is kept).
+    ndarray of shape (n_classes,)
+        ``sum_b |sum hits - sum p| / n`` over equal-mass bins (0 for a class with nothing kept).
 
     Notes
     -----
     Edges are the sorted kept values at ranks ``round(linspace(0, n, M, endpoint=False))``; a
     value goes to the last bin whose lower edge is <= the value, so ties move up. No full sort:
     the histogram locates the fine bin holding each edge, and one more pass reads only the
-    values of those (at most M - 1) fine bins, to place the exact edges and assign those values.
-    Every other fine bin lies wholly between two edges and contributes its histogram sums.
+    values of those (at most M - 1 per class) fine bins, to place the exact edges and assign
+    those values. Every other fine bin lies wholly between two edges and contributes its
+    histogram sums. The one pass serves all classes.
     """
-    count, sums, hits = fine
+    n_classes, n_fine = fine.shape[1], fine.shape[2] - 1
+    plans = [_edge_plan(fine[:, k, :-1], n_bins) for k in range(n_classes)]
+    # boundary[k, f]: fine bin f of class k holds an edge; slot n_fine is where the value 1.0
+    # lands (the index is not clipped here), so it mirrors the last fine bin
+    boundary = np.zeros((n_classes, n_fine + 1), dtype=bool)
+    for k, plan in enumerate(plans):
+        if plan is not None:
+            boundary[k, plan[1]] = True
+    boundary[:, n_fine] = boundary[:, n_fine - 1]
+    boundary = boundary.reshape(-1)
+    values, value_class, value_hits = [np.zeros(0)], [np.zeros(0, np.intp)], [np.zeros(0, bool)]
+    for labels, probs in chunks:
+        index = fine_index(probs, n_fine)
+        flat = index.reshape(-1)
+        flat += np.tile(np.arange(0, n_classes * (n_fine + 1), n_fine + 1), labels.shape[0])
+        where = np.flatnonzero(boundary.take(flat))
+        chunk_values = probs.reshape(-1)[where]
+        if threshold >= 0:  # an edge bin may hold values <= threshold, which are not kept
+            where = where[~(chunk_values <= threshold)]  # compared as in fine_histogram
+            chunk_values = probs.reshape(-1)[where]
+        column = where % n_classes
+        values.append(chunk_values)
+        value_class.append(column)
+        value_hits.append(labels[where // n_classes] == column)
+    values = np.concatenate(values)  # float64, as the histogram sums
+    value_class, value_hits = np.concatenate(value_class), np.concatenate(value_hits)
+    errors = np.zeros(n_classes)
+    for k, plan in enumerate(plans):
+        if plan is not None:
+            mine = value_class == k
+            errors[k] = _exact_error(fine[:, k, :-1], plan, values[mine], value_hits[mine], n_bins)
+    return errors
+
+
+def _edge_plan(fine, n_bins):
+    """Ranks of the equal-mass edges and the fine bins holding them (None if nothing kept)."""
+    count = fine[0]
     n = count.sum()
     if n == 0:
-        return 0.0
-    n_fine = count.shape[0]
+        return None
     ranks = np.minimum(np.round(np.linspace(0, n, n_bins, endpoint=False)), n - 1)[1:]
     cumulative = np.cumsum(count)
     edge_bins = np.searchsorted(cumulative, ranks, side="right")
-    boundary = np.zeros(n_fine + 1, dtype=bool)  # slot n_fine: values not kept
+    return ranks, edge_bins, cumulative
+
+
+def _exact_error(fine, plan, values, value_hits, n_bins):
+    """Equal-mass error of one class from its histogram and the values of its edge bins."""
+    count, sums, hits = fine
+    ranks, edge_bins, cumulative = plan
+    n_fine = count.shape[0]
+    boundary = np.zeros(n_fine, dtype=bool)
     boundary[edge_bins] = True
-    values, value_hits = [np.zeros(0)], [np.zeros(0, dtype=bool)]
-    for labels, probs in chunks:
-        column = probs[:, k]
-        index = np.minimum(fine_index(column, n_fine), n_fine - 1)
-        index[column <= threshold] = n_fine
-        selected = boundary[index]
-        values.append(column[selected])
-        value_hits.append(labels[selected] == k)
-    values, value_hits = np.concatenate(values), np.concatenate(value_hits)
     # rank r sits at offset r - (count below its fine bin) inside that bin; among the sorted
     # boundary values, the boundary bins below it come first
-    boundary_count = np.where(boundary[:-1], count, 0)
+    boundary_count = np.where(boundary, count, 0)
     positions = (
         np.cumsum(boundary_count)[edge_bins]
         - boundary_count[edge_bins]
@@ -311,14 +378,14 @@ def adaptive_error_exact(fine, chunks, k, threshold, n_bins):
         - (cumulative[edge_bins] - count[edge_bins])
     ).astype(np.intp)
     edges = np.partition(values, np.unique(positions))[positions]
-    inner = ~boundary[:-1]
+    inner = ~boundary
     coarse = np.searchsorted(edge_bins, np.arange(n_fine), side="left")[inner]
     index = np.searchsorted(edges, values, side="right")
     coarse_sums = np.bincount(coarse, weights=sums[inner], minlength=n_bins)
     coarse_sums += np.bincount(index, weights=values, minlength=n_bins)
     coarse_hits = np.bincount(coarse, weights=hits[inner], minlength=n_bins)
     coarse_hits += np.bincount(index[value_hits], minlength=n_bins)
-    return float(np.abs(coarse_hits - coarse_sums).sum() / n)
+    return float(np.abs(coarse_hits - coarse_sums).sum() / count.sum())
 
 
 def adaptive_error_from_histogram(fine, n_bins):

@@ -82,7 +82,7 @@ class CalibrationAccumulator:
             index = kernel.bin_index(conf, self.n_bins, self.bin_rule)
             self.top += kernel.binned_sums(index, conf, hit, self.top.shape[-1])
         if self.classwise is not None:
-            self.classwise += kernel.classwise_sums(labels, probs, self.n_bins, self.bin_rule)
+            kernel.classwise_sums(labels, probs, self.n_bins, self.bin_rule, out=self.classwise)
         if self.scores is not None:
             true_prob = np.take_along_axis(probs, labels[:, None].astype(np.intp), axis=1)[:, 0]
             true_prob = true_prob.astype(np.float64)
@@ -91,7 +91,7 @@ class CalibrationAccumulator:
             nll = -np.log(np.maximum(true_prob, self.eps)).sum()
             self.scores += [labels.shape[0], brier, nll]
         for threshold, state in self.adaptive.items():
-            state += kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold)
+            kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold, out=state)
         if self.adaptive and self.adaptive_binning == "exact":
             self.chunks.append((labels, probs))
 
@@ -144,15 +144,14 @@ class CalibrationAccumulator:
     def adaptive_errors(self, threshold):
         """Per-class equal-mass errors and their bounds (zero bounds in exact mode)."""
         state = self.adaptive[threshold]
-        errors, bounds = np.zeros(self.n_classes), np.zeros(self.n_classes)
+        bounds = np.zeros(self.n_classes)
+        if self.adaptive_binning == "exact":
+            errors = kernel.adaptive_errors_exact(state, self.chunks, threshold, self.n_bins)
+            return errors, bounds
+        errors = np.zeros(self.n_classes)
         for k in range(self.n_classes):
             fine = state[:, k, :-1]
-            if self.adaptive_binning == "histogram":
-                errors[k], bounds[k] = kernel.adaptive_error_from_histogram(fine, self.n_bins)
-            else:
-                errors[k] = kernel.adaptive_error_exact(
-                    fine, self.chunks, k, threshold, self.n_bins
-                )
+            errors[k], bounds[k] = kernel.adaptive_error_from_histogram(fine, self.n_bins)
         return errors, bounds
 
     def adaptive_score(self, threshold, include_background=True):
