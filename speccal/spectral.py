@@ -93,14 +93,34 @@ def confidence_map(logits):
 
 def _channel_max(logits):
     """float32 max over the class axis with a one-pass gradient, and whether all logits are
-    finite (found in the same pass, see :func:`_max_kernel`)."""
-    conf, finite = _max_kernel(tf.stop_gradient(logits))
+    finite (found in the same pass, see :func:`_max_kernel`).
 
-    @tf.custom_gradient
-    def attach_gradient(x):
-        return conf, lambda upstream: _max_grad_kernel(x, conf, upstream)
+    Up to 16 classes the forward pass also records which classes reach the maximum as a
+    per-voxel bit mask (:func:`_max_mask_kernel`), so the backward pass writes the gradient
+    from the mask without reading the logits again.
+    """
+    n_classes = logits.shape[-1]
+    if n_classes is not None and n_classes <= _MAX_CHAIN:
+        conf, finite, mask = _max_mask_kernel(tf.stop_gradient(logits))
+
+        @tf.custom_gradient
+        def attach_gradient(x):
+            return conf, lambda upstream: _mask_grad_kernel(mask, upstream, n_classes)
+
+    else:
+        conf, finite = _max_kernel(tf.stop_gradient(logits))
+
+        @tf.custom_gradient
+        def attach_gradient(x):
+            return conf, lambda upstream: _max_grad_kernel(x, conf, upstream)
 
     return tf.cast(attach_gradient(logits), tf.float32), finite
+
+
+def _class_bits(n_classes):
+    """Bit ``c`` for class ``c``, in the narrowest unsigned dtype that holds them all."""
+    dtype = tf.uint8 if n_classes <= 8 else tf.uint16
+    return tf.constant(1 << np.arange(n_classes), dtype)
 
 
 @_xla
@@ -114,6 +134,25 @@ def _max_kernel(x):
     if x.shape[-1] > _MAX_CHAIN:
         return tf.reduce_max(x, axis=-1), finite
     return functools.reduce(tf.maximum, tf.unstack(x, axis=-1)), finite
+
+
+@_xla
+def _max_mask_kernel(x):
+    """:func:`_max_kernel` and the bit mask of the classes equal to the max (at most 16)."""
+    conf, finite = _max_kernel.python_function(x)
+    bits = _class_bits(x.shape[-1])
+    hit = tf.equal(x, conf[..., None])
+    return conf, finite, tf.reduce_sum(tf.where(hit, bits, tf.zeros((), bits.dtype)), axis=-1)
+
+
+@_xla
+def _mask_grad_kernel(mask, upstream, n_classes):
+    """:func:`_max_grad_kernel` from the bit mask of :func:`_max_mask_kernel`: the same
+    values, without a second pass over the logits."""
+    bits = _class_bits(n_classes)
+    hit = tf.not_equal(tf.bitwise.bitwise_and(mask[..., None], bits), 0)
+    share = upstream / tf.math.count_nonzero(hit, axis=-1, dtype=upstream.dtype)
+    return tf.where(hit, share[..., None], tf.zeros((), upstream.dtype))
 
 
 @_xla
