@@ -19,11 +19,11 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from speccal._bands import band_index, rfft_weights
+from speccal._bands import band_index
 
 __all__ = ["band_powers", "confidence_map", "power_spectrum", "spectral_entropy"]
 
-_RFFT = {2: (tf.signal.rfft2d, tf.signal.irfft2d), 3: (tf.signal.rfft3d, tf.signal.irfft3d)}
+_RFFT = {2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
 _FFT = {2: tf.signal.fft2d, 3: tf.signal.fft3d}
 _MAX_CHAIN = 16  # class counts up to which the max is a chain of elementwise maxima
 
@@ -88,12 +88,11 @@ def confidence_map(logits):
     array([[[2., 1.]]], dtype=float32)
     """
     logits, _ = _check_spatial(logits, "logits", 1)
-    return _channel_max(logits)[0]
+    return _channel_max(logits)
 
 
 def _channel_max(logits):
-    """float32 max over the class axis with a one-pass gradient, and whether all logits are
-    finite (found in the same pass, see :func:`_max_kernel`).
+    """float32 max over the class axis with a one-pass gradient (for :func:`confidence_map`).
 
     Up to 16 classes the forward pass also records which classes reach the maximum as a
     per-voxel bit mask (:func:`_max_mask_kernel`), so the backward pass writes the gradient
@@ -101,20 +100,20 @@ def _channel_max(logits):
     """
     n_classes = logits.shape[-1]
     if n_classes is not None and n_classes <= _MAX_CHAIN:
-        conf, finite, mask = _max_mask_kernel(tf.stop_gradient(logits))
+        conf, mask = _max_mask_kernel(tf.stop_gradient(logits), False)
 
         @tf.custom_gradient
         def attach_gradient(x):
             return conf, lambda upstream: _mask_grad_kernel(mask, upstream, n_classes)
 
     else:
-        conf, finite = _max_kernel(tf.stop_gradient(logits))
+        conf = _max_kernel(tf.stop_gradient(logits), False)
 
         @tf.custom_gradient
         def attach_gradient(x):
             return conf, lambda upstream: _max_grad_kernel(x, conf, upstream)
 
-    return tf.cast(attach_gradient(logits), tf.float32), finite
+    return tf.cast(attach_gradient(logits), tf.float32)
 
 
 def _class_bits(n_classes):
@@ -123,36 +122,56 @@ def _class_bits(n_classes):
     return tf.constant(1 << np.arange(n_classes), dtype)
 
 
-@_xla
-def _max_kernel(x):
-    """Max over the last axis and an all-finite flag, in one fused pass under XLA.
+def _nan_where_not_finite(conf, finite):
+    """``conf`` with NaN where ``finite`` is False."""
+    return tf.where(finite, conf, tf.constant(np.nan, conf.dtype))
 
-    The max is a chain of elementwise maxima over the class slices (``tf.reduce_max`` over a
-    short innermost axis is several times slower).
+
+@_xla
+def _max_kernel(x, poison):
+    """Max over the last axis, NaN where a logit is not finite if ``poison``: one fused pass
+    under XLA (used above 16 classes)."""
+    conf = tf.reduce_max(x, axis=-1)
+    if poison:
+        conf = _nan_where_not_finite(conf, tf.reduce_all(tf.math.is_finite(x), axis=-1))
+    return conf
+
+
+@_xla
+def _max_mask_kernel(x, poison):
+    """:func:`_max_kernel` and the bit mask of the classes equal to the max (at most 16).
+
+    Everything is a chain of elementwise ops over the class slices: under XLA a reduction
+    over a short innermost axis (``tf.reduce_max``/``reduce_sum``) runs several times slower.
     """
-    finite = tf.reduce_all(tf.math.is_finite(x))
-    if x.shape[-1] > _MAX_CHAIN:
-        return tf.reduce_max(x, axis=-1), finite
-    return functools.reduce(tf.maximum, tf.unstack(x, axis=-1)), finite
+    slices = tf.unstack(x, axis=-1)
+    conf = functools.reduce(tf.maximum, slices)
+    bits = _class_bits(len(slices))
+    zero = tf.zeros((), bits.dtype)
+    mask = functools.reduce(
+        tf.add, [tf.where(tf.equal(s, conf), bits[c], zero) for c, s in enumerate(slices)]
+    )
+    if poison:
+        finite = functools.reduce(tf.logical_and, [tf.math.is_finite(s) for s in slices])
+        conf = _nan_where_not_finite(conf, finite)
+    return conf, mask
 
 
-@_xla
-def _max_mask_kernel(x):
-    """:func:`_max_kernel` and the bit mask of the classes equal to the max (at most 16)."""
-    conf, finite = _max_kernel.python_function(x)
-    bits = _class_bits(x.shape[-1])
-    hit = tf.equal(x, conf[..., None])
-    return conf, finite, tf.reduce_sum(tf.where(hit, bits, tf.zeros((), bits.dtype)), axis=-1)
+def _spread_by_mask(mask, upstream, n_classes, dtype):
+    """Gradient of the max from the bit mask of :func:`_max_mask_kernel`: ``upstream`` to
+    the maximal class, split evenly between tied classes (as TensorFlow's own ``Max``
+    gradient does), in ``dtype``."""
+    bits = _class_bits(n_classes)
+    hit = tf.not_equal(tf.bitwise.bitwise_and(mask[..., None], bits), 0)
+    share = upstream / tf.cast(tf.raw_ops.PopulationCount(x=mask), upstream.dtype)
+    return tf.cast(tf.where(hit, share[..., None], tf.zeros((), upstream.dtype)), dtype)
 
 
 @_xla
 def _mask_grad_kernel(mask, upstream, n_classes):
     """:func:`_max_grad_kernel` from the bit mask of :func:`_max_mask_kernel`: the same
     values, without a second pass over the logits."""
-    bits = _class_bits(n_classes)
-    hit = tf.not_equal(tf.bitwise.bitwise_and(mask[..., None], bits), 0)
-    share = upstream / tf.math.count_nonzero(hit, axis=-1, dtype=upstream.dtype)
-    return tf.where(hit, share[..., None], tf.zeros((), upstream.dtype))
+    return _spread_by_mask(mask, upstream, n_classes, upstream.dtype)
 
 
 @_xla
@@ -209,75 +228,145 @@ def power_spectrum(conf):
     return tf.signal.fftshift(real * real + imag * imag, axes=axes)
 
 
-def _band_matrix(spatial_shape, bands, include_dc, include_corners):
-    """Band constants of the flattened rfft half spectrum (``n_freq`` frequencies).
-
-    Returns ``onehot_t`` of shape ``(bands, n_freq)``, with ``onehot_t[k, f] = 1`` when
-    frequency ``f`` lies in band ``k``; ``index`` of shape ``(n_freq,)``, the band of each
-    frequency (``bands`` for none); and ``weights``, the Hermitian multiplicity of each
-    half-spectrum entry, so that weighted half-spectrum sums equal full-spectrum sums.
-    """
+def _band_segments(spatial_shape, bands, include_dc, include_corners):
+    """Band of every entry of the rfft half spectrum, ``bands`` for none (int32)."""
     index = band_index(
         spatial_shape,
         bands,
         include_dc=include_dc,
         include_corners=include_corners,
         layout="rfft",
-    ).reshape(-1)
-    onehot_t = (np.arange(bands)[:, None] == index).astype(np.float32)
-    index = np.where(index < 0, bands, index).astype(np.int32)
-    return onehot_t, index, rfft_weights(spatial_shape).astype(np.float32)
+    )
+    return np.where(index < 0, bands, index).astype(np.int32)
 
 
 @functools.lru_cache(maxsize=16)
 def _band_constants(spatial_shape, bands, include_dc, include_corners):
-    """:func:`_band_matrix` as cached eager constants, which graphs capture."""
-    arrays = _band_matrix(spatial_shape, bands, include_dc, include_corners)
+    """:func:`_band_segments` as a cached eager constant, which graphs capture."""
+    segments = _band_segments(spatial_shape, bands, include_dc, include_corners)
     with tf.init_scope():
-        return tuple(tf.constant(a) for a in arrays)
+        return tf.constant(segments)
 
 
-def _rfft_band_powers(conf, onehot_t, index, weights):
-    """Band powers of real maps via a real-input FFT, with an explicit gradient.
+def _band_sums(logits, segments, n_segments, poison):
+    """Power of the confidence maps of ``logits`` in every segment of the rfft half spectrum
+    (the bands, then the frequencies of no band), with an explicit gradient.
 
-    TensorFlow registers no gradient for ``RFFT3D``. For band powers
+    TensorFlow registers no gradient for ``RFFT3D``, so the whole chain (max over classes,
+    real FFT, power, segment sums) has one hand-written gradient. For segment sums
     :math:`S_k = \\sum_f M_{fk} |Y_f|^2` of a real map ``x`` with full spectrum
-    :math:`Y = \\mathcal{F}x`, the gradient given upstream ``g`` is
-    :math:`\\partial L / \\partial x = 2 N\\, \\mathcal{F}^{-1}(A \\odot Y)` with
-    :math:`A_f = \\sum_k g_k M_{fk} = g_{k(f)}`. ``A`` is real and even (bands are radial),
-    so :math:`A \\odot Y` is Hermitian and the inverse transform is the inverse real FFT of
-    the half spectrum.
+    :math:`Y = \\mathcal{F}x` and upstream ``g``, the gradient w.r.t. ``x`` is
+    :math:`2 N\\, \\mathcal{F}^{-1}(A \\odot Y) = 2 N\\, (x \\circledast a)` with
+    :math:`A_f = g_{k(f)}` and :math:`a = \\mathcal{F}^{-1}A`. ``A`` is real and even (the
+    segments are radial), so in the Hartley domain (:func:`_hartley`) the circular
+    convolution is a plain product and :math:`2 N (x \\circledast a) = 2\\,
+    \\mathcal{H}(A \\odot \\mathcal{H}x)`, with :math:`\\mathcal{H}x` read off the
+    forward spectrum. The backward pass thus costs one more real-input FFT instead of an
+    inverse real FFT, which TensorFlow runs 1.5-2x slower on CPU; the last Hartley
+    unfolding is fused with writing the gradient of the max.
     """
-    spatial = tuple(conf.shape[1:])
+    n_classes = logits.shape[-1]
+    spatial = tuple(logits.shape[1:-1])
+    rfft = _RFFT[len(spatial)]
+    use_mask = n_classes is not None and n_classes <= _MAX_CHAIN
 
     @tf.custom_gradient
-    def forward(x):
-        powers, spectrum = _power_kernel(tf.stop_gradient(x), onehot_t, weights)
-        return powers, lambda upstream: _power_grad_kernel(spectrum, upstream, index, spatial)
+    def forward(z):
+        z = tf.stop_gradient(z)
+        if use_mask:
+            conf, mask = _max_mask_kernel(z, poison)
+        else:
+            conf = _max_kernel(z, poison)
+        sums, spectrum = _power_kernel(tf.cast(conf, tf.float32), segments, n_segments)
 
-    return forward(conf)
+        def grad(upstream):
+            product = rfft(_hartley_product_kernel(spectrum, upstream, segments, spatial[-1]))
+            if use_mask:
+                return _hartley_mask_grad_kernel(product, mask, spatial[-1], n_classes, z.dtype)
+            conf_grad = tf.cast(_hartley_kernel(product, spatial[-1]), z.dtype)
+            return _max_grad_kernel(z, conf, conf_grad)
+
+        return sums, grad
+
+    return forward(logits)
 
 
-@_xla
-def _power_kernel(x, onehot_t, weights):
-    """Weighted half-spectrum power summed into bands, and the spectrum.
+def _hartley(spectrum, n_last):
+    """Hartley transform :math:`\\mathcal{H}x = \\mathrm{Re}\\,\\mathcal{F}x -
+    \\mathrm{Im}\\,\\mathcal{F}x` of real maps, unfolded from their rfft half spectrum.
 
-    The band sum is a matmul with the constant one-hot matrix, stored transposed: under XLA
-    ``(bands, n_freq) @ (n_freq, batch)`` runs about three times faster than
-    ``(batch, n_freq) @ (n_freq, bands)``.
+    The missing half holds the mirrored entries :math:`Y_{-f}`, whose real part is the
+    same and imaginary part the negative; under XLA the mirroring (reversals and slices)
+    fuses into the consumer as index arithmetic.
     """
-    spectrum = _RFFT[x.shape.rank - 1][0](x)
-    real, imag = tf.math.real(spectrum), tf.math.imag(spectrum)
-    power = tf.reshape((real * real + imag * imag) * weights, (tf.shape(x)[0], -1))
-    return tf.transpose(tf.linalg.matmul(onehot_t, power, transpose_b=True)), spectrum
+    n_half = spectrum.shape[-1]
+    mirror = spectrum[..., 1 : n_last - n_half + 1]
+    for axis in range(1, spectrum.shape.rank):  # frequency j -> (-j) mod n on every axis
+        if axis == spectrum.shape.rank - 1:
+            mirror = tf.reverse(mirror, [axis])
+        else:
+            lead = (slice(None),) * axis
+            head, tail = mirror[lead + (slice(0, 1),)], mirror[lead + (slice(1, None),)]
+            mirror = tf.concat([head, tf.reverse(tail, [axis])], axis)
+    return tf.concat(
+        [
+            tf.math.real(spectrum) - tf.math.imag(spectrum),
+            tf.math.real(mirror) + tf.math.imag(mirror),
+        ],
+        axis=-1,
+    )
+
+
+_hartley_kernel = _xla(_hartley)
 
 
 @_xla
-def _power_grad_kernel(spectrum, upstream, index, spatial):
-    """:math:`2 N \\, \\mathcal{F}^{-1}(A \\odot Y)`: ``A`` gathered by band, inverse real FFT."""
-    scale = tf.pad(upstream * (2.0 * np.prod(spatial)), [[0, 0], [0, 1]])  # band `bands`: 0
-    scale = tf.reshape(tf.gather(scale, index, axis=1), tf.shape(spectrum))
-    return _RFFT[len(spatial)][1](spectrum * tf.cast(scale, spectrum.dtype), fft_length=spatial)
+def _hartley_product_kernel(spectrum, upstream, segments, n_last):
+    """:math:`2 A \\odot \\mathcal{H}x`, ``A`` selected by segment; its Hartley transform is
+    the gradient w.r.t. the confidence maps (see :func:`_band_sums`).
+
+    The product is taken on the half spectrum and then unfolded: ``A`` is even, so the
+    mirrored half carries the same factors.
+    """
+    upstream = 2.0 * upstream
+    batch_first = (slice(None),) + (None,) * (spectrum.shape.rank - 1)
+    scale = tf.zeros(tf.shape(spectrum), upstream.dtype)
+    for k in range(upstream.shape[1]):
+        scale = tf.where(tf.equal(segments, k), upstream[:, k][batch_first], scale)
+    weighted = tf.complex(tf.math.real(spectrum) * scale, tf.math.imag(spectrum) * scale)
+    return _hartley(weighted, n_last)
+
+
+@_xla
+def _hartley_mask_grad_kernel(product_spectrum, mask, n_last, n_classes, dtype):
+    """Gradient w.r.t. the logits: the Hartley transform of the product (the gradient of the
+    confidence maps), spread over the classes by the max mask, in one pass."""
+    return _spread_by_mask(mask, _hartley(product_spectrum, n_last), n_classes, dtype)
+
+
+def _hermitian_weights(n_last, n_half):
+    """Multiplicity of each entry along the last rfft axis, as in
+    :func:`speccal._bands.rfft_weights`, from an iota: XLA computes it in place instead of
+    reading a constant."""
+    j = tf.range(n_half)
+    single = tf.equal(j, 0) | tf.equal(2 * j, n_last)
+    return tf.where(single, tf.constant(1.0), tf.constant(2.0))
+
+
+@_xla
+def _power_kernel(x, segments, n_segments):
+    """Weighted half-spectrum power summed by segment, shape ``(batch, n_segments)``, and
+    the spectrum.
+
+    The sum is a segment sum over the frequencies; on CPU it runs several times faster than
+    a matmul with a one-hot band matrix and needs no ``(bands, n_freq)`` constant.
+    """
+    spectrum = _RFFT[x.shape.rank - 1](x)
+    real, imag = tf.math.real(spectrum), tf.math.imag(spectrum)
+    power = (real * real + imag * imag) * _hermitian_weights(x.shape[-1], spectrum.shape[-1])
+    per_frequency = tf.transpose(tf.reshape(power, (tf.shape(x)[0], -1)))
+    sums = tf.math.unsorted_segment_sum(per_frequency, tf.reshape(segments, [-1]), n_segments)
+    return tf.transpose(sums), spectrum
 
 
 def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
@@ -331,16 +420,22 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
     >>> band_powers(logits, bands=4).shape
     TensorShape([2, 4])
     """
-    return _band_powers_and_finite(logits, bands, include_dc, include_corners)[0]
+    return _band_powers_and_finite(logits, bands, include_dc, include_corners, poison=False)[0]
 
 
-def _band_powers_and_finite(logits, bands, include_dc, include_corners):
-    """:func:`band_powers` and whether all logits are finite (for the regularizer's check)."""
+def _band_powers_and_finite(logits, bands, include_dc, include_corners, *, poison):
+    """:func:`band_powers` and whether all band sums are finite.
+
+    With ``poison`` (the regularizer's check) that says whether all logits are finite:
+    the check reads the power of every spectrum segment: the maps carry NaN where a logit
+    is not finite (see :func:`_channel_max`), and the DC term, which sums the whole map,
+    lies in some segment.
+    """
     logits, spatial = _check_spatial(logits, "logits", 1)
-    conf, finite = _channel_max(logits)
     # `bands` is validated by the shared `band_index`.
-    constants = _band_constants(spatial, bands, bool(include_dc), bool(include_corners))
-    return _rfft_band_powers(conf, *constants), finite
+    segments = _band_constants(spatial, bands, bool(include_dc), bool(include_corners))
+    sums = _band_sums(logits, segments, bands + 1, poison)
+    return sums[:, :bands], tf.reduce_all(tf.math.is_finite(sums))
 
 
 def spectral_entropy(powers, eps=1e-6):

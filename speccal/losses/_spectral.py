@@ -153,7 +153,10 @@ class SpectralEntropyRegularizer(tf.Module):
     hyperparameters only, like a Keras layer's config holds no weights.
 
     **Non-finite logits.** Outside XLA, a ``tf.debugging.Assert`` raises
-    ``InvalidArgumentError`` naming ``logits``. XLA (``jit_compile=True``) compiles
+    ``InvalidArgumentError`` naming ``logits``. The check reads no extra pass over the
+    logits: a voxel with a NaN or infinite logit in any class is NaN in the confidence map,
+    which the FFT spreads to every band sum; finite logits so large that their power
+    spectrum overflows float32 are reported the same way. XLA (``jit_compile=True``) compiles
     runtime checks away: then the loss is NaN and the buffer is left untouched, so the
     target stays valid; stop training with
     ``keras.callbacks.TerminateOnNaN(raise_error=True)``.
@@ -236,9 +239,15 @@ class SpectralEntropyRegularizer(tf.Module):
         if training is None:
             training = not _in_keras_evaluation()
         powers, finite = _band_powers_and_finite(
-            logits, self.bands, self.include_dc, self.include_corners
+            logits, self.bands, self.include_dc, self.include_corners, poison=True
         )
-        tf.debugging.Assert(finite, ["`logits` must be finite; got NaN or Inf values."])
+        tf.debugging.Assert(
+            finite,
+            [
+                "`logits` must be finite; got NaN or Inf values (or logits so large that "
+                "the power spectrum of their confidence map overflows float32)."
+            ],
+        )
         batch_mean = _global_batch_mean(tf.stop_gradient(powers))
         new_buffer, target_powers = self._next_state(batch_mean)
         target = tf.stop_gradient(spectral_entropy(target_powers, self.eps))

@@ -143,21 +143,46 @@ def test_spectral_entropy_matches_eq_7_8(rng):
     np.testing.assert_allclose(uniform, np.log(5), rtol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(2, 5, 6, 7, 3), (2, 7, 6, 3)])
-def test_rfft_custom_gradient_equals_full_fft_autodiff(rng, shape):
-    logits = tf.constant(rng.normal(size=shape).astype(np.float32))
+@pytest.mark.parametrize(
+    "shape, options, ties",
+    [
+        ((2, 5, 6, 7, 3), {}, False),
+        ((2, 7, 6, 3), {}, False),
+        ((2, 6, 8, 4, 2), {}, False),  # even sizes: Nyquist entries stand for themselves
+        ((1, 8, 8, 1), {}, False),  # one class
+        ((2, 4, 5, 6, 18), {}, False),  # above 16 classes: no bit mask
+        ((2, 6, 5, 7, 4), {"include_dc": True, "include_corners": True}, False),
+        ((2, 6, 7, 4), {}, True),  # tied maxima share the gradient
+    ],
+)
+def test_band_power_gradient_equals_full_fft_autodiff(rng, shape, options, ties):
+    """The hand-written gradient (Hartley domain, bit mask) against TensorFlow's own
+    gradients of a complex full-spectrum FFT of ``tf.reduce_max``."""
+    values = rng.integers(0, 3, size=shape) if ties else rng.normal(size=shape)
+    logits = tf.constant(values.astype(np.float32))
     upstream = tf.constant(rng.normal(size=(shape[0], 4)).astype(np.float32))
-    masks = np_band_masks(shape[1:-1], 4)
+    masks = np_band_masks(shape[1:-1], 4, **options)
     onehot = tf.constant(np.stack([m.reshape(-1) for m in masks], -1).astype(np.float32))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(logits)
-        fast = tf.reduce_sum(spectral.band_powers(logits, 4) * upstream)
-        full = spectral.power_spectrum(spectral.confidence_map(logits))
+        fast = tf.reduce_sum(spectral.band_powers(logits, 4, **options) * upstream)
+        full = spectral.power_spectrum(tf.reduce_max(logits, axis=-1))
         slow = tf.reduce_sum(tf.reshape(full, (shape[0], -1)) @ onehot * upstream)
     want = tape.gradient(slow, logits).numpy()
     np.testing.assert_allclose(
         tape.gradient(fast, logits).numpy(), want, atol=1e-5 * np.abs(want).max()
     )
+
+
+def test_band_power_gradient_keeps_the_float16_dtype(rng):
+    logits = tf.constant(rng.normal(size=(2, 6, 5, 7, 3)).astype(np.float16))
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        value = tf.reduce_sum(spectral.band_powers(logits, 3))
+    gradient = tape.gradient(value, logits)
+    assert gradient.dtype == tf.float16
+    assert np.isfinite(gradient.numpy()).all()
+    assert np.count_nonzero(gradient.numpy()) == 2 * 6 * 5 * 7  # one class per voxel
 
 
 @pytest.mark.parametrize(
@@ -435,11 +460,50 @@ def test_bad_call_input_names_the_argument(rng):
         loss(np.zeros((2, 6, 5, 6), np.int64), logits)
     with pytest.raises(ValueError, match=r"`logits` must have shape.*got shape \(2, 6\)"):
         SpectralEntropyRegularizer()(logits[:, :, 0, 0, 0])
-    bad = logits.copy()
-    bad[1, 2, 3, 4, 1] = np.inf
-    with pytest.raises(tf.errors.InvalidArgumentError, match="`logits` must be finite"):
-        loss(np.zeros((2, 6, 5, 7), np.int64), bad)
     assert int(loss.regularizer.step) == 0
+
+
+@pytest.mark.parametrize(
+    "n_classes, value, where",
+    [
+        (3, np.inf, "max"),
+        (3, np.nan, "other"),  # a NaN below the maximum: the max alone would hide it
+        (3, -np.inf, "other"),
+        (3, np.nan, "every"),
+        (20, np.nan, "other"),  # above 16 classes: no bit mask
+        (20, -np.inf, "other"),
+    ],
+)
+def test_non_finite_logits_raise_wherever_they_are(rng, n_classes, value, where):
+    logits = rng.normal(size=(2, 6, 5, 7, n_classes)).astype(np.float32)
+    voxel = (1, 2, 3, 4)
+    top = int(np.argmax(logits[voxel]))
+    if where == "every":
+        logits[voxel] = value
+    else:
+        logits[voxel + ((top if where == "max" else (top + 1) % n_classes),)] = value
+    loss = CESpectral(lam=0.1, window=3, bands=3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`logits` must be finite"):
+        loss(np.zeros((2, 6, 5, 7), np.int64), logits)
+    assert int(loss.regularizer.step) == 0
+
+
+def test_logits_whose_spectrum_overflows_raise_instead_of_a_nan_loss(rng):
+    logits = (rng.normal(size=(2, 6, 5, 7, 3)) * 1e30).astype(np.float32)
+    assert np.isfinite(logits).all()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="overflows float32"):
+        SpectralEntropyRegularizer(window=3, bands=3)(logits)
+
+
+def test_non_finite_logits_are_caught_when_no_frequency_is_in_a_band(rng):
+    """Spatial size 1 on one axis leaves only the (excluded) DC term in the bands: the
+    check still sees the NaN through the sum of the frequencies of no band."""
+    logits = rng.normal(size=(2, 1, 6, 5, 3)).astype(np.float32)
+    reg = SpectralEntropyRegularizer(window=3, bands=3)
+    assert float(reg(logits)) == 0.0
+    logits[0, 0, 2, 2, 1] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`logits` must be finite"):
+        reg(logits)
 
 
 def test_non_finite_logits_under_xla_report_nan_and_keep_the_buffer(rng):
