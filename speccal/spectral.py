@@ -408,9 +408,9 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
 
     The power is taken from a real-input FFT (``rfft3d``/``rfft2d``) of the confidence map;
     each half-spectrum entry is weighted by its Hermitian multiplicity, so the sums equal
-    full-spectrum sums. The band sum is a matmul with a constant one-hot matrix, and the
-    gradient is supplied explicitly (an inverse real FFT), because TensorFlow has none
-    registered for ``RFFT3D``.
+    full-spectrum sums. The band sums are segment sums over the frequencies. TensorFlow
+    registers no gradient for ``RFFT3D``, so the gradient is written out: a second
+    real-input FFT in the Hartley domain, then the max's gradient to the maximal classes.
 
     Examples
     --------
@@ -424,12 +424,11 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
 
 
 def _band_powers_and_finite(logits, bands, include_dc, include_corners, *, poison):
-    """:func:`band_powers` and whether all band sums are finite.
+    """:func:`band_powers` and whether the sums of all segments are finite.
 
-    With ``poison`` (the regularizer's check) that says whether all logits are finite:
-    the check reads the power of every spectrum segment: the maps carry NaN where a logit
-    is not finite (see :func:`_channel_max`), and the DC term, which sums the whole map,
-    lies in some segment.
+    With ``poison`` (the regularizer's check) the flag tells whether all logits are finite:
+    the maps are NaN where a logit is not (see :func:`_max_mask_kernel`), and the DC term,
+    which sums the whole map, lies in some segment (a band or the segment of none).
     """
     logits, spatial = _check_spatial(logits, "logits", 1)
     # `bands` is validated by the shared `band_index`.
