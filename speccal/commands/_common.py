@@ -2,10 +2,11 @@
 
 import functools
 
-# Copies of speccal.datasets.DATASET_NAMES and speccal.losses.LOSS_NAMES (and of the table
-# formats below), for argparse's ``choices``: importing those packages loads scipy/nibabel
-# and TensorFlow, which would make ``speccal --help`` take seconds.
-# tests/commands/test_cli_runs.py keeps them equal.
+from speccal._names import LOSS_NAMES, TABLE_FORMATS  # noqa: F401  (the commands' choices)
+
+# A copy of speccal.datasets.DATASET_NAMES, for argparse's ``choices``: importing the datasets
+# package loads scipy and nibabel, which would make ``speccal --help`` slow. The names come
+# from its loader table; tests/commands/test_cli_runs.py keeps the copy equal.
 DATASET_NAMES = (
     "brats2020",
     "acdc",
@@ -15,20 +16,6 @@ DATASET_NAMES = (
     "promise12",
     "synthetic",
 )
-LOSS_NAMES = (
-    "ce",
-    "cespectral",
-    "focal",
-    "flsd",
-    "ls",
-    "mbls",
-    "svls",
-    "crac",
-    "nacl",
-    "cpenalty",
-    "meep",
-)
-TABLE_FORMATS = ("markdown", "csv", "latex")  # speccal.experiments' FORMATS
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError)
 
 

@@ -1,6 +1,5 @@
 """``speccal demo``: CE vs CE + spectral entropy regularizer on synthetic phantoms, end to end."""
 
-import shutil
 import time
 from pathlib import Path
 
@@ -88,6 +87,7 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
         If ``seeds < 2``.
     """
     from speccal.experiments import RunConfig, evaluate_run, train_run
+    from speccal.experiments._config import empty_output_dir
 
     settings = {**(QUICK if quick else FULL), **(settings or {})}
     seeds = settings["seeds"] if seeds is None else seeds
@@ -95,15 +95,7 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
         raise ValueError(
             f"`--seeds` must be an int >= 2 (one seed is noise, not a comparison); got {seeds!r}."
         )
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"`--out` {str(out)!r} already exists and is not empty; pass --overwrite to "
-                "replace it."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = empty_output_dir(out, "--out", overwrite)
     write_phantoms(out / "data", settings["n_cases"], settings.get("shape", PHANTOM_SHAPE))
     methods = ("ce", "cespectral") if quick else ("ce", "cespectral", *BASELINES)
     results = []

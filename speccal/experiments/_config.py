@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
@@ -152,3 +153,21 @@ class RunConfig:
     def method(self):
         """Short method label used in tables: the loss name."""
         return self.loss
+
+
+def empty_output_dir(path, name, overwrite, hint=""):
+    """Create the output folder ``path``, or empty it when ``overwrite``.
+
+    Raises ``FileExistsError`` naming the argument ``name`` when ``path`` holds files and
+    ``overwrite`` is false; ``hint`` ends the message (e.g. another way out).
+    """
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"`{name}` {str(path)!r} already exists and is not empty; pass --overwrite "
+                f"to replace it{hint}."
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
+from speccal._names import TABLE_FORMATS
+
 METRICS_FILE = "metrics.json"
-FORMATS = ("markdown", "csv", "latex")
+FORMATS = TABLE_FORMATS
 SEGMENTATION_METRICS = ("dice", "hd95", "asd")
 CALIBRATION_METRICS = ("ece", "sce", "tace")
 HIGHER_IS_BETTER = {"dice"}

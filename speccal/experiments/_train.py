@@ -2,13 +2,12 @@
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from speccal.experiments._config import RunConfig
+from speccal.experiments._config import RunConfig, empty_output_dir
 from speccal.experiments._data import load_volumes, open_dataset, run_split
 
 CHECKPOINT_DIR = "checkpoint"
@@ -204,14 +203,7 @@ def _prepare_run_dir(run_dir, config, resume, overwrite):
             f"`out` must be outside the dataset folder {str(root)!r} (speccal never writes "
             f"into a dataset); got {str(run_dir)!r}."
         )
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"`out` {str(run_dir)!r} already exists and is not empty; pass --overwrite "
-                "to replace it or --resume to continue it."
-            )
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    empty_output_dir(run_dir, "out", overwrite, " or --resume to continue it")
     config.save(run_dir)
     return config
 

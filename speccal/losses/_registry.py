@@ -3,19 +3,7 @@
 import importlib
 import inspect
 
-LOSS_NAMES = (
-    "ce",
-    "cespectral",
-    "focal",
-    "flsd",
-    "ls",
-    "mbls",
-    "svls",
-    "crac",
-    "nacl",
-    "cpenalty",
-    "meep",
-)
+from speccal._names import LOSS_NAMES
 
 # name -> (module, class); modules are imported on demand, so a missing one only
 # affects its own name.
