@@ -60,13 +60,13 @@ def best_time(function, repeats, *args):
 
 def speccal_pair(pred, true, spacing):
     return (
-        hausdorff_distance_95(pred, true, spacing=spacing),
-        average_surface_distance(pred, true, spacing=spacing),
+        hausdorff_distance_95(y_true=true, y_pred=pred, spacing=spacing),
+        average_surface_distance(y_true=true, y_pred=pred, spacing=spacing),
     )
 
 
 def speccal_scores(pred, true, spacing):
-    scores = segmentation_scores(pred, true, spacing=spacing)
+    scores = segmentation_scores(y_true=true, y_pred=pred, spacing=spacing)
     return scores["hd95"][0], scores["asd"][0]
 
 

@@ -65,7 +65,9 @@ for name, params in losses.items():
         probs = softmax(np.moveaxis(slices.reshape(len(x_test), 16, 48, 48, 4), 1, 3), -1)
         calibration = CalibrationEvaluator(metrics=("ece", "sce", "tace")).fit(y_test, probs)
         predicted = probs.argmax(-1)
-        dice = np.mean([dice_score(predicted == k, y_test == k) for k in range(1, 4)])
+        dice = np.mean(
+            [dice_score(y_true=y_test == k, y_pred=predicted == k) for k in range(1, 4)]
+        )
         results.append({"method": name, "seed": seed, "dice": dice, **calibration.scores_})
         print(f"{name:10s} seed {seed}: DSC {dice:.3f}  ECE {calibration.scores_['ece']:.4f}")
 

@@ -24,12 +24,12 @@ from speccal.metrics._segmentation import (
 __all__ = ["SegmentationEvaluator"]
 
 
-def _score_volume(y_pred, y_true, spacing, case_id, options):
+def _score_volume(y_true, y_pred, spacing, case_id, options):
     """Score one volume; return its scores and the messages of the warnings raised."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            scores = segmentation_scores(y_pred, y_true, spacing=spacing, **options)
+            scores = segmentation_scores(y_true, y_pred, spacing=spacing, **options)
         except (TypeError, ValueError) as error:
             raise type(error)(f"case {case_id!r}: {error}") from error
     return scores, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -155,7 +155,7 @@ class SegmentationEvaluator(BaseEstimator):
     >>> y_true = np.zeros((8, 8, 8), dtype=int); y_true[2:6, 2:6, 2:6] = 1
     >>> y_pred = np.roll(y_true, 1, axis=0)
     >>> evaluator = SegmentationEvaluator(class_names=["background", "tumour"])
-    >>> evaluator = evaluator.fit([y_pred, y_true], [y_true, y_true],
+    >>> evaluator = evaluator.fit([y_true, y_true], [y_pred, y_true],
     ...                           spacing=[(1.0, 1.0, 1.0), (2.0, 1.0, 1.0)],
     ...                           case_id=["a", "b"])
     >>> evaluator.scores_["dice"].ravel().tolist()
@@ -181,17 +181,17 @@ class SegmentationEvaluator(BaseEstimator):
         self.n_jobs = n_jobs
         self.hd95_method = hd95_method
 
-    def fit(self, y_pred, y_true, *, spacing=None, case_id=None):
+    def fit(self, y_true, y_pred, *, spacing=None, case_id=None):
         """Score volumes, replacing any previous result.
 
         Parameters
         ----------
-        y_pred : array-like of shape (*spatial), or list of such arrays
-            Predicted label maps: one array is one volume; a list or tuple holds one volume
-            per item (shapes may differ between volumes). A batch array of shape
-            ``(n_volumes, *spatial)`` is passed as ``list(batch)``.
         y_true : array-like of shape (*spatial), or list of such arrays
-            Ground-truth label maps, matching ``y_pred`` one for one.
+            Ground-truth (reference) label maps: one array is one volume; a list or tuple
+            holds one volume per item (shapes may differ between volumes). A batch array of
+            shape ``(n_volumes, *spatial)`` is passed as ``list(batch)``.
+        y_pred : array-like of shape (*spatial), or list of such arrays
+            Predicted label maps, matching ``y_true`` one for one.
         spacing : sequence of float or list of sequences of float, optional
             Voxel size per axis (millimetres): one spacing shared by all volumes, or one per
             volume. Default: 1 on every axis.
@@ -212,17 +212,17 @@ class SegmentationEvaluator(BaseEstimator):
         """
         for name in ("n_classes_", "scores_"):
             self.__dict__.pop(name, None)
-        return self.partial_fit(y_pred, y_true, spacing=spacing, case_id=case_id)
+        return self.partial_fit(y_true, y_pred, spacing=spacing, case_id=case_id)
 
-    def partial_fit(self, y_pred, y_true, *, spacing=None, case_id=None):
+    def partial_fit(self, y_true, y_pred, *, spacing=None, case_id=None):
         """Score more volumes and add them to the table.
 
         Parameters
         ----------
-        y_pred : array-like of shape (*spatial), or list of such arrays
-            Predicted label maps, as in :meth:`fit`.
         y_true : array-like of shape (*spatial), or list of such arrays
             Ground-truth label maps, as in :meth:`fit`.
+        y_pred : array-like of shape (*spatial), or list of such arrays
+            Predicted label maps, as in :meth:`fit`.
         spacing : sequence of float or list of sequences of float, optional
             One spacing for all these volumes or one per volume, as in :meth:`fit`.
         case_id : str or sequence of str, optional
@@ -239,15 +239,15 @@ class SegmentationEvaluator(BaseEstimator):
             As in :meth:`fit`; also if a volume holds a label >= ``n_classes_`` fixed by an
             earlier call.
         """
-        preds = _as_volume_list(y_pred, "y_pred")
         trues = _as_volume_list(y_true, "y_true")
-        if len(trues) != len(preds):
+        preds = _as_volume_list(y_pred, "y_pred")
+        if len(preds) != len(trues):
             raise ValueError(
-                f"`y_true` must hold as many volumes as `y_pred` ({len(preds)}); got {len(trues)}."
+                f"`y_pred` must hold as many volumes as `y_true` ({len(trues)}); got {len(preds)}."
             )
         first = not hasattr(self, "scores_")
         if first:
-            self._check_params(preds, trues)
+            self._check_params(trues, preds)
         n_done = 0 if first else self.n_volumes_
         spacings = _per_volume_spacings(spacing, len(preds))
         case_ids = _case_ids(case_id, len(preds), n_done)
@@ -257,8 +257,8 @@ class SegmentationEvaluator(BaseEstimator):
             "hd95_method": self.hd95_method,
         }
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_score_volume)(p, t, s, c, options)
-            for p, t, s, c in zip(preds, trues, spacings, case_ids, strict=True)
+            delayed(_score_volume)(t, p, s, c, options)
+            for t, p, s, c in zip(trues, preds, spacings, case_ids, strict=True)
         )
         for case, (_, messages) in zip(case_ids, results, strict=True):
             for message in messages:
@@ -304,7 +304,7 @@ class SegmentationEvaluator(BaseEstimator):
             writer.writerows(self.records_)
         return path
 
-    def _check_params(self, preds, trues):
+    def _check_params(self, trues, preds):
         """Check the constructor's parameters; set ``n_classes_`` and the class names."""
         names = self.class_names
         if names is not None and (
@@ -313,7 +313,7 @@ class SegmentationEvaluator(BaseEstimator):
             raise ValueError(f"`class_names` must be a sequence of str; got {names!r}.")
         n_classes = self.n_classes
         if n_classes is None:
-            n_classes = len(names) if names is not None else _largest_label(preds + trues) + 1
+            n_classes = len(names) if names is not None else _largest_label(trues + preds) + 1
             n_classes = max(n_classes, 2)
         elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
             raise ValueError(f"`n_classes` must be an integer >= 2 or None; got {n_classes!r}.")

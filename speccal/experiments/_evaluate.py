@@ -148,7 +148,10 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # inf distances are kept and shown
             segmentation.partial_fit(
-                probs.argmax(-1), volume.label, spacing=volume.spacing, case_id=volume.case_id
+                y_true=volume.label,
+                y_pred=probs.argmax(-1),
+                spacing=volume.spacing,
+                case_id=volume.case_id,
             )
         max_logits.append(logits.max(-1))
         foreground = int((volume.label > 0).sum())

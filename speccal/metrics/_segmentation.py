@@ -42,10 +42,10 @@ SEGMENTATION_METRICS = ("dice", "hd95", "asd")
 # -- shared parameter documentation (nilearn's ``docdict`` / ``fill_doc``) ----------------
 
 _DOCDICT = {
-    "masks": """y_pred : array-like of shape (*spatial)
-        Predicted binary mask: bool, or numbers that are all 0 or 1.
-    y_true : array-like of shape (*spatial)
-        Ground-truth binary mask of the same shape.""",
+    "masks": """y_true : array-like of shape (*spatial)
+        Ground-truth (reference) binary mask: bool, or numbers that are all 0 or 1.
+    y_pred : array-like of shape (*spatial)
+        Predicted binary mask of the same shape.""",
     "spacing": """spacing : float or sequence of float, optional
         Voxel size along each axis (millimetres), one positive value per axis, or one value
         for all axes. Default: 1 on every axis (distances in voxels).""",
@@ -88,19 +88,18 @@ def _as_binary(mask, name):
     return mask != 0
 
 
-def _binary_pair(y_pred, y_true):
+def _binary_pair(y_true, y_pred):
     """Validate two binary masks of one shape; return them as boolean arrays."""
-    pred = _as_binary(y_pred, "y_pred")
     true = _as_binary(y_true, "y_true")
-    _check_same_shape(pred, true)
-    return pred, true
+    pred = _as_binary(y_pred, "y_pred")
+    _check_same_shape(true, pred)
+    return true, pred
 
 
-def _check_same_shape(y_pred, y_true, pred_name="y_pred", true_name="y_true"):
+def _check_same_shape(y_true, y_pred):
     if y_pred.shape != y_true.shape:
         raise ValueError(
-            f"`{true_name}` must have the same shape as `{pred_name}` {y_pred.shape}; "
-            f"got {y_true.shape}."
+            f"`y_pred` must have the same shape as `y_true` {y_true.shape}; got {y_pred.shape}."
         )
 
 
@@ -152,16 +151,16 @@ def _as_labels(labels, name):
     return labels
 
 
-def _check_n_classes(n_classes, pred, true):
+def _check_n_classes(n_classes, true, pred):
     """Validate ``n_classes`` against both label maps, or infer it from them."""
-    largest = max(int(pred.max(initial=0)), int(true.max(initial=0)))
+    largest = max(int(true.max(initial=0)), int(pred.max(initial=0)))
     if n_classes is None:
         return max(largest + 1, 2)
     if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
         raise ValueError(f"`n_classes` must be an integer >= 2; got {n_classes!r}.")
     if n_classes < 2:
         raise ValueError(f"`n_classes` must be an integer >= 2; got {n_classes!r}.")
-    for name, labels in (("y_pred_labels", pred), ("y_true_labels", true)):
+    for name, labels in (("y_true", true), ("y_pred", pred)):
         if labels.size and labels.max() >= n_classes:
             raise ValueError(
                 f"`{name}` must hold labels in [0, n_classes={n_classes}); got label "
@@ -245,13 +244,13 @@ def _bounding_box(array):
     return tuple(box)
 
 
-def _binary_surface_distances(y_pred, y_true, spacing, metric):
+def _binary_surface_distances(y_true, y_pred, spacing, metric):
     """Validate a pair of binary masks; return their directed distances, or a fixed value.
 
     Returns ``(to_true, to_pred, None)``, or ``(None, None, value)`` when at least one mask
     is empty: 0 if both are, ``inf`` with a warning if exactly one is.
     """
-    pred, true = _binary_pair(y_pred, y_true)
+    true, pred = _binary_pair(y_true, y_pred)
     spacing = _check_spacing(spacing, pred.ndim)
     box_pred, box_true = _bounding_box(pred), _bounding_box(true)
     if box_pred is None or box_true is None:
@@ -282,7 +281,7 @@ def _empty_distance(pred_empty, true_empty, what, stacklevel):
 
 
 @_fill_doc
-def dice_score(y_pred, y_true):
+def dice_score(y_true, y_pred):
     r"""Dice similarity coefficient of two binary masks.
 
     Parameters
@@ -321,10 +320,10 @@ def dice_score(y_pred, y_true):
     >>> from speccal.metrics import dice_score
     >>> y_true = np.zeros((4, 4), dtype=bool); y_true[1:3, 1:3] = True
     >>> y_pred = np.zeros((4, 4), dtype=bool); y_pred[1:3, 1:4] = True
-    >>> round(dice_score(y_pred, y_true), 4)
+    >>> round(dice_score(y_true, y_pred), 4)
     0.8
     """
-    pred, true = _binary_pair(y_pred, y_true)
+    true, pred = _binary_pair(y_true, y_pred)
     total = np.count_nonzero(pred) + np.count_nonzero(true)
     if total == 0:
         return 1.0
@@ -332,7 +331,7 @@ def dice_score(y_pred, y_true):
 
 
 @_fill_doc
-def hausdorff_distance_95(y_pred, y_true, *, spacing=None, method="medpy"):
+def hausdorff_distance_95(y_true, y_pred, *, spacing=None, method="medpy"):
     r"""95th-percentile Hausdorff distance between the surfaces of two binary masks.
 
     Parameters
@@ -385,16 +384,16 @@ def hausdorff_distance_95(y_pred, y_true, *, spacing=None, method="medpy"):
     >>> from speccal.metrics import hausdorff_distance_95
     >>> y_true = np.zeros((8, 8, 8), dtype=bool); y_true[2:6, 2:6, 2:6] = True
     >>> y_pred = np.roll(y_true, 1, axis=0)
-    >>> hausdorff_distance_95(y_pred, y_true, spacing=(2.0, 1.0, 1.0))
+    >>> hausdorff_distance_95(y_true, y_pred, spacing=(2.0, 1.0, 1.0))
     2.0
     """
     _check_method(method)
-    to_true, to_pred, value = _binary_surface_distances(y_pred, y_true, spacing, "HD95")
+    to_true, to_pred, value = _binary_surface_distances(y_true, y_pred, spacing, "HD95")
     return value if value is not None else _hd95(to_true, to_pred, method)
 
 
 @_fill_doc
-def average_surface_distance(y_pred, y_true, *, spacing=None, symmetric=True):
+def average_surface_distance(y_true, y_pred, *, spacing=None, symmetric=True):
     r"""Average surface distance between two binary masks.
 
     Parameters
@@ -403,8 +402,10 @@ def average_surface_distance(y_pred, y_true, *, spacing=None, symmetric=True):
     %(spacing)s
     symmetric : bool, default=True
         True: the mean over the surface voxels of both masks (medpy ``assd``). False: the
-        directed mean from the surface of ``y_pred`` to that of ``y_true`` (medpy
-        ``asd(y_pred, y_true)``).
+        directed mean from the prediction to the reference, i.e. the mean, over the surface
+        voxels of ``y_pred``, of their distance to the surface of ``y_true`` (medpy
+        ``asd(result=y_pred, reference=y_true)``; :math:`\mathrm{ASD}_{P \to G}` below).
+        Swapping the two masks changes this value.
 
     Returns
     -------
@@ -442,12 +443,14 @@ def average_surface_distance(y_pred, y_true, *, spacing=None, symmetric=True):
     >>> from speccal.metrics import average_surface_distance
     >>> y_true = np.zeros((8, 8), dtype=bool); y_true[2:6, 2:6] = True
     >>> y_pred = np.zeros((8, 8), dtype=bool); y_pred[2:6, 2:7] = True
-    >>> round(average_surface_distance(y_pred, y_true), 4)
+    >>> round(average_surface_distance(y_true, y_pred), 4)
     0.2308
+    >>> round(average_surface_distance(y_true, y_pred, symmetric=False), 4)
+    0.2857
     """
     if not isinstance(symmetric, bool | np.bool_):
         raise TypeError(f"`symmetric` must be a bool; got {symmetric!r}.")
-    to_true, to_pred, value = _binary_surface_distances(y_pred, y_true, spacing, "ASD")
+    to_true, to_pred, value = _binary_surface_distances(y_true, y_pred, spacing, "ASD")
     return value if value is not None else _asd(to_true, to_pred, symmetric)
 
 
@@ -470,8 +473,8 @@ def _class_boxes(labels, n_classes, include_background):
 
 @_fill_doc
 def segmentation_scores(
-    y_pred_labels,
-    y_true_labels,
+    y_true,
+    y_pred,
     *,
     n_classes=None,
     spacing=None,
@@ -486,10 +489,11 @@ def segmentation_scores(
 
     Parameters
     ----------
-    y_pred_labels : array-like of shape (*spatial)
-        Predicted label map: non-negative integers (floats with integer values are accepted).
-    y_true_labels : array-like of shape (*spatial)
-        Ground-truth label map of the same shape.
+    y_true : array-like of shape (*spatial)
+        Ground-truth (reference) label map: non-negative integers (floats with integer
+        values are accepted).
+    y_pred : array-like of shape (*spatial)
+        Predicted label map of the same shape.
     n_classes : int, optional
         Number of classes, at least 2; labels must lie in ``[0, n_classes)``. Default: one
         more than the largest label in either map (and at least 2).
@@ -538,7 +542,7 @@ def segmentation_scores(
     >>> y_true = np.zeros((6, 6, 6), dtype=int)
     >>> y_true[1:4, 1:4, 1:4] = 1; y_true[4:, 4:, 4:] = 2
     >>> y_pred = y_true.copy(); y_pred[1, 1, 1] = 0
-    >>> scores = segmentation_scores(y_pred, y_true, spacing=(1.0, 1.0, 2.0))
+    >>> scores = segmentation_scores(y_true, y_pred, spacing=(1.0, 1.0, 2.0))
     >>> sorted(scores)
     ['asd', 'dice', 'hd95']
     >>> scores["dice"].round(4).tolist()
@@ -547,11 +551,11 @@ def segmentation_scores(
     _check_method(hd95_method, "hd95_method")
     if not isinstance(include_background, bool | np.bool_):
         raise TypeError(f"`include_background` must be a bool; got {include_background!r}.")
-    pred = _as_labels(y_pred_labels, "y_pred_labels")
-    true = _as_labels(y_true_labels, "y_true_labels")
-    _check_same_shape(pred, true, "y_pred_labels", "y_true_labels")
+    true = _as_labels(y_true, "y_true")
+    pred = _as_labels(y_pred, "y_pred")
+    _check_same_shape(true, pred)
     spacing = _check_spacing(spacing, pred.ndim)
-    n_classes = _check_n_classes(n_classes, pred, true)
+    n_classes = _check_n_classes(n_classes, true, pred)
     boxes_pred = _class_boxes(pred, n_classes, include_background)
     boxes_true = _class_boxes(true, n_classes, include_background)
     classes = range(0 if include_background else 1, n_classes)

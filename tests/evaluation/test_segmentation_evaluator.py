@@ -39,7 +39,7 @@ SPACINGS = [(1.0, 1.0, 1.0), (0.7, 0.7, 2.5), (1.2, 0.9, 3.0), (0.5, 0.5, 0.5)]
 def test_fit_table_equals_segmentation_scores_per_volume(rng):
     preds, trues = make_volumes(rng)
     evaluator = SegmentationEvaluator(n_classes=3).fit(
-        preds, trues, spacing=SPACINGS, case_id=["a", "b", "c", "d"]
+        y_true=trues, y_pred=preds, spacing=SPACINGS, case_id=["a", "b", "c", "d"]
     )
     assert evaluator.n_volumes_ == 4
     assert evaluator.case_ids_ == ["a", "b", "c", "d"]
@@ -47,7 +47,7 @@ def test_fit_table_equals_segmentation_scores_per_volume(rng):
     assert evaluator.classes_.tolist() == [1, 2]
     assert evaluator.class_names_ == ["1", "2"]
     for i, (pred, true) in enumerate(zip(preds, trues, strict=True)):
-        expected = segmentation_scores(pred, true, n_classes=3, spacing=SPACINGS[i])
+        expected = segmentation_scores(y_true=true, y_pred=pred, n_classes=3, spacing=SPACINGS[i])
         for metric in METRICS:
             np.testing.assert_array_equal(evaluator.scores_[metric][i], expected[metric])
             assert evaluator.records_[i][f"{metric}_2"] == expected[metric][1]
@@ -61,8 +61,8 @@ def test_fit_table_equals_segmentation_scores_per_volume(rng):
 
 def test_one_shared_spacing_and_default_case_ids(rng):
     preds, trues = make_volumes(rng, n_volumes=2)
-    shared = SegmentationEvaluator().fit(preds, trues, spacing=(0.7, 0.7, 2.5))
-    each = SegmentationEvaluator().fit(preds, trues, spacing=[(0.7, 0.7, 2.5)] * 2)
+    shared = SegmentationEvaluator().fit(y_true=trues, y_pred=preds, spacing=(0.7, 0.7, 2.5))
+    each = SegmentationEvaluator().fit(y_true=trues, y_pred=preds, spacing=[(0.7, 0.7, 2.5)] * 2)
     assert shared.case_ids_ == ["0", "1"]
     assert shared.n_classes_ == 3
     for metric in METRICS:
@@ -72,17 +72,19 @@ def test_one_shared_spacing_and_default_case_ids(rng):
 def test_single_array_is_one_volume(rng):
     preds, trues = make_volumes(rng, n_volumes=1)
     evaluator = SegmentationEvaluator(n_classes=3).fit(
-        preds[0], trues[0], spacing=(0.7, 0.7, 2.5), case_id="only"
+        y_true=trues[0], y_pred=preds[0], spacing=(0.7, 0.7, 2.5), case_id="only"
     )
     assert evaluator.case_ids_ == ["only"]
-    expected = segmentation_scores(preds[0], trues[0], n_classes=3, spacing=(0.7, 0.7, 2.5))
+    expected = segmentation_scores(
+        y_true=trues[0], y_pred=preds[0], n_classes=3, spacing=(0.7, 0.7, 2.5)
+    )
     np.testing.assert_array_equal(evaluator.scores_["hd95"], [expected["hd95"]])
 
 
 def test_n_jobs_two_equals_n_jobs_one(rng):
     preds, trues = make_volumes(rng)
-    serial = SegmentationEvaluator(n_jobs=1).fit(preds, trues, spacing=SPACINGS)
-    parallel = SegmentationEvaluator(n_jobs=2).fit(preds, trues, spacing=SPACINGS)
+    serial = SegmentationEvaluator(n_jobs=1).fit(y_true=trues, y_pred=preds, spacing=SPACINGS)
+    parallel = SegmentationEvaluator(n_jobs=2).fit(y_true=trues, y_pred=preds, spacing=SPACINGS)
     assert parallel.records_ == serial.records_
     for metric in METRICS:
         np.testing.assert_array_equal(parallel.scores_[metric], serial.scores_[metric])
@@ -90,17 +92,19 @@ def test_n_jobs_two_equals_n_jobs_one(rng):
 
 def test_partial_fit_in_chunks_equals_fit(rng):
     preds, trues = make_volumes(rng)
-    whole = SegmentationEvaluator(include_background=True).fit(preds, trues, spacing=SPACINGS)
+    whole = SegmentationEvaluator(include_background=True).fit(
+        y_true=trues, y_pred=preds, spacing=SPACINGS
+    )
     chunked = SegmentationEvaluator(include_background=True)
-    chunked.partial_fit(preds[:1], trues[:1], spacing=SPACINGS[:1])
-    chunked.partial_fit(preds[1], trues[1], spacing=SPACINGS[1])
-    chunked.partial_fit(preds[2:], trues[2:], spacing=SPACINGS[2:])
+    chunked.partial_fit(y_true=trues[:1], y_pred=preds[:1], spacing=SPACINGS[:1])
+    chunked.partial_fit(y_true=trues[1], y_pred=preds[1], spacing=SPACINGS[1])
+    chunked.partial_fit(y_true=trues[2:], y_pred=preds[2:], spacing=SPACINGS[2:])
     assert chunked.case_ids_ == ["0", "1", "2", "3"]
     assert chunked.records_ == whole.records_
     assert chunked.class_names_ == ["0", "1", "2"]
     for metric in METRICS:
         np.testing.assert_array_equal(chunked.mean_[metric], whole.mean_[metric])
-    refit = chunked.fit(preds[:2], trues[:2], spacing=SPACINGS[:2])
+    refit = chunked.fit(y_true=trues[:2], y_pred=preds[:2], spacing=SPACINGS[:2])
     assert refit is chunked
     assert refit.n_volumes_ == 2
 
@@ -108,7 +112,7 @@ def test_partial_fit_in_chunks_equals_fit(rng):
 def test_to_csv_round_trip(rng, tmp_path):
     preds, trues = make_volumes(rng, n_volumes=2)
     evaluator = SegmentationEvaluator(class_names=["bg", "liver", "tumour"]).fit(
-        preds, trues, spacing=SPACINGS[:2], case_id=["p1", "p2"]
+        y_true=trues, y_pred=preds, spacing=SPACINGS[:2], case_id=["p1", "p2"]
     )
     path = evaluator.to_csv(tmp_path / "per_volume.csv")
     with path.open(newline="") as handle:
@@ -138,7 +142,7 @@ def test_missed_class_gives_inf_mean_and_std_and_warns_with_case(rng):
     for n_jobs in (1, 2):
         evaluator = SegmentationEvaluator(n_classes=3, n_jobs=n_jobs)
         with pytest.warns(UserWarning, match=r"case 'bad': class 2: `y_pred` is empty"):
-            evaluator.fit([true, missed], [true, true], case_id=["good", "bad"])
+            evaluator.fit(y_true=[true, true], y_pred=[true, missed], case_id=["good", "bad"])
         np.testing.assert_array_equal(evaluator.scores_["hd95"], [[0.0, 0.0], [0.0, np.inf]])
         np.testing.assert_array_equal(evaluator.mean_["hd95"], [0.0, np.inf])
         np.testing.assert_array_equal(evaluator.std_["hd95"], [0.0, np.inf])
@@ -150,7 +154,7 @@ def test_no_warning_when_every_class_is_found(rng):
     preds, trues = make_volumes(rng, n_volumes=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        SegmentationEvaluator().fit(trues, trues)
+        SegmentationEvaluator().fit(y_true=trues, y_pred=trues)
 
 
 def test_get_params_and_clone():
@@ -172,12 +176,35 @@ def test_not_fitted(tmp_path):
 
 def test_hd95_method_is_passed_on(rng):
     preds, trues = make_volumes(rng, n_volumes=2)
-    evaluator = SegmentationEvaluator(hd95_method="monai").fit(preds, trues, spacing=SPACINGS[1])
+    evaluator = SegmentationEvaluator(hd95_method="monai").fit(
+        y_true=trues, y_pred=preds, spacing=SPACINGS[1]
+    )
     for i in range(2):
         expected = segmentation_scores(
-            preds[i], trues[i], spacing=SPACINGS[1], hd95_method="monai"
+            y_true=trues[i], y_pred=preds[i], spacing=SPACINGS[1], hd95_method="monai"
         )
         np.testing.assert_array_equal(evaluator.scores_["hd95"][i], expected["hd95"])
+
+
+def test_fit_and_partial_fit_read_reference_first_positionally_and_by_keyword():
+    true = np.zeros((6, 7, 8), dtype=int)
+    true[1:3, 1:4, 2:5] = 1
+    true[4:, 4:, 4:] = 2
+    missed = true.copy()
+    missed[missed == 2] = 0
+    fitted = []
+    for call in (
+        lambda e: e.fit(true, missed, case_id="a"),
+        lambda e: e.fit(y_pred=missed, y_true=true, case_id="a"),
+        lambda e: e.partial_fit(true, missed, case_id="a"),
+        lambda e: e.partial_fit(y_pred=missed, y_true=true, case_id="a"),
+    ):
+        with pytest.warns(UserWarning, match=r"case 'a': class 2: `y_pred` is empty"):
+            fitted.append(call(SegmentationEvaluator(n_classes=3)))
+    for evaluator in fitted:
+        assert evaluator.records_ == fitted[0].records_
+    with pytest.raises(ValueError, match=r"case '0': `y_pred` must hold labels in"):
+        SegmentationEvaluator(n_classes=3).fit(true, 3 * missed)
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -202,44 +229,58 @@ def test_hd95_method_is_passed_on(rng):
 def test_bad_parameters(params, error, message):
     volume = np.eye(4, dtype=int)
     with pytest.raises(error, match=message):
-        SegmentationEvaluator(**params).fit(volume, volume)
+        SegmentationEvaluator(**params).fit(y_true=volume, y_pred=volume)
 
 
 def test_bad_volumes_name_the_argument_and_case():
     volume = np.eye(4, dtype=int)
-    with pytest.raises(ValueError, match=r"`y_true` must hold as many volumes as `y_pred` \(2\)"):
-        SegmentationEvaluator().fit([volume, volume], [volume])
-    with pytest.raises(ValueError, match=r"`y_pred` must hold at least one volume"):
-        SegmentationEvaluator().fit([], [])
+    with pytest.raises(
+        ValueError, match=r"`y_pred` must hold as many volumes as `y_true` \(2\); got 1"
+    ):
+        SegmentationEvaluator().fit(y_true=[volume, volume], y_pred=[volume])
+    with pytest.raises(ValueError, match=r"`y_true` must hold at least one volume"):
+        SegmentationEvaluator().fit(y_true=[], y_pred=[])
     with pytest.raises(
         ValueError,
         match=r"`spacing` must be one spacing for all volumes or one "
         r"per volume \(2\); got 3 spacings",
     ):
-        SegmentationEvaluator().fit([volume, volume], [volume, volume], spacing=[(1, 1)] * 3)
+        SegmentationEvaluator().fit(
+            y_true=[volume, volume], y_pred=[volume, volume], spacing=[(1, 1)] * 3
+        )
     with pytest.raises(
         ValueError,
         match=r"`case_id` must hold one identifier per volume "
         r"\(2\); got \['x'\]",
     ):
-        SegmentationEvaluator().fit([volume, volume], [volume, volume], case_id=["x"])
+        SegmentationEvaluator().fit(
+            y_true=[volume, volume], y_pred=[volume, volume], case_id=["x"]
+        )
     with pytest.raises(ValueError, match=r"`case_id` must hold .* \(2\); got 'xy'"):
-        SegmentationEvaluator().fit([volume, volume], [volume, volume], case_id="xy")
-    with pytest.raises(ValueError, match=r"case 'x2': `y_true_labels` must have the same shape"):
-        SegmentationEvaluator().fit([volume, volume], [volume, volume[:3]], case_id=["x1", "x2"])
+        SegmentationEvaluator().fit(y_true=[volume, volume], y_pred=[volume, volume], case_id="xy")
+    with pytest.raises(
+        ValueError, match=r"case 'x2': `y_pred` must have the same shape as `y_true` \(3, 4\)"
+    ):
+        SegmentationEvaluator().fit(
+            y_true=[volume, volume[:3]], y_pred=[volume, volume], case_id=["x1", "x2"]
+        )
     with pytest.raises(ValueError, match=r"case '1': `spacing` must be a positive finite"):
-        SegmentationEvaluator().fit([volume, volume], [volume, volume], spacing=[(1, 1), (0, 1)])
+        SegmentationEvaluator().fit(
+            y_true=[volume, volume], y_pred=[volume, volume], spacing=[(1, 1), (0, 1)]
+        )
 
 
 def test_label_beyond_n_classes_in_later_call():
-    evaluator = SegmentationEvaluator().fit(np.eye(4, dtype=int), np.eye(4, dtype=int))
+    evaluator = SegmentationEvaluator().fit(
+        y_true=np.eye(4, dtype=int), y_pred=np.eye(4, dtype=int)
+    )
     assert evaluator.n_classes_ == 2
     with pytest.raises(
         ValueError,
-        match=r"case '1': `y_pred_labels` must hold labels in "
+        match=r"case '1': `y_pred` must hold labels in "
         r"\[0, n_classes=2\); got label 2",
     ):
-        evaluator.partial_fit(2 * np.eye(4, dtype=int), np.eye(4, dtype=int))
+        evaluator.partial_fit(y_true=np.eye(4, dtype=int), y_pred=2 * np.eye(4, dtype=int))
 
 
 # -- housekeeping ---------------------------------------------------------------------------

@@ -71,11 +71,15 @@ def blob(rng, shape, fraction=0.2, sigma=2.0):
 
 def all_scores(pred, true, spacing):
     return {
-        "dice": dice_score(pred, true),
-        "hd95": hausdorff_distance_95(pred, true, spacing=spacing),
-        "hd95_monai": hausdorff_distance_95(pred, true, spacing=spacing, method="monai"),
-        "asd": average_surface_distance(pred, true, spacing=spacing),
-        "asd_directed": average_surface_distance(pred, true, spacing=spacing, symmetric=False),
+        "dice": dice_score(y_true=true, y_pred=pred),
+        "hd95": hausdorff_distance_95(y_true=true, y_pred=pred, spacing=spacing),
+        "hd95_monai": hausdorff_distance_95(
+            y_true=true, y_pred=pred, spacing=spacing, method="monai"
+        ),
+        "asd": average_surface_distance(y_true=true, y_pred=pred, spacing=spacing),
+        "asd_directed": average_surface_distance(
+            y_true=true, y_pred=pred, spacing=spacing, symmetric=False
+        ),
     }
 
 
@@ -168,8 +172,8 @@ def test_monai_hd95_differs_from_medpy_and_matches_reference():
     pred[34:37, 4:7, 4:7] = True
     spacing = (2.0, 0.7, 0.7)
     expected = reference_scores(pred, true, spacing)
-    monai = hausdorff_distance_95(pred, true, spacing=spacing, method="monai")
-    medpy = hausdorff_distance_95(pred, true, spacing=spacing)
+    monai = hausdorff_distance_95(y_true=true, y_pred=pred, spacing=spacing, method="monai")
+    medpy = hausdorff_distance_95(y_true=true, y_pred=pred, spacing=spacing)
     assert monai == pytest.approx(expected["hd95_monai"], abs=1e-9)
     assert medpy == pytest.approx(medpy_binary.hd95(pred, true, voxelspacing=spacing), abs=1e-9)
     assert (medpy, monai) == (0.0, 30.0)  # island 14 voxels (2 mm) below the object
@@ -177,8 +181,8 @@ def test_monai_hd95_differs_from_medpy_and_matches_reference():
 
 def test_scalar_spacing_equals_per_axis_spacing(rng):
     pred, true = blob(rng, (15, 16, 17)), blob(rng, (15, 16, 17))
-    assert hausdorff_distance_95(pred, true, spacing=1.7) == hausdorff_distance_95(
-        pred, true, spacing=(1.7, 1.7, 1.7)
+    assert hausdorff_distance_95(y_true=true, y_pred=pred, spacing=1.7) == hausdorff_distance_95(
+        y_true=true, y_pred=pred, spacing=(1.7, 1.7, 1.7)
     )
 
 
@@ -194,6 +198,66 @@ def test_property_matches_reference_on_arbitrary_masks(masks, spacing):
     if not pred.any() or not true.any():
         return
     assert_matches(all_scores(pred, true, spacing), reference_scores(pred, true, spacing))
+
+
+# -- the reference comes first (scikit-learn's order) -----------------------------------------
+
+
+def asymmetric_pair():
+    """A reference square and a prediction one column wider: directed ASD depends on order."""
+    true = np.zeros((8, 9), dtype=bool)
+    true[2:6, 2:6] = True
+    pred = np.zeros_like(true)
+    pred[2:6, 2:7] = True
+    return true, pred
+
+
+def test_directed_asd_reads_reference_first_positionally_and_by_keyword():
+    true, pred = asymmetric_pair()
+    by_position = average_surface_distance(true, pred, symmetric=False)
+    by_keyword = average_surface_distance(y_pred=pred, y_true=true, symmetric=False)
+    # the mean over the prediction's surface of the distance to the reference's surface
+    assert by_position == by_keyword == pytest.approx(4 / 14)
+    assert by_position == pytest.approx(medpy_binary.asd(result=pred, reference=true))
+    assert average_surface_distance(pred, true, symmetric=False) == pytest.approx(2 / 12)
+
+
+@pytest.mark.parametrize(
+    ("function", "name"),
+    [(hausdorff_distance_95, "HD95"), (average_surface_distance, "ASD")],
+)
+def test_distances_name_the_empty_prediction_positionally_and_by_keyword(function, name):
+    true, _ = asymmetric_pair()
+    empty = np.zeros_like(true)
+    with pytest.warns(UserWarning, match=rf"{name}: `y_pred` is empty"):
+        assert function(true, empty) == np.inf
+    with pytest.warns(UserWarning, match=rf"{name}: `y_pred` is empty"):
+        assert function(y_pred=empty, y_true=true) == np.inf
+
+
+def test_dice_reads_reference_first_positionally_and_by_keyword():
+    true, pred = asymmetric_pair()
+    assert dice_score(true, pred) == dice_score(y_pred=pred, y_true=true) == 2 * 16 / 36
+    with pytest.raises(ValueError, match=r"`y_pred` must be a binary mask"):
+        dice_score(true, 2 * pred)
+    with pytest.raises(ValueError, match=r"`y_pred` must be a binary mask"):
+        dice_score(y_pred=2 * pred, y_true=true)
+
+
+def test_segmentation_scores_read_reference_first_positionally_and_by_keyword():
+    true = np.zeros((6, 7, 8), dtype=np.uint8)
+    true[1:3, 1:3, 1:3] = 1
+    true[4:, 4:, 4:] = 2
+    pred = true.copy()
+    pred[pred == 2] = 0
+    with pytest.warns(UserWarning, match=r"class 2: `y_pred` is empty"):
+        by_position = segmentation_scores(true, pred, n_classes=3)
+    with pytest.warns(UserWarning, match=r"class 2: `y_pred` is empty"):
+        by_keyword = segmentation_scores(y_pred=pred, y_true=true, n_classes=3)
+    for metric in ("dice", "hd95", "asd"):
+        np.testing.assert_array_equal(by_position[metric], by_keyword[metric])
+    with pytest.raises(ValueError, match=r"`y_pred` must hold labels in \[0, n_classes=3\)"):
+        segmentation_scores(true, 3 * pred, n_classes=3)
 
 
 # -- empty masks ----------------------------------------------------------------------------
@@ -213,11 +277,11 @@ def test_one_empty_gives_inf_with_warning(empty_name):
     full[1:3, 2:4, 3:5] = True
     empty = np.zeros_like(full)
     pred, true = (empty, full) if empty_name == "y_pred" else (full, empty)
-    assert dice_score(pred, true) == 0.0
+    assert dice_score(y_true=true, y_pred=pred) == 0.0
     with pytest.warns(UserWarning, match=rf"HD95: `{empty_name}` is empty .* inf"):
-        assert hausdorff_distance_95(pred, true) == np.inf
+        assert hausdorff_distance_95(y_true=true, y_pred=pred) == np.inf
     with pytest.warns(UserWarning, match=rf"ASD: `{empty_name}` is empty .* inf"):
-        assert average_surface_distance(pred, true, symmetric=False) == np.inf
+        assert average_surface_distance(y_true=true, y_pred=pred, symmetric=False) == np.inf
 
 
 # -- multi-class ------------------------------------------------------------------------------
@@ -239,20 +303,25 @@ def test_segmentation_scores_equal_binary_functions(rng, include_background, hd9
     pred, true = label_maps(rng, (14, 15, 16), n_classes=4)
     spacing = (0.7, 0.7, 2.5)
     scores = segmentation_scores(
-        pred,
-        true,
+        y_true=true,
+        y_pred=pred,
         spacing=spacing,
         include_background=include_background,
         hd95_method=hd95_method,
     )
     classes = range(0 if include_background else 1, 4)
     expected = {
-        "dice": [dice_score(pred == k, true == k) for k in classes],
+        "dice": [dice_score(y_true=true == k, y_pred=pred == k) for k in classes],
         "hd95": [
-            hausdorff_distance_95(pred == k, true == k, spacing=spacing, method=hd95_method)
+            hausdorff_distance_95(
+                y_true=true == k, y_pred=pred == k, spacing=spacing, method=hd95_method
+            )
             for k in classes
         ],
-        "asd": [average_surface_distance(pred == k, true == k, spacing=spacing) for k in classes],
+        "asd": [
+            average_surface_distance(y_true=true == k, y_pred=pred == k, spacing=spacing)
+            for k in classes
+        ],
     }
     assert sorted(scores) == ["asd", "dice", "hd95"]
     for name, values in expected.items():
@@ -264,7 +333,7 @@ def test_segmentation_scores_match_medpy_per_class(rng):
     pred, true = label_maps(rng, (20, 18), n_classes=3)
     pred = pred.astype(np.float32)  # floats holding integers are accepted
     spacing = (0.8, 1.9)
-    scores = segmentation_scores(pred, true, spacing=spacing, n_classes=3)
+    scores = segmentation_scores(y_true=true, y_pred=pred, spacing=spacing, n_classes=3)
     for i, k in enumerate((1, 2)):
         assert scores["dice"][i] == pytest.approx(medpy_binary.dc(pred == k, true == k))
         hd95 = medpy_binary.hd95(pred == k, true == k, voxelspacing=spacing)
@@ -292,13 +361,17 @@ def test_property_segmentation_scores_equal_binary_functions(labels, include_bac
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         scores = segmentation_scores(
-            pred, true, n_classes=3, spacing=spacing, include_background=include_background
+            y_true=true,
+            y_pred=pred,
+            n_classes=3,
+            spacing=spacing,
+            include_background=include_background,
         )
         classes = range(0 if include_background else 1, 3)
         for i, k in enumerate(classes):
-            assert scores["dice"][i] == dice_score(pred == k, true == k)
-            hd95 = hausdorff_distance_95(pred == k, true == k, spacing=spacing)
-            asd = average_surface_distance(pred == k, true == k, spacing=spacing)
+            assert scores["dice"][i] == dice_score(y_true=true == k, y_pred=pred == k)
+            hd95 = hausdorff_distance_95(y_true=true == k, y_pred=pred == k, spacing=spacing)
+            asd = average_surface_distance(y_true=true == k, y_pred=pred == k, spacing=spacing)
             assert scores["hd95"][i] == hd95
             assert scores["asd"][i] == asd
 
@@ -311,7 +384,7 @@ def test_segmentation_scores_small_objects_away_from_origin():
     pred[21:25, 21:26, 10:15] = 1
     pred[8:11, 26:29, 28:32] = 2
     spacing = (0.7, 0.7, 2.5)
-    scores = segmentation_scores(pred, true, spacing=spacing)
+    scores = segmentation_scores(y_true=true, y_pred=pred, spacing=spacing)
     for i, k in enumerate((1, 2)):
         expected = medpy_scores(pred == k, true == k, spacing)
         assert scores["dice"][i] == pytest.approx(expected["dice"])
@@ -326,7 +399,7 @@ def test_segmentation_scores_absent_classes():
     pred = true.copy()
     pred[pred == 2] = 0  # class 2 missed; class 3 absent from both maps
     with pytest.warns(UserWarning, match=r"class 2: `y_pred` is empty"):
-        scores = segmentation_scores(pred, true, n_classes=4)
+        scores = segmentation_scores(y_true=true, y_pred=pred, n_classes=4)
     np.testing.assert_array_equal(scores["dice"], [1.0, 0.0, 1.0])
     np.testing.assert_array_equal(scores["hd95"], [0.0, np.inf, 0.0])
     np.testing.assert_array_equal(scores["asd"], [0.0, np.inf, 0.0])
@@ -335,9 +408,11 @@ def test_segmentation_scores_absent_classes():
 def test_segmentation_scores_infers_n_classes():
     true = np.zeros((5, 5), dtype=int)
     true[1:3, 1:3] = 3
-    scores = segmentation_scores(true, true)
+    scores = segmentation_scores(y_true=true, y_pred=true)
     assert scores["dice"].tolist() == [1.0, 1.0, 1.0]
-    background_only = segmentation_scores(np.zeros((4, 4), int), np.zeros((4, 4), int))
+    background_only = segmentation_scores(
+        y_true=np.zeros((4, 4), int), y_pred=np.zeros((4, 4), int)
+    )
     assert background_only["dice"].tolist() == [1.0]
 
 
@@ -348,7 +423,7 @@ def test_segmentation_scores_infers_n_classes():
 def test_shape_mismatch_names_argument(function):
     with pytest.raises(
         ValueError,
-        match=r"`y_true` must have the same shape as `y_pred` "
+        match=r"`y_pred` must have the same shape as `y_true` "
         r"\(4, 5\); got \(4, 6\)",
     ):
         function(np.ones((4, 5), bool), np.ones((4, 6), bool))
@@ -365,20 +440,20 @@ def test_shape_mismatch_names_argument(function):
 )
 def test_non_binary_input_names_argument(function, bad):
     good = np.ones((2, 2), bool)
-    with pytest.raises(ValueError, match=r"`y_pred` must be a binary mask .* got values"):
-        function(bad, good)
     with pytest.raises(ValueError, match=r"`y_true` must be a binary mask .* got values"):
+        function(bad, good)
+    with pytest.raises(ValueError, match=r"`y_pred` must be a binary mask .* got values"):
         function(good, bad)
 
 
 def test_non_numeric_mask_is_type_error():
     with pytest.raises(TypeError, match=r"`y_pred` must be a binary mask .* got dtype <U1"):
-        dice_score(np.array(["a", "b"]), np.ones(2, bool))
+        dice_score(y_true=np.ones(2, bool), y_pred=np.array(["a", "b"]))
 
 
 def test_zero_dimensional_mask():
-    with pytest.raises(ValueError, match=r"`y_pred` must be an array with at least one axis"):
-        dice_score(True, True)
+    with pytest.raises(ValueError, match=r"`y_true` must be an array with at least one axis"):
+        dice_score(y_true=True, y_pred=True)
 
 
 @pytest.mark.parametrize(
@@ -408,17 +483,17 @@ def test_bad_spacing_names_argument(function, spacing):
 def test_bad_spacing_in_segmentation_scores():
     labels = np.ones((3, 4), int)
     with pytest.raises(ValueError, match=r"`spacing` must be .* sequence of 2 positive"):
-        segmentation_scores(labels, labels, spacing=(1.0, 0.0))
+        segmentation_scores(y_true=labels, y_pred=labels, spacing=(1.0, 0.0))
 
 
 def test_bad_method_and_symmetric():
     mask = np.ones((3, 3), bool)
     with pytest.raises(ValueError, match=r"`method` must be 'medpy' or 'monai'; got 'max'"):
-        hausdorff_distance_95(mask, mask, method="max")
+        hausdorff_distance_95(y_true=mask, y_pred=mask, method="max")
     with pytest.raises(ValueError, match=r"`hd95_method` must be 'medpy' or 'monai'; got None"):
-        segmentation_scores(mask, mask, hd95_method=None)
+        segmentation_scores(y_true=mask, y_pred=mask, hd95_method=None)
     with pytest.raises(TypeError, match=r"`symmetric` must be a bool; got 'yes'"):
-        average_surface_distance(mask, mask, symmetric="yes")
+        average_surface_distance(y_true=mask, y_pred=mask, symmetric="yes")
 
 
 @pytest.mark.parametrize(
@@ -428,22 +503,22 @@ def test_bad_method_and_symmetric():
             [0, 1, 2],
             [0, 1],
             {},
-            r"`y_true_labels` must have the same shape as "
-            r"`y_pred_labels` \(3,\); got \(2,\)",
+            r"`y_pred` must have the same shape as "
+            r"`y_true` \(2,\); got \(3,\)",
         ),
         (
             [0, -1, 2],
             [0, 1, 2],
             {},
-            r"`y_pred_labels` must hold non-negative class labels; "
+            r"`y_pred` must hold non-negative class labels; "
             r"got minimum -1",
         ),
-        ([0, 1, 2], [0, 1.5, 2], {}, r"`y_true_labels` must hold integer class labels"),
+        ([0, 1, 2], [0, 1.5, 2], {}, r"`y_true` must hold integer class labels"),
         (
             [0, 1, 3],
             [0, 1, 2],
             {"n_classes": 3},
-            r"`y_pred_labels` must hold labels in "
+            r"`y_pred` must hold labels in "
             r"\[0, n_classes=3\); got label 3",
         ),
         ([0, 1, 2], [0, 1, 2], {"n_classes": 1}, r"`n_classes` must be an integer >= 2; got 1"),
@@ -452,16 +527,16 @@ def test_bad_method_and_symmetric():
 )
 def test_bad_label_maps(pred, true, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        segmentation_scores(np.array(pred), np.array(true), **kwargs)
+        segmentation_scores(y_true=np.array(true), y_pred=np.array(pred), **kwargs)
 
 
 def test_non_numeric_labels_is_type_error():
     with pytest.raises(
         TypeError,
-        match=r"`y_pred_labels` must hold integer class labels; "
+        match=r"`y_pred` must hold integer class labels; "
         r"got dtype",
     ):
-        segmentation_scores(np.array(["a"]), np.array([0]))
+        segmentation_scores(y_true=np.array([0]), y_pred=np.array(["a"]))
 
 
 # -- housekeeping ---------------------------------------------------------------------------
@@ -480,7 +555,7 @@ def test_metrics_and_evaluator_do_not_import_tensorflow():
         "import sys, numpy as np\n"
         "from speccal.evaluation import SegmentationEvaluator\n"
         "from speccal.metrics import segmentation_scores\n"
-        "segmentation_scores(np.eye(4, dtype=int), np.eye(4, dtype=int))\n"
+        "segmentation_scores(y_true=np.eye(4, dtype=int), y_pred=np.eye(4, dtype=int))\n"
         "SegmentationEvaluator().fit(np.eye(4, dtype=int), np.eye(4, dtype=int))\n"
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
     )
