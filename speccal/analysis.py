@@ -1,8 +1,10 @@
 """Spectral analysis of confidence maps in numpy (paper §3.1, Figs. 1, 3 and 8).
 
-The numpy twins of :mod:`speccal.spectral` (:func:`band_powers`, :func:`spectral_entropy`)
-use the one shared band definition :func:`speccal._bands.band_index`, so analysis numbers equal
-what the loss sees. Around them: the radially averaged power spectral density
+The numpy twins of :mod:`speccal.spectral` are named by what they take: :func:`confidence_map`
+and :func:`spectral_entropy` take what their twins take; :func:`confidence_band_powers` takes
+confidence maps where :func:`speccal.spectral.band_powers` takes logits. They use the one
+shared band definition :func:`speccal._bands.band_index`, so analysis numbers equal what the
+loss sees. Around them: the radially averaged power spectral density
 (:func:`radial_power_spectrum`, Figs. 1c and 3), the synthetic boundary-confidence experiment of
 Fig. 1 (:func:`boundary_confidence_experiment`) and the high-frequency "hotspot" maps of Fig. 8
 (:func:`high_pass_spectrum`, :func:`high_pass_reconstruction`, :func:`confidence_difference`).
@@ -18,8 +20,8 @@ from speccal._bands import band_index, rfft_weights
 
 __all__ = [
     "BoundaryExperimentResult",
-    "band_powers",
     "boundary_confidence_experiment",
+    "confidence_band_powers",
     "confidence_difference",
     "confidence_map",
     "high_pass_reconstruction",
@@ -127,11 +129,15 @@ def confidence_map(logits):
     return arr.max(axis=-1)
 
 
-def band_powers(confidence_maps, bands=5, *, include_dc=False, include_corners=False, window=None):
+def confidence_band_powers(
+    confidence_maps, bands=5, *, include_dc=False, include_corners=False, window=None
+):
     """Spectral power of each confidence map in K radial bands (paper Eqs. 2–5).
 
-    The numpy twin of :func:`speccal.spectral.band_powers`, which takes logits: on the same
-    data, ``band_powers(confidence_map(logits))`` equals it (up to float32 rounding there).
+    The numpy twin of :func:`speccal.spectral.band_powers`, named by what it takes: that one
+    takes logits, this one their confidence maps. On the same data,
+    ``confidence_band_powers(confidence_map(logits))`` equals ``band_powers(logits)`` (up to
+    float32 rounding there).
 
     Parameters
     ----------
@@ -173,9 +179,9 @@ def band_powers(confidence_maps, bands=5, *, include_dc=False, include_corners=F
     Examples
     --------
     >>> import numpy as np
-    >>> from speccal.analysis import band_powers
+    >>> from speccal.analysis import confidence_band_powers
     >>> maps = np.random.default_rng(0).normal(size=(2, 16, 16))
-    >>> band_powers(maps, bands=4).shape
+    >>> confidence_band_powers(maps, bands=4).shape
     (2, 4)
     """
     maps = _finite_array(confidence_maps, "confidence_maps", ndims=(3, 4))
@@ -202,7 +208,7 @@ def spectral_entropy(powers, eps=1e-6):
     Parameters
     ----------
     powers : array-like of shape (..., bands)
-        Non-negative band powers, e.g. from :func:`band_powers`.
+        Non-negative band powers, e.g. from :func:`confidence_band_powers`.
     eps : float, default=1e-6
         The :math:`\\varepsilon` of Eqs. 7–8.
 
@@ -464,7 +470,7 @@ def boundary_confidence_experiment(
     maps = np.full((len(a),) + boundary.shape, _check_real(interior, "interior"))
     maps[:, boundary] = a[:, None]
     spectra = [radial_power_spectrum(m, window) for m in maps]
-    powers = band_powers(maps, bands, window=window)
+    powers = confidence_band_powers(maps, bands, window=window)
     return BoundaryExperimentResult(
         alphas=a,
         maps=maps,

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis.extra.numpy import arrays
 
 from speccal.analysis import (
-    band_powers,
     boundary_confidence_experiment,
+    confidence_band_powers,
     confidence_difference,
     confidence_map,
     high_pass_reconstruction,
@@ -106,7 +106,7 @@ def test_boundary_experiment_errors():
 @pytest.mark.parametrize(("include_dc", "include_corners"), [(False, False), (True, True)])
 def test_band_powers_equal_full_fft_reference(shape, include_dc, include_corners, rng):
     maps = rng.normal(size=shape) + 3.0
-    got = band_powers(maps, 4, include_dc=include_dc, include_corners=include_corners)
+    got = confidence_band_powers(maps, 4, include_dc=include_dc, include_corners=include_corners)
     want = _reference_band_powers(maps, 4, include_dc, include_corners)
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
@@ -115,7 +115,9 @@ def test_band_powers_window_is_separable_hamming(rng):
     maps = rng.uniform(size=(2, 10, 12, 8))
     w = np.einsum("i,j,k->ijk", *[_periodic_hamming(n) for n in (10, 12, 8)])
     np.testing.assert_allclose(
-        band_powers(maps, 3, window="hamming"), _reference_band_powers(maps * w, 3), rtol=1e-10
+        confidence_band_powers(maps, 3, window="hamming"),
+        _reference_band_powers(maps * w, 3),
+        rtol=1e-10,
     )
 
 
@@ -126,7 +128,7 @@ def test_band_powers_equal_tensorflow_twin(shape, rng):
     logits = rng.normal(size=shape).astype(np.float32)
     for kwargs in ({}, {"include_dc": True, "include_corners": True}):
         want = np.asarray(spectral.band_powers(logits, bands=5, **kwargs))
-        got = band_powers(confidence_map(logits), 5, **kwargs)
+        got = confidence_band_powers(confidence_map(logits), 5, **kwargs)
         np.testing.assert_allclose(got, want, rtol=2e-4)
         np.testing.assert_allclose(
             spectral_entropy(got), np.asarray(spectral.spectral_entropy(want)), atol=1e-5
@@ -136,7 +138,7 @@ def test_band_powers_equal_tensorflow_twin(shape, rng):
 @pytest.mark.parametrize("shape", [(2, 7, 8, 9), (3, 10, 6)])
 def test_band_powers_with_dc_and_corners_obey_parseval(shape, rng):
     maps = rng.normal(size=shape) + 1.0
-    total = band_powers(maps, 3, include_dc=True, include_corners=True).sum(axis=1)
+    total = confidence_band_powers(maps, 3, include_dc=True, include_corners=True).sum(axis=1)
     n = np.prod(shape[1:])
     np.testing.assert_allclose(total, n * (maps**2).reshape(len(maps), -1).sum(axis=1))
 
@@ -144,7 +146,9 @@ def test_band_powers_with_dc_and_corners_obey_parseval(shape, rng):
 def test_band_powers_and_radial_spectrum_ignore_circular_shifts(rng):
     x = rng.normal(size=(1, 12, 10, 8))
     shifted = np.roll(x, (3, -2, 5), axis=(1, 2, 3))
-    np.testing.assert_allclose(band_powers(shifted), band_powers(x), rtol=1e-10)
+    np.testing.assert_allclose(
+        confidence_band_powers(shifted), confidence_band_powers(x), rtol=1e-10
+    )
     np.testing.assert_allclose(
         radial_power_spectrum(shifted[0])[1], radial_power_spectrum(x[0])[1], rtol=1e-10
     )
@@ -166,15 +170,15 @@ def test_confidence_map_is_max_logit(rng):
 
 def test_band_powers_errors():
     with pytest.raises(ValueError, match=r"`confidence_maps` must have 3 or 4 dimensions"):
-        band_powers(np.ones((8, 8)))
+        confidence_band_powers(np.ones((8, 8)))
     with pytest.raises(ValueError, match="`confidence_maps` must be finite; got 8 NaN"):
-        band_powers(np.where(np.eye(8)[None] > 0, np.nan, 1.0))
+        confidence_band_powers(np.where(np.eye(8)[None] > 0, np.nan, 1.0))
     with pytest.raises(ValueError, match="`bands` must be an int >= 1; got 0"):
-        band_powers(np.ones((1, 8, 8)), 0)
+        confidence_band_powers(np.ones((1, 8, 8)), 0)
     with pytest.raises(ValueError, match="`window` must be None or a window name"):
-        band_powers(np.ones((1, 8, 8)), window="nope")
+        confidence_band_powers(np.ones((1, 8, 8)), window="nope")
     with pytest.raises(TypeError, match="`confidence_maps` must be an array of numbers"):
-        band_powers([["a"]])
+        confidence_band_powers([["a"]])
 
 
 def test_spectral_entropy_formula(rng):

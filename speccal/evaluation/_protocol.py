@@ -28,7 +28,7 @@ class EvaluationProtocol:
     voxels : {"all", "foreground", "mask"}, default="all"
         Voxels counted: all, ground-truth foreground only (``y_true != 0``), or those where the
         boolean ``mask`` passed to ``fit``/``partial_fit`` is True.
-    ignore_index : int or None, default=None
+    ignore_class : int or None, default=None
         Voxels with this label are dropped first (it may lie outside [0, n_classes)).
     aggregation : {"pooled", "per_volume"}, default="pooled"
         ``"pooled"``: all selected voxels of all volumes form one set (bin sums add up);
@@ -82,7 +82,7 @@ class EvaluationProtocol:
     """
 
     voxels: str = "all"
-    ignore_index: int | None = None
+    ignore_class: int | None = None
     aggregation: str = "pooled"
     volume_weights: str = "uniform"
     include_background: bool = True
@@ -127,8 +127,8 @@ class EvaluationProtocol:
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"`{field}` must be one of {allowed}; got {value!r}.")
-        if self.ignore_index is not None and not isinstance(self.ignore_index, int | np.integer):
-            raise ValueError(f"`ignore_index` must be an int or None; got {self.ignore_index!r}.")
+        if self.ignore_class is not None and not isinstance(self.ignore_class, int | np.integer):
+            raise ValueError(f"`ignore_class` must be an int or None; got {self.ignore_class!r}.")
         if not isinstance(self.include_background, bool | np.bool_):
             raise ValueError(
                 f"`include_background` must be a bool; got {self.include_background!r}."
@@ -162,7 +162,7 @@ class EvaluationProtocol:
                     f"`mask` must be a bool array of shape {y_true.shape!r}; "
                     f"got {keep.dtype!s} of shape {keep.shape!r}."
                 )
-        for drop in (self.ignore_index, 0 if self.voxels == "foreground" else None):
+        for drop in (self.ignore_class, 0 if self.voxels == "foreground" else None):
             if drop is not None:
                 keep = (y_true != drop) if keep is None else keep & (y_true != drop)
         return keep
@@ -177,7 +177,7 @@ class EvaluationProtocol:
         voxels = {"all": "all voxels", "foreground": "ground-truth foreground voxels"}.get(
             self.voxels, "masked voxels"
         )
-        ignore = "" if self.ignore_index is None else f" (label {self.ignore_index} ignored)"
+        ignore = "" if self.ignore_class is None else f" (label {self.ignore_class} ignored)"
         if self.aggregation == "pooled":
             aggregation = "pooled over volumes"
         else:

@@ -263,12 +263,12 @@ def test_bad_inputs_raise(data):
         ECEEvaluator(from_logits=True).fit(np.zeros(2, int), np.array([[np.nan, 0], [0, 0]]))
 
 
-def test_mask_and_ignore_index_select_voxels(data):
+def test_mask_and_ignore_class_select_voxels(data):
     trues, probs = data
     mask = trues[0] != 2
     masked = CalibrationEvaluator(protocol=EvaluationProtocol(voxels="mask"))
     masked.fit(trues[0], probs[0], mask=mask)
-    ignored = CalibrationEvaluator(protocol=EvaluationProtocol(ignore_index=2))
+    ignored = CalibrationEvaluator(protocol=EvaluationProtocol(ignore_class=2))
     ignored.fit(trues[0], probs[0])
     expected = metrics.static_calibration_error(trues[0][mask], probs[0][mask])
     assert masked.scores_["sce"] == pytest.approx(expected, abs=1e-12)
