@@ -53,7 +53,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an empty class: inf distance
         scores = segmentation_scores(
-            probs.argmax(-1), case.label, n_classes=4, spacing=case.spacing
+            y_true=case.label, y_pred=probs.argmax(-1), n_classes=4, spacing=case.spacing
         )
     assert float(rows[0]["dice"]) == pytest.approx(np.mean(scores["dice"]), rel=1e-6)
 
