@@ -1,6 +1,7 @@
 """Cost of the spectral entropy regularizer, measured side by side in one run.
 
-Run: ``python benchmarks/bench_regularizer.py [--steps 11] [--repeats 30] [--sizes 48 96]``.
+Run: ``python benchmarks/bench_regularizer.py [--steps 11] [--repeats 30] [--sizes 48 96]
+[--parts a b c]``.
 
 (a) One training step (``model.train_on_batch``) of a small 3D U-Net
     (``speccal.models.unet3d(4, 4)``: 8 base filters, 3 levels) on batch 2 at 48³ and 96³,
@@ -18,6 +19,9 @@ Run: ``python benchmarks/bench_regularizer.py [--steps 11] [--repeats 30] [--siz
     logits), the rfft3d, a second transform of the same size for the gradient (an irfft3d,
     or a second rfft3d as speccal's Hartley-domain gradient uses, whichever is faster) and
     writing a logits-sized gradient.
+(c) Forward + backward of the tapered regularizer (``taper="hamming"``) vs the untapered one
+    (the paper's), same logits, alternating, with and without XLA: the window costs one
+    multiplication into the maps and one into their gradient, fused into existing passes.
 
 Timings follow warm-up calls. The machine may be shared: ratios of interleaved measurements
 are what to read, not absolute times; under heavy load the ratio of minima is the steadier.
@@ -128,6 +132,27 @@ def regularizer_ratio(jit, repeats):
     )
 
 
+def taper_ratio(jit, repeats):
+    """Times of the regularizer's forward + backward without and with the Hamming taper."""
+    from speccal.losses import SpectralEntropyRegularizer
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(size=(2, 96, 96, 96, 4)).astype(np.float32))
+    functions = {}
+    for name, taper in (("untapered", None), ("hamming", "hamming")):
+        regularizer = SpectralEntropyRegularizer(taper=taper)
+
+        @functools.partial(tf.function, jit_compile=jit)
+        def forward_backward(z, regularizer=regularizer):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                value = regularizer(z)
+            return value, tape.gradient(value, z)
+
+        functions[name] = lambda f=forward_backward: f(logits)
+    return interleaved_times(functions, repeats=repeats, warmup=3)
+
+
 def report_floor(times):
     """The ratio no implementation made of TensorFlow ops can beat on this machine."""
     med = {n: float(np.median(t)) for n, t in times.items()}
@@ -146,20 +171,30 @@ def main():
     parser.add_argument("--steps", type=int, default=11, help="timed U-Net steps per loss")
     parser.add_argument("--repeats", type=int, default=30, help="timed regularizer calls")
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 96], help="patch sizes")
+    parser.add_argument(
+        "--parts", nargs="+", choices=("a", "b", "c"), default=["a", "b", "c"], help="what to run"
+    )
     args = parser.parse_args()
 
     print(f"tensorflow {tf.__version__}, {os.cpu_count()} CPU cores (possibly shared)")
     # (a) first, in a fresh process like a training run: measured after the XLA
     # microbenchmarks of (b), the U-Net steps of this process were slower and noisier.
-    print("(a) U-Net train step, batch 2, CESpectral vs CE (goal <= 1.03)")
-    for size in args.sizes:
-        report(f"{size}^3", ("ce", "cespectral"), train_step_ratio(size, args.steps))
-    print("(b) regularizer forward+backward vs one rfft3d, 2x96^3x4 logits (goal <= 3)")
-    for jit in (True, False):
-        label = "XLA   " if jit else "no XLA"
-        times = regularizer_ratio(jit, args.repeats)
-        report(label, ("rfft3d", "regularizer"), times)
-        report_floor(times)
+    if "a" in args.parts:
+        print("(a) U-Net train step, batch 2, CESpectral vs CE (goal <= 1.03)")
+        for size in args.sizes:
+            report(f"{size}^3", ("ce", "cespectral"), train_step_ratio(size, args.steps))
+    if "b" in args.parts:
+        print("(b) regularizer forward+backward vs one rfft3d, 2x96^3x4 logits (goal <= 3)")
+        for jit in (True, False):
+            label = "XLA   " if jit else "no XLA"
+            times = regularizer_ratio(jit, args.repeats)
+            report(label, ("rfft3d", "regularizer"), times)
+            report_floor(times)
+    if "c" in args.parts:
+        print("(c) regularizer forward+backward, taper='hamming' vs none, 2x96^3x4 logits")
+        for jit in (True, False):
+            label = "XLA   " if jit else "no XLA"
+            report(label, ("untapered", "hamming"), taper_ratio(jit, args.repeats))
 
 
 if __name__ == "__main__":

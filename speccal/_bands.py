@@ -96,3 +96,35 @@ def rfft_weights(spatial_shape):
     if n % 2 == 0:
         w[-1] = 1.0
     return np.broadcast_to(w, (*tuple(spatial_shape[:-1]), n // 2 + 1)).copy()
+
+
+def separable_window(spatial_shape, name):
+    """Separable window of ``spatial_shape``: the outer product of 1D windows, one per axis.
+
+    The one window definition of the tapered loss (:mod:`speccal.spectral`) and the numpy
+    analysis (:mod:`speccal.analysis`).
+
+    Parameters
+    ----------
+    spatial_shape : tuple of int
+        Map size ``(H, W)`` or ``(D, H, W)``.
+    name : str
+        A window name of :func:`scipy.signal.get_window` (e.g. ``"hamming"``), in its
+        periodic form (``fftbins=True``), the usual choice before an FFT.
+
+    Returns
+    -------
+    window : ndarray of float64, shape ``spatial_shape``
+
+    Raises
+    ------
+    ValueError, TypeError
+        From :func:`scipy.signal.get_window` for an unknown window; callers name their own
+        argument in the message.
+    """
+    from scipy.signal import get_window
+
+    out = np.ones(())
+    for n in spatial_shape:
+        out = np.multiply.outer(out, get_window(name, int(n)))
+    return out

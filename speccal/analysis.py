@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speccal._bands import band_index, rfft_weights
+from speccal._bands import band_index, rfft_weights, separable_window
 
 __all__ = [
     "BoundaryExperimentResult",
@@ -73,19 +73,13 @@ def _window(spatial_shape, window):
     """Separable window of ``spatial_shape`` (outer product of 1D windows), or None."""
     if window is None:
         return None
-    from scipy.signal import get_window
-
     try:
-        factors = [get_window(window, n) for n in spatial_shape]
+        return separable_window(spatial_shape, window)
     except (ValueError, TypeError) as exc:
         raise ValueError(
             f"`window` must be None or a window name of scipy.signal.get_window such as "
             f"'hamming'; got {window!r}."
         ) from exc
-    out = factors[0]
-    for f in factors[1:]:
-        out = np.multiply.outer(out, f)
-    return out
 
 
 def _high_band(bands, high_band):
@@ -153,7 +147,8 @@ def confidence_band_powers(
     window : None or str, default=None
         Separable window applied to each map before the FFT (any name of
         :func:`scipy.signal.get_window`, e.g. ``"hamming"``, periodic form). ``None`` is what
-        the loss does.
+        the loss does by default; ``window="hamming"`` is the twin of the loss's
+        ``taper="hamming"``.
 
     Returns
     -------

@@ -19,9 +19,12 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from speccal._bands import band_index
+from speccal._bands import band_index, separable_window
 
-__all__ = ["band_powers", "confidence_map", "power_spectrum", "spectral_entropy"]
+__all__ = ["TAPERS", "band_powers", "confidence_map", "power_spectrum", "spectral_entropy"]
+
+#: Windows :func:`band_powers` and the regularizer may multiply into the maps before the FFT.
+TAPERS = (None, "hamming")
 
 _RFFT = {2: tf.signal.rfft2d, 3: tf.signal.rfft3d}
 _FFT = {2: tf.signal.fft2d, 3: tf.signal.fft3d}
@@ -248,9 +251,10 @@ def _band_constants(spatial_shape, bands, include_dc, include_corners):
         return tf.constant(segments)
 
 
-def _band_sums(logits, segments, n_segments, poison):
-    """Power of the confidence maps of ``logits`` in every segment of the rfft half spectrum
-    (the bands, then the frequencies of no band), with an explicit gradient.
+def _band_sums(logits, segments, n_segments, poison, taper=None):
+    """Power of the confidence maps of ``logits`` (times ``taper``, a window of the spatial
+    shape, if given) in every segment of the rfft half spectrum (the bands, then the
+    frequencies of no band), with an explicit gradient.
 
     TensorFlow registers no gradient for ``RFFT3D``, so the whole chain (max over classes,
     real FFT, power, segment sums) has one hand-written gradient. For segment sums
@@ -263,7 +267,9 @@ def _band_sums(logits, segments, n_segments, poison):
     \\mathcal{H}(A \\odot \\mathcal{H}x)`, with :math:`\\mathcal{H}x` read off the
     forward spectrum. The backward pass thus costs one more real-input FFT instead of an
     inverse real FFT, which TensorFlow runs 1.5-2x slower on CPU; the last Hartley
-    unfolding is fused with writing the gradient of the max.
+    unfolding is fused with writing the gradient of the max. A taper ``w`` enters as
+    ``x = w * c``: the gradient w.r.t. ``c`` is ``w`` times the one w.r.t. ``x``, fused into
+    the same pass.
     """
     n_classes = logits.shape[-1]
     spatial = tuple(logits.shape[1:-1])
@@ -277,13 +283,15 @@ def _band_sums(logits, segments, n_segments, poison):
             conf, mask = _max_mask_kernel(z, poison)
         else:
             conf = _max_kernel(z, poison)
-        sums, spectrum = _power_kernel(tf.cast(conf, tf.float32), segments, n_segments)
+        sums, spectrum = _power_kernel(tf.cast(conf, tf.float32), segments, n_segments, taper)
 
         def grad(upstream):
             product = rfft(_hartley_product_kernel(spectrum, upstream, segments, spatial[-1]))
             if use_mask:
-                return _hartley_mask_grad_kernel(product, mask, spatial[-1], n_classes, z.dtype)
-            conf_grad = tf.cast(_hartley_kernel(product, spatial[-1]), z.dtype)
+                return _hartley_mask_grad_kernel(
+                    product, mask, spatial[-1], n_classes, z.dtype, taper
+                )
+            conf_grad = tf.cast(_tapered_hartley_kernel(product, spatial[-1], taper), z.dtype)
             return _max_grad_kernel(z, conf, conf_grad)
 
         return sums, grad
@@ -317,7 +325,11 @@ def _hartley(spectrum, n_last):
     )
 
 
-_hartley_kernel = _xla(_hartley)
+@_xla
+def _tapered_hartley_kernel(spectrum, n_last, taper):
+    """:func:`_hartley`, times ``taper`` if given (the gradient w.r.t. untapered maps)."""
+    out = _hartley(spectrum, n_last)
+    return out if taper is None else out * taper
 
 
 @_xla
@@ -338,10 +350,14 @@ def _hartley_product_kernel(spectrum, upstream, segments, n_last):
 
 
 @_xla
-def _hartley_mask_grad_kernel(product_spectrum, mask, n_last, n_classes, dtype):
-    """Gradient w.r.t. the logits: the Hartley transform of the product (the gradient of the
-    confidence maps), spread over the classes by the max mask, in one pass."""
-    return _spread_by_mask(mask, _hartley(product_spectrum, n_last), n_classes, dtype)
+def _hartley_mask_grad_kernel(product_spectrum, mask, n_last, n_classes, dtype, taper):
+    """Gradient w.r.t. the logits: the Hartley transform of the product (times ``taper`` if
+    given: the gradient of the confidence maps), spread over the classes by the max mask,
+    in one pass."""
+    conf_grad = _hartley(product_spectrum, n_last)
+    if taper is not None:
+        conf_grad = conf_grad * taper
+    return _spread_by_mask(mask, conf_grad, n_classes, dtype)
 
 
 def _hermitian_weights(n_last, n_half):
@@ -354,13 +370,15 @@ def _hermitian_weights(n_last, n_half):
 
 
 @_xla
-def _power_kernel(x, segments, n_segments):
-    """Weighted half-spectrum power summed by segment, shape ``(batch, n_segments)``, and
-    the spectrum.
+def _power_kernel(x, segments, n_segments, taper):
+    """Weighted half-spectrum power of ``x`` (times ``taper`` if given) summed by segment,
+    shape ``(batch, n_segments)``, and the spectrum.
 
     The sum is a segment sum over the frequencies; on CPU it runs several times faster than
     a matmul with a one-hot band matrix and needs no ``(bands, n_freq)`` constant.
     """
+    if taper is not None:
+        x = x * taper
     spectrum = _RFFT[x.shape.rank - 1](x)
     real, imag = tf.math.real(spectrum), tf.math.imag(spectrum)
     power = (real * real + imag * imag) * _hermitian_weights(x.shape[-1], spectrum.shape[-1])
@@ -369,7 +387,7 @@ def _power_kernel(x, segments, n_segments):
     return tf.transpose(sums), spectrum
 
 
-def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
+def band_powers(logits, bands=5, *, include_dc=False, include_corners=False, taper=None):
     """Radial band powers of the confidence maps of a batch of logits (Eq. 1-5).
 
     Parameters
@@ -383,18 +401,23 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
         Count the DC term (radius 0) in the first band.
     include_corners : bool, default=False
         Count the corner frequencies (radius above ``min(spatial) / 2``) in the last band.
+    taper : {None, "hamming"}, default=None
+        Separable window multiplied into each confidence map before the FFT. ``None`` is
+        the paper's loss (Algorithm 1); ``"hamming"`` is the window of its Fig. 1 analysis
+        (periodic form, as :func:`speccal.analysis.band_powers` with ``window="hamming"``).
 
     Returns
     -------
     tf.Tensor of float32, shape (batch, bands)
-        :math:`S_b^{(k)}`, the power of each sample's confidence map in each band.
+        :math:`S_b^{(k)}`, the power of each sample's (tapered) confidence map in each band.
 
     Raises
     ------
     TypeError
         If ``logits`` is not a floating-point tensor.
     ValueError
-        If ``logits`` has the wrong rank or dynamic spatial sizes, or ``bands < 1``.
+        If ``logits`` has the wrong rank or dynamic spatial sizes, ``bands < 1`` or
+        ``taper`` is not one of :data:`TAPERS`.
 
     Notes
     -----
@@ -412,6 +435,15 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
     registers no gradient for ``RFFT3D``, so the gradient is written out: a second
     real-input FFT in the Hartley domain, then the max's gradient to the maximal classes.
 
+    **Taper.** Without a window, and with the DC term excluded, a map
+    :math:`c = 1 - (1 - \\alpha) \\mathbf{1}_{\\partial}` (confident everywhere, confidence
+    :math:`\\alpha` on a boundary ring) has the same *normalised* band powers for every
+    :math:`\\alpha < 1`: the spectral entropy sees the shape of the map, not the confidence
+    level at its boundaries. The window :math:`w` of ``taper`` makes the map
+    :math:`w \\cdot c`, whose DC-free spectrum also carries the leakage of the constant part
+    through the window's own spectrum, so the normalised powers do change with
+    :math:`\\alpha` (see :func:`speccal.analysis.boundary_confidence_experiment`).
+
     Examples
     --------
     >>> import numpy as np, tensorflow as tf
@@ -420,20 +452,41 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False):
     >>> band_powers(logits, bands=4).shape
     TensorShape([2, 4])
     """
-    return _band_powers_and_finite(logits, bands, include_dc, include_corners, poison=False)[0]
+    return _band_powers_and_finite(
+        logits, bands, include_dc, include_corners, poison=False, taper=taper
+    )[0]
 
 
-def _band_powers_and_finite(logits, bands, include_dc, include_corners, *, poison):
+def check_taper(taper):
+    """``taper`` if it is one of :data:`TAPERS`; a ``ValueError`` naming it otherwise."""
+    if not (taper is None or (isinstance(taper, str) and taper in TAPERS)):
+        raise ValueError(f"`taper` must be one of {TAPERS}; got {taper!r}.")
+    return taper
+
+
+@functools.lru_cache(maxsize=16)
+def _taper_constant(spatial_shape, taper):
+    """The window of ``taper`` over ``spatial_shape`` as a cached float32 constant, or None."""
+    if taper is None:
+        return None
+    window = separable_window(spatial_shape, taper).astype(np.float32)
+    with tf.init_scope():
+        return tf.constant(window)
+
+
+def _band_powers_and_finite(logits, bands, include_dc, include_corners, *, poison, taper=None):
     """:func:`band_powers` and whether the sums of all segments are finite.
 
     With ``poison`` (the regularizer's check) the flag tells whether all logits are finite:
     the maps are NaN where a logit is not (see :func:`_max_mask_kernel`), and the DC term,
-    which sums the whole map, lies in some segment (a band or the segment of none).
+    which sums the whole map, lies in some segment (a band or the segment of none). A taper
+    (Hamming: no zeros) keeps NaN and Inf where they are.
     """
     logits, spatial = _check_spatial(logits, "logits", 1)
     # `bands` is validated by the shared `band_index`.
     segments = _band_constants(spatial, bands, bool(include_dc), bool(include_corners))
-    sums = _band_sums(logits, segments, bands + 1, poison)
+    window = _taper_constant(spatial, check_taper(taper))
+    sums = _band_sums(logits, segments, bands + 1, poison, window)
     return sums[:, :bands], tf.reduce_all(tf.math.is_finite(sums))
 
 

@@ -24,9 +24,9 @@ def _key_value(text):
 
 
 def loss_params(args):
-    """Loss keyword arguments from --lam/--window/--bands and repeated --loss-param."""
+    """Loss keyword arguments from --lam/--window/--bands/--taper and repeated --loss-param."""
     params = dict(_key_value(text) for text in args.loss_param or ())
-    for name in ("lam", "window", "bands"):
+    for name in ("lam", "window", "bands", "taper"):
         value = getattr(args, name)
         if value is not None:
             params[name] = value
@@ -134,6 +134,12 @@ def register(subparsers):
     group.add_argument("--lam", type=float, help="weight λ of the regularizer (cespectral: 0.01)")
     group.add_argument("--window", type=int, help="ring-buffer window W (cespectral: 50)")
     group.add_argument("--bands", type=int, help="number of frequency bands K (cespectral: 5)")
+    group.add_argument(
+        "--taper",
+        choices=("hamming",),
+        help="window multiplied into the confidence maps before the FFT (cespectral; "
+        "default: none, as in the paper)",
+    )
     group.add_argument(
         "--loss-param",
         metavar="KEY=VALUE",

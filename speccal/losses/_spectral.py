@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from speccal.losses._base import check_ignore_class, expand_sample_weight
-from speccal.spectral import _band_powers_and_finite, spectral_entropy
+from speccal.spectral import _band_powers_and_finite, check_taper, spectral_entropy
 
 __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
 
@@ -93,6 +93,12 @@ class SpectralEntropyRegularizer(tf.Module):
         Count the DC term in the first band (see :func:`speccal.spectral.band_powers`).
     include_corners : bool, default=False
         Count the corner frequencies beyond ``min(spatial) / 2`` in the last band.
+    taper : {None, "hamming"}, default=None
+        Window multiplied into each confidence map before the FFT (see
+        :func:`speccal.spectral.band_powers`). ``None`` is the paper's Algorithm 1;
+        ``"hamming"`` applies the window of the paper's Fig. 1 analysis, under which the
+        spectral entropy also responds to the confidence level at boundaries, not only to
+        the shape of the map (a variant the paper leaves open).
     name : str, default="spectral_entropy_regularizer"
         Name of the module and its variables.
 
@@ -108,8 +114,8 @@ class SpectralEntropyRegularizer(tf.Module):
     Raises
     ------
     ValueError
-        If ``window < 1``, ``bands < 1``, ``eps`` is not a finite positive float or
-        ``warmup`` is unknown.
+        If ``window < 1``, ``bands < 1``, ``eps`` is not a finite positive float, or
+        ``warmup`` or ``taper`` is unknown.
 
     See Also
     --------
@@ -186,6 +192,7 @@ class SpectralEntropyRegularizer(tf.Module):
         eps=1e-6,
         include_dc=False,
         include_corners=False,
+        taper=None,
         name="spectral_entropy_regularizer",
     ):
         super().__init__(name=name)
@@ -197,6 +204,7 @@ class SpectralEntropyRegularizer(tf.Module):
         self.eps = _check_real(eps, "eps", "a positive float", lambda v: v > 0)
         self.include_dc = bool(include_dc)
         self.include_corners = bool(include_corners)
+        self.taper = check_taper(taper)
         with self.name_scope:
             self.buffer = tf.Variable(
                 tf.zeros((self.window, self.bands), tf.float32),
@@ -239,7 +247,12 @@ class SpectralEntropyRegularizer(tf.Module):
         if training is None:
             training = not _in_keras_evaluation()
         powers, finite = _band_powers_and_finite(
-            logits, self.bands, self.include_dc, self.include_corners, poison=True
+            logits,
+            self.bands,
+            self.include_dc,
+            self.include_corners,
+            poison=True,
+            taper=self.taper,
         )
         tf.debugging.Assert(
             finite,
@@ -309,6 +322,7 @@ class SpectralEntropyRegularizer(tf.Module):
             "eps": self.eps,
             "include_dc": self.include_dc,
             "include_corners": self.include_corners,
+            "taper": self.taper,
             "name": self.name,
         }
 
@@ -327,7 +341,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
     lam : float, default=0.01
         Weight :math:`\\lambda \\ge 0` of the spectral term; ``lam=0`` is plain sparse
         categorical cross-entropy.
-    window, bands, warmup, eps, include_dc, include_corners
+    window, bands, warmup, eps, include_dc, include_corners, taper
         Passed to :class:`SpectralEntropyRegularizer`.
     from_logits : bool, default=True
         Whether ``y_pred`` holds logits. With ``False`` it holds probabilities and the
@@ -404,6 +418,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         eps=1e-6,
         include_dc=False,
         include_corners=False,
+        taper=None,
         reduction="sum_over_batch_size",
         name="ce_spectral",
         dtype=None,
@@ -419,6 +434,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
             eps=eps,
             include_dc=include_dc,
             include_corners=include_corners,
+            taper=taper,
             name=f"{name}_regularizer",
         )
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(
@@ -515,6 +531,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
             "eps": reg.eps,
             "include_dc": reg.include_dc,
             "include_corners": reg.include_corners,
+            "taper": reg.taper,
             "dtype": self.dtype,
         }
 

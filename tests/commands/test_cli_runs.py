@@ -68,6 +68,19 @@ def test_resume_refuses_options_it_would_ignore(capsys, tmp_path):
     assert "got --loss, --lam." in err
 
 
+def test_taper_is_a_loss_param_and_checked(capsys, tmp_path):
+    from speccal.cli import build_parser
+    from speccal.commands.train import config_from_args
+
+    argv = ["train", "--root", str(tmp_path), "--out", str(tmp_path / "r"), "--taper", "hamming"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config.loss_params == {"taper": "hamming"}
+    argv[-1] = "hann"
+    assert "argument --taper: invalid choice: 'hann' (choose from 'hamming')" in _error(
+        capsys, argv
+    )
+
+
 def test_compare_of_unevaluated_runs_names_the_command(capsys, tmp_path):
     err = _error(capsys, ["compare", str(tmp_path)])
     assert "metrics.json not found: run `speccal evaluate" in err
@@ -82,7 +95,8 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     SyntheticPhantoms.write(data, n_cases=6, shape=(16, 16, 12), seed=0)
     before = sorted(p.relative_to(data) for p in data.rglob("*"))
     runs = []
-    for loss, extra in (("ce", ["--augment"]), ("cespectral", ["--lam", "0.5", "--window", "4"])):
+    spectral = ["--lam", "0.5", "--window", "4", "--taper", "hamming"]
+    for loss, extra in (("ce", ["--augment"]), ("cespectral", spectral)):
         out = tmp_path / loss
         argv = ["train", "--dataset", "synthetic", "--root", str(data), "--loss", loss,
                 "--epochs", "1", "--seed", "1", "--out", str(out), *TINY, *extra]  # fmt: skip
@@ -95,7 +109,7 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     assert json.loads((tmp_path / "ce" / "config.json").read_text())["augment"] is True
     config = json.loads((tmp_path / "cespectral" / "config.json").read_text())
     assert config["augment"] is False
-    assert config["loss_params"] == {"lam": 0.5, "window": 4}
+    assert config["loss_params"] == {"lam": 0.5, "window": 4, "taper": "hamming"}
     assert config["patch_size"] == [16, 16, 16]
     capsys.readouterr()
     assert main(["compare", *runs]) == 0

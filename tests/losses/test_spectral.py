@@ -37,8 +37,19 @@ def np_band_masks(spatial, bands, include_dc=False, include_corners=False):
     return masks
 
 
-def np_band_powers(logits, bands, **options):
-    power = np_power_spectrum(logits.max(-1))
+def np_hamming(spatial):
+    """Periodic Hamming window, the outer product over the axes, written out."""
+    window = np.ones(())
+    for n in spatial:
+        window = np.multiply.outer(window, 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n) / n))
+    return window
+
+
+def np_band_powers(logits, bands, taper=None, **options):
+    conf = logits.max(-1)
+    if taper == "hamming":
+        conf = conf * np_hamming(conf.shape[1:])
+    power = np_power_spectrum(conf)
     masks = np_band_masks(logits.shape[1:-1], bands, **options)
     return np.stack([power[:, m].sum(-1) for m in masks], axis=-1)
 
@@ -51,12 +62,12 @@ def np_entropy(powers):
 class NumpyAlgorithm1:
     """Algorithm 1, lines 7-37, literally; ``replicate`` pre-fills the history (§3.2)."""
 
-    def __init__(self, window, bands, warmup):
-        self.window, self.bands, self.warmup = window, bands, warmup
+    def __init__(self, window, bands, warmup, taper=None):
+        self.window, self.bands, self.warmup, self.taper = window, bands, warmup, taper
         self.history = []
 
     def __call__(self, logits):
-        powers = np_band_powers(logits, self.bands)
+        powers = np_band_powers(logits, self.bands, taper=self.taper)
         batch_mean = powers.mean(0)
         if not self.history and self.warmup == "replicate":
             self.history = [batch_mean] * (self.window - 1)
@@ -85,14 +96,30 @@ def batches(rng, shape, n):
 @pytest.mark.parametrize("shape", [(2, 7, 8, 9, 3), (3, 5, 4, 2), (1, 6, 6, 6, 2), (2, 9, 7, 4)])
 @pytest.mark.parametrize("bands", [1, 3, 7])
 @pytest.mark.parametrize("include_dc,include_corners", [(False, False), (True, True)])
-def test_band_powers_equal_full_spectrum_sums(rng, shape, bands, include_dc, include_corners):
+@pytest.mark.parametrize("taper", [None, "hamming"])
+def test_band_powers_equal_full_spectrum_sums(
+    rng, shape, bands, include_dc, include_corners, taper
+):
     logits = rng.normal(size=shape).astype(np.float32)
-    got = spectral.band_powers(
-        logits, bands, include_dc=include_dc, include_corners=include_corners
-    )
-    want = np_band_powers(logits, bands, include_dc=include_dc, include_corners=include_corners)
+    options = {"include_dc": include_dc, "include_corners": include_corners}
+    got = spectral.band_powers(logits, bands, taper=taper, **options)
+    want = np_band_powers(logits, bands, taper=taper, **options)
     assert got.dtype == tf.float32 and got.shape == (shape[0], bands)
     np.testing.assert_allclose(got.numpy(), want, rtol=2e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 8, 9, 3), (3, 6, 5, 2)])
+def test_tapered_band_powers_equal_the_numpy_analysis_twin(rng, shape):
+    from speccal import analysis
+
+    logits = rng.normal(size=shape).astype(np.float32)
+    got = spectral.band_powers(logits, 4, include_dc=True, taper="hamming").numpy()
+    want = analysis.band_powers(
+        analysis.confidence_map(logits), 4, include_dc=True, window="hamming"
+    )
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-3)
+    untapered = spectral.band_powers(logits, 4, include_dc=True).numpy()
+    assert not np.allclose(got, untapered, rtol=1e-2)  # the window changes the powers
 
 
 def test_power_spectrum_is_centred_full_spectrum(rng):
@@ -153,6 +180,10 @@ def test_spectral_entropy_matches_eq_7_8(rng):
         ((2, 4, 5, 6, 18), {}, False),  # above 16 classes: no bit mask
         ((2, 6, 5, 7, 4), {"include_dc": True, "include_corners": True}, False),
         ((2, 6, 7, 4), {}, True),  # tied maxima share the gradient
+        ((2, 5, 6, 7, 3), {"taper": "hamming"}, False),
+        ((2, 6, 8, 4, 2), {"taper": "hamming", "include_dc": True}, False),
+        ((2, 7, 6, 3), {"taper": "hamming"}, True),
+        ((2, 4, 5, 6, 18), {"taper": "hamming"}, False),  # no bit mask
     ],
 )
 def test_band_power_gradient_equals_full_fft_autodiff(rng, shape, options, ties):
@@ -161,12 +192,16 @@ def test_band_power_gradient_equals_full_fft_autodiff(rng, shape, options, ties)
     values = rng.integers(0, 3, size=shape) if ties else rng.normal(size=shape)
     logits = tf.constant(values.astype(np.float32))
     upstream = tf.constant(rng.normal(size=(shape[0], 4)).astype(np.float32))
-    masks = np_band_masks(shape[1:-1], 4, **options)
+    band_options = {k: v for k, v in options.items() if k != "taper"}
+    masks = np_band_masks(shape[1:-1], 4, **band_options)
     onehot = tf.constant(np.stack([m.reshape(-1) for m in masks], -1).astype(np.float32))
+    taper = 1.0
+    if options.get("taper") == "hamming":
+        taper = tf.constant(np_hamming(shape[1:-1]).astype(np.float32))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(logits)
         fast = tf.reduce_sum(spectral.band_powers(logits, 4, **options) * upstream)
-        full = spectral.power_spectrum(tf.reduce_max(logits, axis=-1))
+        full = spectral.power_spectrum(tf.reduce_max(logits, axis=-1) * taper)
         slow = tf.reduce_sum(tf.reshape(full, (shape[0], -1)) @ onehot * upstream)
     want = tape.gradient(slow, logits).numpy()
     np.testing.assert_allclose(
@@ -210,6 +245,11 @@ def test_band_power_gradient_keeps_the_float16_dtype(rng):
             "`bands` must be an int >= 1; got 0",
         ),
         (
+            lambda: spectral.band_powers(np.zeros((2, 4, 4, 2), np.float32), taper="hann"),
+            ValueError,
+            r"`taper` must be one of \(None, 'hamming'\); got 'hann'",
+        ),
+        (
             lambda: spectral.power_spectrum(np.zeros((4, 4), np.float32)),
             ValueError,
             r"`conf` must have shape \(batch, \*spatial\)",
@@ -240,13 +280,16 @@ CASES = [
     for warmup, shape in [("replicate", (2, 7, 8, 9, 3)), ("partial", (3, 9, 6, 5, 2))]
 ]
 CASES += [(k, w, (2, 9, 11, 3)) for k in (2, 5) for w in ("replicate", "partial")]
+CASES = [(*case, None) for case in CASES]
+CASES += [(k, "replicate", (2, 7, 8, 9, 3), "hamming") for k in (3, 5)]
+CASES += [(5, "partial", (2, 9, 11, 3), "hamming")]
 
 
-@pytest.mark.parametrize("bands, warmup, shape", CASES)
-def test_regularizer_equals_numpy_algorithm_1(rng, bands, warmup, shape):
+@pytest.mark.parametrize("bands, warmup, shape, taper", CASES)
+def test_regularizer_equals_numpy_algorithm_1(rng, bands, warmup, shape, taper):
     window = 3
-    reg = SpectralEntropyRegularizer(window=window, bands=bands, warmup=warmup)
-    reference = NumpyAlgorithm1(window, bands, warmup)
+    reg = SpectralEntropyRegularizer(window=window, bands=bands, warmup=warmup, taper=taper)
+    reference = NumpyAlgorithm1(window, bands, warmup, taper)
     got, want = [], []
     for logits in batches(rng, shape, 3 * window + 2):
         got.append(float(reg(logits)))
@@ -436,6 +479,7 @@ def test_from_logits_false_takes_probabilities(rng):
         ({"eps": float("inf")}, "`eps` must be a finite float; got inf"),
         ({"lam": float("inf")}, "`lam` must be a finite float; got inf"),
         ({"ignore_class": "void"}, "`ignore_class` must be None or an int; got 'void'"),
+        ({"taper": "Hamming"}, r"`taper` must be one of \(None, 'hamming'\); got 'Hamming'"),
     ],
 )
 def test_bad_hyperparameters_name_the_argument(kwargs, match):

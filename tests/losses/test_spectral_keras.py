@@ -123,6 +123,7 @@ def test_config_round_trip():
         eps=1e-5,
         include_dc=True,
         include_corners=True,
+        taper="hamming",
         name="spec",
     )
     config = loss.get_config()
@@ -130,7 +131,10 @@ def test_config_round_trip():
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert isinstance(restored, CESpectral) and restored.get_config() == config
     assert restored.regularizer.buffer.shape == (7, 6)
-    reg = SpectralEntropyRegularizer(window=3, bands=2, warmup="partial", include_dc=True)
+    assert restored.regularizer.taper == "hamming"
+    reg = SpectralEntropyRegularizer(
+        window=3, bands=2, warmup="partial", include_dc=True, taper="hamming"
+    )
     assert SpectralEntropyRegularizer.from_config(reg.get_config()).get_config() == (
         reg.get_config()
     )
