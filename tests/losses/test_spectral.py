@@ -114,7 +114,7 @@ def test_tapered_band_powers_equal_the_numpy_analysis_twin(rng, shape):
 
     logits = rng.normal(size=shape).astype(np.float32)
     got = spectral.band_powers(logits, 4, include_dc=True, taper="hamming").numpy()
-    want = analysis.band_powers(
+    want = analysis.confidence_band_powers(
         analysis.confidence_map(logits), 4, include_dc=True, window="hamming"
     )
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-3)
