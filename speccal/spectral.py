@@ -404,7 +404,8 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False, tap
     taper : {None, "hamming"}, default=None
         Separable window multiplied into each confidence map before the FFT. ``None`` is
         the paper's loss (Algorithm 1); ``"hamming"`` is the window of its Fig. 1 analysis
-        (periodic form, as :func:`speccal.analysis.confidence_band_powers` with ``window="hamming"``).
+        (periodic form, as :func:`speccal.analysis.confidence_band_powers` with
+        ``window="hamming"``).
 
     Returns
     -------
