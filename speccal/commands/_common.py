@@ -15,6 +15,8 @@ DATASET_NAMES = (
     "atlas2023",
     "promise12",
     "synthetic",
+    "msd",
+    "nnunet",
 )
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError)
 

@@ -9,6 +9,7 @@ HELP = """Train a 3D segmentation network on a dataset with CE, CE + spectral en
 regularizer (cespectral) or a baseline loss. The run directory receives config.json,
 split.json (seeded 4:1:1 case split), train.log, history.csv and a checkpoint with the
 model, optimiser and loss state (spectral buffer, CRaC multipliers); --resume continues it.
+Your own data: --dataset msd or nnunet with --root the folder holding dataset.json.
 Example: speccal train --dataset synthetic --root data --loss cespectral --lam 0.01
 --epochs 10 --patch-size 32 32 32 --batch-size 2 --seed 0 --out runs/cespectral"""
 
@@ -93,7 +94,11 @@ def register(subparsers):
     parser.add_argument(
         "--dataset", choices=DATASET_NAMES, default="synthetic", help="dataset name"
     )
-    parser.add_argument("--root", metavar="PATH", help="dataset folder (released layout)")
+    parser.add_argument(
+        "--root",
+        metavar="PATH",
+        help="dataset folder (released layout; for msd and nnunet the folder of dataset.json)",
+    )
     parser.add_argument(
         "--loss",
         metavar="NAME",

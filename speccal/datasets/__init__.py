@@ -7,6 +7,7 @@ only when used.
 
 from speccal.datasets._augment import Augmenter
 from speccal.datasets._base import Case, Dataset
+from speccal.datasets._decathlon import MedicalDecathlon, NNUNetRaw
 from speccal.datasets._patches import PatchSampler
 from speccal.datasets._preprocess import (
     PreprocessedCase,
@@ -51,6 +52,8 @@ __all__ = [
     "Case",
     "Dataset",
     "ISeg2017",
+    "MedicalDecathlon",
+    "NNUNetRaw",
     "PatchSampler",
     "PreprocessedCase",
     "PreprocessedDataset",

@@ -197,10 +197,11 @@ def preprocess(
     spacing : tuple of 3 float
     target_spacing : tuple of 3 float, optional
         Resample to it (the training set's median spacing); None keeps the grid.
-    modality : {"mri", "ct"}, default="mri"
+    modality : {"mri", "ct"} or sequence of them, default="mri"
         MRI: z-score over the non-zero voxels of each channel, the mask taken before
         resampling (nearest-neighbour resampled), background set to 0. CT: clip to ``clip``
-        then z-score over all voxels.
+        then z-score over all voxels. A sequence gives one entry per channel (a CT channel
+        beside MR ones, as nnU-Net's ``channel_names`` allow).
     affine : ndarray of shape (4, 4), optional
     clip : tuple of 2 float, default=(-1000, 400)
         CT window (HU).
@@ -216,7 +217,8 @@ def preprocess(
     Raises
     ------
     ValueError
-        If ``modality`` is unknown or the image and label shapes differ.
+        If ``modality`` is unknown (or a sequence of the wrong length) or the image and
+        label shapes differ.
 
     Examples
     --------
@@ -227,17 +229,19 @@ def preprocess(
     >>> image.shape, [round(v, 2) for v in np.unique(image).tolist()]
     ((4, 4, 4, 1), [-0.58, 1.73])
     """
-    if modality not in ("mri", "ct"):
-        raise ValueError(f"`modality` must be 'mri' or 'ct'; got {modality!r}.")
     image = np.asarray(image, dtype=np.float32)
+    is_ct = _ct_channels(modality, image.shape[-1])
     if label is not None and np.shape(label) != image.shape[:3]:
         raise ValueError(
             f"`label` must have the image's spatial shape {image.shape[:3]}; got "
             f"{np.shape(label)}."
         )
-    mask = image != 0 if modality == "mri" else None
-    if modality == "ct":
-        image = np.clip(image, *clip)
+    mask = None
+    if not is_ct.all():  # MRI channels: statistics over the non-zero voxels
+        mask = image != 0
+        mask[..., is_ct] = True
+    if is_ct.any():
+        image = np.where(is_ct, np.clip(image, *clip), image)
     new_affine = np.diag([*spacing, 1.0]) if affine is None else affine
     if target_spacing is not None:
         kw = {"anisotropy_threshold": anisotropy_threshold}
@@ -249,6 +253,21 @@ def preprocess(
     image = zscore(image, mask)
     label = None if label is None else np.asarray(label, dtype=np.uint8)
     return image, label, new_affine
+
+
+def _ct_channels(modality, n_channels):
+    """Boolean per channel: does it get the CT normalisation."""
+    if isinstance(modality, str):
+        if modality not in ("mri", "ct"):
+            raise ValueError(f"`modality` must be 'mri' or 'ct'; got {modality!r}.")
+        return np.full(n_channels, modality == "ct")
+    kinds = tuple(modality)
+    if len(kinds) != n_channels or any(k not in ("mri", "ct") for k in kinds):
+        raise ValueError(
+            f"`modality` must be 'mri', 'ct' or one of them per channel ({n_channels}); got "
+            f"{modality!r}."
+        )
+    return np.asarray([k == "ct" for k in kinds])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """Dataset loaders by name."""
 
-from speccal.datasets._synthetic import _LOADERS
+from speccal.datasets._decathlon import MedicalDecathlon, NNUNetRaw
+from speccal.datasets._synthetic import _LOADERS as _RELEASES
 
+#: The six releases and the synthetic phantoms, then users' own data in the MSD and nnU-Net
+#: layouts.
+_LOADERS = {**_RELEASES, "msd": MedicalDecathlon, "nnunet": NNUNetRaw}
 DATASET_NAMES = tuple(_LOADERS)
 
 
@@ -11,11 +15,14 @@ def get_dataset(name, root, split="train", **kwargs):
     Parameters
     ----------
     name : {"brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12",\
- "synthetic"}
-        Dataset (case-insensitive).
+ "synthetic", "msd", "nnunet"}
+        Dataset (case-insensitive): a release, the synthetic phantoms, or your own data in
+        the Medical Segmentation Decathlon (:class:`MedicalDecathlon`) or nnU-Net v2 raw
+        (:class:`NNUNetRaw`) layout.
     root : str or path
         The release folder or a folder containing it (for ``"synthetic"``: a folder written
-        by :meth:`SyntheticPhantoms.write`).
+        by :meth:`SyntheticPhantoms.write`; for ``"msd"`` and ``"nnunet"``: the folder
+        holding ``dataset.json``).
     split : str, default="train"
         A split of that dataset (``"train"``, and ``"val"``/``"test"`` where released).
     **kwargs

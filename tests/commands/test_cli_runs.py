@@ -30,13 +30,16 @@ def test_loss_and_dataset_choices_match_the_registries():
     assert DATASET_NAMES == speccal.datasets.DATASET_NAMES
     assert TABLE_FORMATS == speccal.experiments._tables.FORMATS
     assert set(DATASET_NAMES) == {
-        "brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12", "synthetic"
+        "brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12", "synthetic",
+        "msd", "nnunet",
     }  # fmt: skip
 
 
 def test_unknown_names_list_the_valid_ones(capsys, tmp_path):
     err = _error(capsys, ["train", "--dataset", "kits", "--root", ".", "--out", str(tmp_path)])
-    assert re.search(r"invalid choice: 'kits' \(choose from .*'brats2020'.*'synthetic'\)", err)
+    assert re.search(
+        r"invalid choice: 'kits' \(choose from .*'brats2020'.*'synthetic', 'msd', 'nnunet'\)", err
+    )
     err = _error(capsys, ["train", "--loss", "dice", "--root", ".", "--out", str(tmp_path)])
     assert re.search(r"invalid choice: 'dice' \(choose from 'ce', 'cespectral', .*'meep'\)", err)
 

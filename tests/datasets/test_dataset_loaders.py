@@ -244,6 +244,8 @@ def test_get_dataset_errors(tmp_path):
         "atlas2023",
         "promise12",
         "synthetic",
+        "msd",
+        "nnunet",
     }
     with pytest.raises(FileNotFoundError, match=r"must hold the BraTS2020 release \(MICCAI_Bra"):
         get_dataset("brats2020", tmp_path)
