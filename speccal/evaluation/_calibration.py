@@ -14,12 +14,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from speccal.evaluation._protocol import EvaluationProtocol
 from speccal.metrics import _binning as kernel
+from speccal.metrics._boundary import boundary_band, check_width
 from speccal.metrics._calibration import (
     KEEP_ALL,
     N_FINE_BINS,
     CalibrationAccumulator,
     check_classes,
 )
+from speccal.metrics._segmentation import _check_spacing
 
 __all__ = [
     "ACEEvaluator",
@@ -31,7 +33,17 @@ __all__ = [
 ]
 
 #: Metric names understood by :class:`CalibrationEvaluator`.
-CALIBRATION_METRICS = ("ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll")
+CALIBRATION_METRICS = (
+    "ece",
+    "mce",
+    "rmsce",
+    "sce",
+    "ace",
+    "tace",
+    "brier",
+    "nll",
+    "boundary_ece",
+)
 _TOP, _CLASSWISE, _SCORES = {"ece", "mce", "rmsce"}, {"sce"}, {"brier", "nll"}
 
 
@@ -44,6 +56,7 @@ class _Settings(NamedTuple):
     protocol: EvaluationProtocol
     binning: str
     n_fine_bins: int
+    boundary_width: float
 
 
 def _as_volumes(values, name):
@@ -61,11 +74,15 @@ class CalibrationEvaluator(BaseEstimator):
     Parameters
     ----------
     metrics : sequence of str, default=("ece", "sce", "tace")
-        Any of "ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll".
+        Any of "ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll", "boundary_ece"
+        (the ECE of the voxels within ``boundary_width`` of a boundary of the reference, see
+        :func:`speccal.metrics.boundary_calibration_error`; needs the volumes' ``spacing``).
     n_bins : int, default=15
         Number of bins M (equal-width for ECE/MCE/RMSCE/SCE, equal-mass for ACE/TACE).
     threshold : float, default=1e-3
         TACE threshold ε in [0, 1).
+    boundary_width : float, default=2.0
+        Width of the boundary band of "boundary_ece", in the units of ``spacing`` (mm).
     protocol : str or EvaluationProtocol, default="speccal"
         Which voxels count and how volumes are aggregated: a preset name ("speccal", "nixon",
         "mbls", "monai") or an :class:`EvaluationProtocol`.
@@ -147,6 +164,7 @@ class CalibrationEvaluator(BaseEstimator):
         metrics=("ece", "sce", "tace"),
         n_bins=15,
         threshold=1e-3,
+        boundary_width=2.0,
         protocol="speccal",
         adaptive_binning="histogram",
         n_fine_bins=N_FINE_BINS,
@@ -156,6 +174,7 @@ class CalibrationEvaluator(BaseEstimator):
         self.metrics = metrics
         self.n_bins = n_bins
         self.threshold = threshold
+        self.boundary_width = boundary_width
         self.protocol = protocol
         self.adaptive_binning = adaptive_binning
         self.n_fine_bins = n_fine_bins
@@ -201,7 +220,8 @@ class CalibrationEvaluator(BaseEstimator):
             )
         n_fine_bins = kernel.check_n_bins(getattr(self, "n_fine_bins", N_FINE_BINS), "n_fine_bins")
         thresholds = {"ace": KEEP_ALL, "tace": threshold}
-        return _Settings(names, n_bins, thresholds, protocol, binning, n_fine_bins)
+        width = check_width(getattr(self, "boundary_width", 2.0), "boundary_width")
+        return _Settings(names, n_bins, thresholds, protocol, binning, n_fine_bins, width)
 
     @staticmethod
     def _new_state(n_classes, settings, binning):
@@ -213,6 +233,7 @@ class CalibrationEvaluator(BaseEstimator):
             top=True,
             classwise=bool(wanted & _CLASSWISE),
             scores=bool(wanted & _SCORES),
+            boundary="boundary_ece" in wanted,
             adaptive=tuple(settings.thresholds[m] for m in ("ace", "tace") if m in wanted),
             adaptive_binning=binning,
             n_fine_bins=settings.n_fine_bins,
@@ -223,7 +244,7 @@ class CalibrationEvaluator(BaseEstimator):
         return self.per_volume or protocol.aggregation == "per_volume"
 
     # -- fitting --
-    def fit(self, y_true, y_prob, *, mask=None):
+    def fit(self, y_true, y_prob, *, mask=None, spacing=None):
         """Compute the metrics on one volume or a list of volumes, forgetting previous data.
 
         Parameters
@@ -234,6 +255,10 @@ class CalibrationEvaluator(BaseEstimator):
             Probabilities (or logits with ``from_logits=True``); rows sum to 1 within 1e-3.
         mask : array-like of bool of shape (...) or list of them, optional
             Voxels to count (required by a protocol with ``voxels="mask"``).
+        spacing : sequence of float or list of sequences of float, optional
+            Voxel size per axis (mm) of each volume, used by "boundary_ece" only: one spacing
+            shared by all volumes or one per volume; 1 per axis if None. The band is found on
+            the whole volume; the protocol then selects its voxels (e.g. the foreground ones).
 
         Returns
         -------
@@ -249,14 +274,14 @@ class CalibrationEvaluator(BaseEstimator):
                 delattr(self, name)
         for name in ("_state", "_volume_scores", "_volume_counts"):
             self.__dict__.pop(name, None)
-        return self.partial_fit(y_true, y_prob, mask=mask)
+        return self.partial_fit(y_true, y_prob, mask=mask, spacing=spacing)
 
-    def partial_fit(self, y_true, y_prob, *, mask=None):
+    def partial_fit(self, y_true, y_prob, *, mask=None, spacing=None):
         """Add one volume (or a list of volumes) to the state, in constant extra memory.
 
         Parameters
         ----------
-        y_true, y_prob, mask
+        y_true, y_prob, mask, spacing
             As in :meth:`fit`.
 
         Returns
@@ -277,17 +302,34 @@ class CalibrationEvaluator(BaseEstimator):
                     f"`{name}` must hold as many volumes as `y_true` ({len(trues)}; a list or "
                     f"tuple holds one volume per item); got {len(values)}."
                 )
-        for volume_true, volume_prob, volume_mask in zip(trues, probs, masks, strict=True):
-            self._add_volume(volume_true, volume_prob, volume_mask, settings)
+        # imported here: the segmentation module imports this one
+        from speccal.evaluation._segmentation import _per_volume_spacings
+
+        spacings = _per_volume_spacings(spacing, len(trues))
+        for volume in zip(trues, probs, masks, spacings, strict=True):
+            self._add_volume(*volume, settings)
         if self.n_samples_ == 0:
             raise ValueError("`y_true` must leave at least one voxel under the protocol; got 0.")
         self._finalize(settings)
         return self
 
-    def _add_volume(self, y_true, y_prob, mask, settings):
+    def _add_volume(self, y_true, y_prob, mask, spacing, settings):
         protocol = settings.protocol
         y_true, y_prob = kernel.check_shapes(y_true, y_prob)
         keep = protocol.select(y_true, mask)
+        band = None
+        if "boundary_ece" in settings.names:
+            spacing = _check_spacing(spacing, y_true.ndim)
+            band = boundary_band(y_true, spacing, settings.boundary_width)
+            band = band[keep] if keep is not None else band.reshape(-1)
+            if not band.any() and y_true.size:
+                warnings.warn(
+                    "a volume has no voxel under the protocol within `boundary_width` of a "
+                    "boundary of the reference; its boundary_ece is NaN and it adds nothing "
+                    "to the pooled one.",
+                    UserWarning,
+                    3,
+                )
         if keep is not None:
             y_true, y_prob = y_true[keep], y_prob[keep]
         n_classes = y_prob.shape[-1]
@@ -308,18 +350,21 @@ class CalibrationEvaluator(BaseEstimator):
             return
         labels, samples = kernel.as_samples(y_true, y_prob)
         if self._keeps_volumes(protocol):
-            exact = self._accumulate(labels, samples, settings, "exact")
+            exact = self._accumulate(labels, samples, band, settings, "exact")
             self._volume_scores.append(self._scores_of(exact, settings)[0])
             self._volume_counts.append(labels.shape[0])
             self._state += exact  # a histogram-mode state keeps only the sums
         else:
-            self._state += self._accumulate(labels, samples, settings, settings.binning)
+            self._state += self._accumulate(labels, samples, band, settings, settings.binning)
         self.n_samples_ += labels.shape[0]
 
-    def _accumulate(self, labels, samples, settings, binning):
+    def _accumulate(self, labels, samples, band, settings, binning):
         state = self._new_state(samples.shape[1], settings, binning)
+        start = 0
         for chunk in kernel.iter_chunks(labels, samples, from_logits=self.from_logits):
-            state.update(*chunk)
+            stop = start + chunk[0].shape[0]
+            state.update(*chunk, band=None if band is None else band[start:stop])
+            start = stop
         return state
 
     @staticmethod
@@ -346,10 +391,7 @@ class CalibrationEvaluator(BaseEstimator):
             self.volume_scores_ = {m: np.array([v[m] for v in self._volume_scores]) for m in names}
             self.volume_counts_ = np.array(self._volume_counts, dtype=np.int64)
             if self.protocol_.aggregation == "per_volume":
-                weights = self.volume_counts_ if self.protocol_.volume_weights == "count" else None
-                values = {
-                    m: float(np.average(self.volume_scores_[m], weights=weights)) for m in names
-                }
+                values = {m: self._volume_mean(m) for m in names}
                 self.error_bound_ = dict.fromkeys(self.error_bound_, 0.0)
         self.scores_ = values
         self.score_ = values[names[0]]
@@ -366,13 +408,25 @@ class CalibrationEvaluator(BaseEstimator):
                 self.class_bin_accuracy_,
             ) = kernel.per_bin(classwise, n_bins, extra=extra)
 
+    def _volume_mean(self, name):
+        """Mean over volumes (of those with a value: a volume without a band has no
+        boundary_ece), weighted as the protocol says."""
+        scores = self.volume_scores_[name]
+        weights = self.volume_counts_ if self.protocol_.volume_weights == "count" else None
+        has_value = ~np.isnan(scores)
+        if not has_value.any():
+            return float("nan")
+        if weights is not None:
+            weights = weights[has_value]
+        return float(np.average(scores[has_value], weights=weights))
+
     # -- using a fitted evaluator --
-    def score(self, y_true, y_prob, *, mask=None):
+    def score(self, y_true, y_prob, *, mask=None, spacing=None):
         """Value of the first metric on new data (this evaluator is left unchanged).
 
         Parameters
         ----------
-        y_true, y_prob, mask
+        y_true, y_prob, mask, spacing
             As in :meth:`fit`.
 
         Returns
@@ -385,7 +439,7 @@ class CalibrationEvaluator(BaseEstimator):
             If the evaluator is not fitted.
         """
         check_is_fitted(self, "scores_")
-        return clone(self).fit(y_true, y_prob, mask=mask).score_
+        return clone(self).fit(y_true, y_prob, mask=mask, spacing=spacing).score_
 
     def merge(self, other):
         """State of the concatenated data of two fitted evaluators with the same parameters.

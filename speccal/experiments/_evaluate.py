@@ -15,14 +15,18 @@ PER_VOLUME_FILE = "per_volume.csv"
 RELIABILITY_FILE = "reliability.npz"
 SPECTRUM_FILE = "spectrum.npz"
 EXAMPLE_FILE = "example.npz"
-CALIBRATION_KEYS = ("ece", "sce", "tace")
+CALIBRATION_KEYS = ("ece", "sce", "tace", "boundary_ece")
 SEGMENTATION_KEYS = ("dice", "hd95", "asd")
 N_BINS = 15
 TACE_THRESHOLD = 1e-3
+#: Width (mm) of the boundary band of ``boundary_ece``.
+BOUNDARY_WIDTH = 2.0
 
 AGGREGATION = (
     "table values are unweighted means over the test volumes of each volume's value "
-    "(the protocol's pooled ece/sce/tace are the *_pooled keys of metrics.json); "
+    "(the protocol's pooled ece/sce/tace/boundary_ece are the *_pooled keys of metrics.json); "
+    f"boundary_ece: top-label ECE of the voxels within {BOUNDARY_WIDTH:g} mm of a boundary of "
+    "the reference, mean over the volumes that have one; "
     "dice/hd95/asd average the foreground classes of a volume, distances in mm"
 )
 
@@ -52,6 +56,17 @@ def _mean_spectrum(max_logit_maps):
     n_bins = min(min(m.shape) // 2 + 1 for m in max_logit_maps)
     spectra = [radial_power_spectrum(m, window="hamming", n_bins=n_bins) for m in max_logit_maps]
     return spectra[0][0], np.mean([p for _, p in spectra], axis=0)
+
+
+def _volume_mean(rows, key):
+    """Mean of a column of ``per_volume.csv``; boundary_ece leaves out the NaN of volumes
+    without a boundary (NaN if no volume has one)."""
+    values = np.array([row[key] for row in rows], dtype=float)
+    if key == "boundary_ece":
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            return float("nan")
+    return float(np.mean(values))
 
 
 def _write_per_volume(path, rows):
@@ -89,8 +104,13 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     -------
     dict
         The content of ``metrics.json``: ``method``, ``dataset``, ``loss_params``, ``seed``,
-        ``n_volumes``, ``ece``, ``sce``, ``tace``, ``dice``, ``hd95``, ``asd`` (means over
-        the test volumes), ``ece_pooled``, ``sce_pooled``, ``tace_pooled`` and ``protocol``.
+        ``n_volumes``, ``ece``, ``sce``, ``tace``, ``boundary_ece``, ``dice``, ``hd95``,
+        ``asd`` (means over the test volumes), ``ece_pooled``, ``sce_pooled``,
+        ``tace_pooled``, ``boundary_ece_pooled`` and ``protocol``. ``boundary_ece`` is the
+        ECE of the voxels within ``BOUNDARY_WIDTH`` = 2 mm of a boundary of the reference
+        (:func:`speccal.metrics.boundary_calibration_error`, with each volume's spacing); its
+        mean leaves out a volume with a single reference label (no boundary: NaN in
+        ``per_volume.csv``, with a warning).
         ``hd95`` and ``asd`` are ``inf`` when a test volume misses a class the reference has
         (or the reverse); ``metrics.json`` then holds the string ``"inf"`` (standard JSON,
         read back as a float by :func:`speccal.experiments.read_results`).
@@ -130,7 +150,11 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     n_classes = dataset.n_classes
     model = load_trained_model(run_dir, config, volumes[0].image.shape[-1], n_classes)
     calibration = CalibrationEvaluator(
-        metrics=CALIBRATION_KEYS, n_bins=N_BINS, threshold=TACE_THRESHOLD, per_volume=True
+        metrics=CALIBRATION_KEYS,
+        n_bins=N_BINS,
+        threshold=TACE_THRESHOLD,
+        boundary_width=BOUNDARY_WIDTH,
+        per_volume=True,
     )
     segmentation = SegmentationEvaluator(n_classes=n_classes)
     max_logits, example = [], None
@@ -144,7 +168,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
             return_logits=True,
         )
         probs = special.softmax(logits, axis=-1)
-        calibration.partial_fit(volume.label, probs)
+        calibration.partial_fit(volume.label, probs, spacing=volume.spacing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # inf distances are kept and shown
             segmentation.partial_fit(
@@ -172,10 +196,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
         "model": config.model,
         "seed": config.seed,
         "n_volumes": len(rows),
-        **{
-            k: float(np.mean([r[k] for r in rows]))
-            for k in (*CALIBRATION_KEYS, *SEGMENTATION_KEYS)
-        },
+        **{k: _volume_mean(rows, k) for k in (*CALIBRATION_KEYS, *SEGMENTATION_KEYS)},
         **{f"{k}_pooled": float(calibration.scores_[k]) for k in CALIBRATION_KEYS},
         "protocol": _protocol(calibration),
     }

@@ -4,6 +4,11 @@ This package never imports TensorFlow; the Keras streaming metrics live in
 :mod:`speccal.metrics.keras`, which must be imported explicitly.
 """
 
+from speccal.metrics._boundary import (
+    DistanceCalibration,
+    boundary_calibration_error,
+    calibration_by_distance,
+)
 from speccal.metrics._calibration import (
     adaptive_calibration_error,
     brier_score,
@@ -23,9 +28,12 @@ from speccal.metrics._segmentation import (
 )
 
 __all__ = [
+    "DistanceCalibration",
     "adaptive_calibration_error",
     "average_surface_distance",
+    "boundary_calibration_error",
     "brier_score",
+    "calibration_by_distance",
     "classwise_calibration_error",
     "dice_score",
     "expected_calibration_error",

@@ -29,6 +29,9 @@ class CalibrationAccumulator:
     top, classwise, scores : bool
         Keep top-label bins (ECE/MCE/RMSCE), class-wise bins (SCE, class-wise ECE), and the
         Brier/NLL sums.
+    boundary : bool
+        Keep top-label bins of the boundary band (boundary ECE); :meth:`update` then needs
+        ``band``.
     adaptive : tuple of float
         Thresholds for which equal-mass bins are needed (``KEEP_ALL`` for ACE).
     adaptive_binning : {"exact", "histogram"}
@@ -54,6 +57,7 @@ class CalibrationAccumulator:
         top=False,
         classwise=False,
         scores=False,
+        boundary=False,
         adaptive=(),
         adaptive_binning="exact",
         n_fine_bins=N_FINE_BINS,
@@ -68,6 +72,7 @@ class CalibrationAccumulator:
             self.fine_ratio = 1 << max(0, int(np.ceil(np.log2(n_fine_bins / n_bins))))
             self.n_fine_bins = n_fine_bins = n_bins * self.fine_ratio
         self.top = np.zeros((3, slots)) if top else None
+        self.boundary = np.zeros((3, slots)) if boundary else None
         self.classwise = (
             np.zeros((3, n_classes, slots)) if classwise and self.fused is None else None
         )
@@ -75,12 +80,20 @@ class CalibrationAccumulator:
         self.adaptive = {t: np.zeros((3, n_classes, n_fine_bins + 1)) for t in adaptive}
         self.chunks = []  # (labels, probs) chunks kept by the exact mode
 
-    def update(self, labels, probs):
-        """Add one validated chunk of samples."""
+    def update(self, labels, probs, band=None):
+        """Add one validated chunk of samples (``band``: bool per row, for ``boundary``)."""
+        conf = hit = None
         if self.top is not None:
             conf, hit = kernel.top_label(labels, probs)
             index = kernel.bin_index(conf, self.n_bins, self.bin_rule)
             self.top += kernel.binned_sums(index, conf, hit, self.top.shape[-1])
+        if self.boundary is not None:
+            if conf is None:
+                conf, hit = kernel.top_label(labels[band], probs[band])
+            else:
+                conf, hit = conf[band], hit[band]
+            index = kernel.bin_index(conf, self.n_bins, self.bin_rule)
+            self.boundary += kernel.binned_sums(index, conf, hit, self.boundary.shape[-1])
         if self.classwise is not None:
             kernel.classwise_sums(labels, probs, self.n_bins, self.bin_rule, out=self.classwise)
         if self.scores is not None:
@@ -96,7 +109,7 @@ class CalibrationAccumulator:
             self.chunks.append((labels, probs))
 
     def __iadd__(self, other):
-        for name in ("top", "classwise", "scores"):
+        for name in ("top", "boundary", "classwise", "scores"):
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
         for threshold, state in self.adaptive.items():
@@ -112,6 +125,12 @@ class CalibrationAccumulator:
 
     def ece(self):
         return float(kernel.gap_error(self.top, self.n_bins, extra=self._extra))
+
+    def boundary_ece(self):
+        """ECE of the boundary band's samples; NaN when the band holds none."""
+        if self.boundary[0].sum() == 0:
+            return float("nan")
+        return float(kernel.gap_error(self.boundary, self.n_bins, extra=self._extra))
 
     def rmsce(self):
         count, conf, acc = kernel.per_bin(self.top, self.n_bins, extra=self._extra)

@@ -9,7 +9,19 @@ pytest.importorskip("tensorflow")
 
 from speccal.experiments import RunConfig, evaluate_run, read_results, train_run  # noqa: E402
 
-KEYS = ("method", "dataset", "ece", "sce", "tace", "dice", "hd95", "asd", "protocol")
+KEYS = (
+    "method",
+    "dataset",
+    "ece",
+    "sce",
+    "tace",
+    "boundary_ece",
+    "boundary_ece_pooled",
+    "dice",
+    "hd95",
+    "asd",
+    "protocol",
+)
 
 
 @pytest.mark.slow
@@ -17,7 +29,11 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     from speccal.experiments._data import load_volumes
     from speccal.experiments._evaluate import load_trained_model
     from speccal.inference import sliding_window_predict
-    from speccal.metrics import expected_calibration_error, segmentation_scores
+    from speccal.metrics import (
+        boundary_calibration_error,
+        expected_calibration_error,
+        segmentation_scores,
+    )
 
     config = RunConfig(
         dataset="synthetic",
@@ -40,7 +56,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     with open(run / "per_volume.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["case_id"] for r in rows] == split["test"]
-    for key in ("ece", "sce", "tace", "dice", "hd95", "asd"):
+    for key in ("ece", "sce", "tace", "boundary_ece", "dice", "hd95", "asd"):
         assert metrics[key] == pytest.approx(np.mean([float(r[key]) for r in rows]))
 
     # an independent recomputation of the first test volume's row
@@ -49,6 +65,9 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     probs = sliding_window_predict(model, case.image, (8, 8, 8))
     assert float(rows[0]["ece"]) == pytest.approx(
         expected_calibration_error(case.label, probs, n_bins=15), rel=1e-4
+    )
+    assert float(rows[0]["boundary_ece"]) == pytest.approx(
+        boundary_calibration_error(case.label, probs, spacing=case.spacing, width=2.0), rel=1e-4
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an empty class: inf distance
