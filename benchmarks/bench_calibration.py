@@ -1,7 +1,9 @@
 """ECE + SCE + TACE on 5e7 voxels x 4 classes (float32): speed against one numpy pass, streaming
-memory, and the peers that are installed (netcal, torchmetrics), measured side by side in one run.
+memory, and the peers that are installed (netcal, torchmetrics), measured side by side in one run;
+boundary ECE against plain ECE on one 240 x 240 x 155 x 4 volume.
 
 Usage: python benchmarks/bench_calibration.py [--voxels 50000000] [--volume 1000000]
+       python benchmarks/bench_calibration.py --boundary-only
 """
 
 import argparse
@@ -14,6 +16,7 @@ import numpy as np
 
 from speccal.evaluation import CalibrationEvaluator
 from speccal.metrics import (
+    boundary_calibration_error,
     expected_calibration_error,
     static_calibration_error,
     thresholded_adaptive_calibration_error,
@@ -106,12 +109,55 @@ def peers(labels, probs, n_peer):
         )
 
 
+def brain_like_labels(shape):
+    """Nested ellipsoids of classes 1-3 in a background volume (a BraTS-like tumour)."""
+    grid = np.ogrid[tuple(slice(0, n) for n in shape)]
+    labels = np.zeros(shape, dtype=np.uint8)
+    for label, radii in ((1, (40, 36, 30)), (2, (26, 24, 20)), (3, (11, 10, 9))):
+        centre = [n * 0.48 + label for n in shape]
+        inside = sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii, strict=True))
+        labels[inside <= 1] = label
+    return labels
+
+
+def boundary_vs_plain(shape=(240, 240, 155), n_classes=4, spacing=(1.0, 1.0, 1.0), width=2.0):
+    """Boundary ECE against plain ECE on one volume, timed side by side (goal <= 3x)."""
+    _, probs = make_data(int(np.prod(shape)), n_classes, seed=1)
+    probs = probs.reshape(*shape, n_classes)
+    grid = np.indices(shape, sparse=True)
+    layouts = {
+        "tumour-like (3 nested ellipsoids)": brain_like_labels(shape),
+        "worst case (planes every 8 voxels)": (sum(g // 8 for g in grid) % n_classes).astype(
+            np.uint8
+        ),
+    }
+    print(f"boundary ECE (width {width:g} mm) vs ECE on one {shape + (n_classes,)} volume")
+    for title, labels in layouts.items():
+        plain, ece = best_time(lambda labels=labels: expected_calibration_error(labels, probs), 3)
+        timed, value = best_time(
+            lambda labels=labels: boundary_calibration_error(
+                labels, probs, spacing=spacing, width=width
+            ),
+            3,
+        )
+        print(
+            f"  {title:<36} ECE {plain:6.3f} s ({ece:.4f})  boundary ECE {timed:6.3f} s "
+            f"({value:.4f})  ratio {timed / plain:5.2f}  (goal <= 3)"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voxels", type=int, default=50_000_000)
     parser.add_argument("--classes", type=int, default=4)
     parser.add_argument("--volume", type=int, default=1_000_000)
+    parser.add_argument(
+        "--boundary-only", action="store_true", help="only boundary ECE against plain ECE"
+    )
     args = parser.parse_args()
+    if args.boundary_only:
+        boundary_vs_plain()
+        return
     labels, probs = make_data(args.voxels, args.classes)
     print(
         f"data: {args.voxels:.1e} voxels x {args.classes} classes, float32 "
@@ -158,6 +204,7 @@ def main():
         + f"  (input {probs.nbytes / 1e6:.0f} MB; one volume {args.volume * 16 / 1e6:.0f} MB)"
     )
     peers(labels, probs, min(args.voxels, 10_000_000))
+    boundary_vs_plain()
 
 
 if __name__ == "__main__":
