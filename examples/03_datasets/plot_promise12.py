@@ -73,7 +73,7 @@ print(experiments.results_table([metrics], TABLE_ROWS))
 # ``metrics.json`` holds both: the table's values are means of per-volume values; the
 # ``*_pooled`` ones treat all test voxels as one set. ``per_volume.csv`` keeps each volume's
 # value, whose spread the distribution plot shows.
-for name in experiments.CALIBRATION_METRICS:
+for name in experiments.TABLE_CALIBRATION_METRICS:
     print(
         f"{name.upper():5s} per-volume mean {metrics[name]:.4f}   "
         f"pooled {metrics[name + '_pooled']:.4f}"

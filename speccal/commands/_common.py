@@ -2,22 +2,10 @@
 
 import functools
 
-from speccal._names import LOSS_NAMES, TABLE_FORMATS  # noqa: F401  (the commands' choices)
+# The commands' choices; from speccal._names, since importing the datasets or losses package
+# (scipy, nibabel, TensorFlow) would make ``speccal --help`` slow.
+from speccal._names import DATASET_NAMES, LOSS_NAMES, TABLE_FORMATS  # noqa: F401
 
-# A copy of speccal.datasets.DATASET_NAMES, for argparse's ``choices``: importing the datasets
-# package loads scipy and nibabel, which would make ``speccal --help`` slow. The names come
-# from its loader table; tests/commands/test_cli_runs.py keeps the copy equal.
-DATASET_NAMES = (
-    "brats2020",
-    "acdc",
-    "flare2021",
-    "iseg2017",
-    "atlas2023",
-    "promise12",
-    "synthetic",
-    "msd",
-    "nnunet",
-)
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError)
 
 
@@ -50,11 +38,15 @@ def add_format_argument(parser):
 
 def print_tables(results, format="markdown", file=None):
     """Print the segmentation (Table 1) and calibration (Table 2) comparisons."""
-    from speccal.experiments import CALIBRATION_METRICS, SEGMENTATION_METRICS, results_table
+    from speccal.experiments import (
+        SEGMENTATION_METRICS,
+        TABLE_CALIBRATION_METRICS,
+        results_table,
+    )
 
     for title, metrics in (
         ("Segmentation", SEGMENTATION_METRICS),
-        ("Calibration", CALIBRATION_METRICS),
+        ("Calibration", TABLE_CALIBRATION_METRICS),
     ):
         print(f"\n{title}\n", file=file)
         print(results_table(results, metrics, format=format), file=file)

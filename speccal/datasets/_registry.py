@@ -1,12 +1,27 @@
-"""Dataset loaders by name."""
+"""Dataset loaders by name: the one table from registry name to loader class."""
 
+from speccal._names import DATASET_NAMES
 from speccal.datasets._decathlon import MedicalDecathlon, NNUNetRaw
-from speccal.datasets._synthetic import _LOADERS as _RELEASES
+from speccal.datasets._releases import ACDC, ATLAS2023, FLARE2021, PROMISE12, BraTS2020, ISeg2017
+from speccal.datasets._synthetic import SyntheticPhantoms
 
-#: The six releases and the synthetic phantoms, then users' own data in the MSD and nnU-Net
-#: layouts.
-_LOADERS = {**_RELEASES, "msd": MedicalDecathlon, "nnunet": NNUNetRaw}
-DATASET_NAMES = tuple(_LOADERS)
+#: Loader class by its ``name``: the six releases and the synthetic phantoms, then users' own
+#: data in the MSD and nnU-Net layouts. The keys are :data:`speccal._names.DATASET_NAMES`
+#: (tested), which the command line reads without importing the loaders.
+LOADERS = {
+    loader.name: loader
+    for loader in (
+        BraTS2020,
+        ACDC,
+        FLARE2021,
+        ISeg2017,
+        ATLAS2023,
+        PROMISE12,
+        SyntheticPhantoms,
+        MedicalDecathlon,
+        NNUNetRaw,
+    )
+}
 
 
 def get_dataset(name, root, split="train", **kwargs):
@@ -50,6 +65,6 @@ def get_dataset(name, root, split="train", **kwargs):
     3
     """
     key = str(name).lower()
-    if key not in _LOADERS:
+    if key not in LOADERS:
         raise ValueError(f"`name` must be one of {', '.join(DATASET_NAMES)}; got {name!r}.")
-    return _LOADERS[key](root, split, **kwargs)
+    return LOADERS[key](root, split, **kwargs)

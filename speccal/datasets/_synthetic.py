@@ -9,14 +9,7 @@ from scipy import ndimage, special
 
 from speccal.datasets._base import Case, Dataset
 from speccal.datasets._io import find_nifti, strip_nifti_suffix, write_metaimage
-from speccal.datasets._releases import (
-    ACDC,
-    ATLAS2023,
-    FLARE2021,
-    PROMISE12,
-    BraTS2020,
-    ISeg2017,
-)
+from speccal.datasets._releases import BraTS2020
 
 #: Median spacing of each release (DATASETS.md), the phantoms' default in that layout.
 RELEASE_SPACING = {
@@ -301,7 +294,7 @@ class SyntheticPhantoms(Dataset):
                 f"`layout` must be one of {', '.join(map(repr, _WRITERS))}; got {layout!r}."
             )
         _check_int("n_test", n_test, 0)
-        loader = _LOADERS[layout]
+        loader = _loader(layout)
         if loader is SyntheticPhantoms:
             n_classes, n_modalities = len(self.class_names), len(self.modalities)
         else:
@@ -450,7 +443,14 @@ def _nifti(path, array, spacing, flip_x=False):
 
 
 def _stored(layout, label):
-    return np.asarray(_LOADERS[layout].label_values, dtype=np.uint8)[label]
+    return np.asarray(_loader(layout).label_values, dtype=np.uint8)[label]
+
+
+def _loader(layout):
+    """The loader class of a layout, from the registry (imported here: it imports us)."""
+    from speccal.datasets._registry import LOADERS
+
+    return LOADERS[layout]
 
 
 def _write_synthetic(phantoms, root, train, test):
@@ -580,15 +580,6 @@ def _write_promise(phantoms, root, train, test):
                 )
 
 
-_LOADERS = {
-    "brats2020": BraTS2020,
-    "acdc": ACDC,
-    "flare2021": FLARE2021,
-    "iseg2017": ISeg2017,
-    "atlas2023": ATLAS2023,
-    "promise12": PROMISE12,
-    "synthetic": SyntheticPhantoms,
-}
 _WRITERS = {
     "brats2020": _write_brats,
     "acdc": _write_acdc,

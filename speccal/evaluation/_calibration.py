@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from speccal._names import CALIBRATION_METRICS
 from speccal.evaluation._protocol import EvaluationProtocol
 from speccal.metrics import _binning as kernel
 from speccal.metrics._boundary import boundary_band, check_width
@@ -32,18 +33,6 @@ __all__ = [
     "TACEEvaluator",
 ]
 
-#: Metric names understood by :class:`CalibrationEvaluator`.
-CALIBRATION_METRICS = (
-    "ece",
-    "mce",
-    "rmsce",
-    "sce",
-    "ace",
-    "tace",
-    "brier",
-    "nll",
-    "boundary_ece",
-)
 _TOP, _CLASSWISE, _SCORES = {"ece", "mce", "rmsce"}, {"sce"}, {"brier", "nll"}
 
 

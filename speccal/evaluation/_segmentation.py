@@ -13,13 +13,9 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from speccal._names import SEGMENTATION_METRICS
 from speccal.evaluation._calibration import _as_volumes
-from speccal.metrics._segmentation import (
-    SEGMENTATION_METRICS,
-    _check_method,
-    _check_spacing,
-    segmentation_scores,
-)
+from speccal.metrics._segmentation import _check_method, _check_spacing, segmentation_scores
 
 __all__ = ["SegmentationEvaluator"]
 

@@ -7,19 +7,14 @@ A run is a directory: ``config.json`` (:class:`RunConfig`), ``split.json``, ``tr
 imported only when a run is trained or evaluated.
 """
 
+from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
 from speccal.experiments._config import RunConfig
 from speccal.experiments._evaluate import evaluate_run
-from speccal.experiments._tables import (
-    CALIBRATION_METRICS,
-    SEGMENTATION_METRICS,
-    read_results,
-    results_table,
-    summarize,
-)
+from speccal.experiments._tables import read_results, results_table, summarize
 from speccal.experiments._train import loss_variables, train_run
 
 __all__ = [
-    "CALIBRATION_METRICS",
+    "TABLE_CALIBRATION_METRICS",
     "SEGMENTATION_METRICS",
     "RunConfig",
     "evaluate_run",

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
+from speccal._names import SEGMENTATION_METRICS as SEGMENTATION_KEYS
+from speccal._names import TABLE_CALIBRATION_METRICS
 from speccal.experiments._config import RunConfig
 from speccal.experiments._data import load_volumes, open_dataset, run_split
 from speccal.experiments._tables import write_results
@@ -15,8 +17,7 @@ PER_VOLUME_FILE = "per_volume.csv"
 RELIABILITY_FILE = "reliability.npz"
 SPECTRUM_FILE = "spectrum.npz"
 EXAMPLE_FILE = "example.npz"
-CALIBRATION_KEYS = ("ece", "sce", "tace", "boundary_ece")
-SEGMENTATION_KEYS = ("dice", "hd95", "asd")
+CALIBRATION_KEYS = (*TABLE_CALIBRATION_METRICS, "boundary_ece")
 N_BINS = 15
 TACE_THRESHOLD = 1e-3
 #: Width (mm) of the boundary band of ``boundary_ece``.

@@ -5,21 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from speccal._names import TABLE_FORMATS
+from speccal._names import HIGHER_IS_BETTER, METRIC_UNITS, TABLE_FORMATS, metric_label
 
 METRICS_FILE = "metrics.json"
 FORMATS = TABLE_FORMATS
-SEGMENTATION_METRICS = ("dice", "hd95", "asd")
-CALIBRATION_METRICS = ("ece", "sce", "tace")
-HIGHER_IS_BETTER = {"dice"}
-LABELS = {
-    "dice": "DSC ↑",
-    "hd95": "HD95 (mm) ↓",
-    "asd": "ASD (mm) ↓",
-    "ece": "ECE ↓",
-    "sce": "SCE ↓",
-    "tace": "TACE ↓",
-}
 
 
 #: How ``metrics.json`` spells non-finite numbers (as ``per_volume.csv`` does), so that the
@@ -146,6 +135,14 @@ def summarize(results, metrics):
     return summary
 
 
+def _row_label(metric):
+    """``"DSC ↑"``, ``"HD95 (mm) ↓"``: name, unit and direction of a known metric key."""
+    if metric not in HIGHER_IS_BETTER:
+        return metric
+    unit = f" ({METRIC_UNITS[metric]})" if metric in METRIC_UNITS else ""
+    return f"{metric_label(metric)}{unit} {'↑' if HIGHER_IS_BETTER[metric] else '↓'}"
+
+
 def _ranks(means, higher_is_better):
     """Indices of the best and second-best finite means (None when absent)."""
     finite = [i for i, m in enumerate(means) if np.isfinite(m)]
@@ -211,12 +208,12 @@ def results_table(results, metrics, *, format="markdown", digits=4, protocol=Non
     body = []
     for metric in metrics:
         means = [summary[m][metric][0] for m in methods]
-        best, second = _ranks(means, metric in HIGHER_IS_BETTER)
+        best, second = _ranks(means, HIGHER_IS_BETTER.get(metric, False))
         cells = []
         for i, method in enumerate(methods):
             mean, sd, _ = summary[method][metric]
             cells.append((_cell(mean, sd, digits), i == best, i == second))
-        body.append((LABELS.get(metric, metric), cells))
+        body.append((_row_label(metric), cells))
     protocol = protocol or results[0].get("protocol", "unstated")
     counts = ", ".join(f"{m} {summary[m][metrics[0]][2]}" for m in methods)
     footer = f"Protocol: {protocol}. Runs per method: {counts}."

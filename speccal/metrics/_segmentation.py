@@ -28,6 +28,8 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
+from speccal._names import SEGMENTATION_METRICS
+
 __all__ = [
     "average_surface_distance",
     "dice_score",
@@ -36,7 +38,6 @@ __all__ = [
 ]
 
 HD95_METHODS = ("medpy", "monai")
-SEGMENTATION_METRICS = ("dice", "hd95", "asd")
 
 
 # -- shared parameter documentation (nilearn's ``docdict`` / ``fill_doc``) ----------------

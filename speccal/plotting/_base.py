@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
 from speccal.plotting._runs import RunResult
 
 #: The six metrics of the paper's tables, radar (Fig. 5) and ranks (Fig. 7).
-PAPER_METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
+PAPER_METRICS = SEGMENTATION_METRICS + TABLE_CALIBRATION_METRICS
 
 
 def new_axes(ax, *, polar=False):

@@ -14,33 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from speccal._names import HIGHER_IS_BETTER, metric_label
+
 __all__ = [
     "HIGHER_IS_BETTER",
-    "METRIC_LABELS",
     "RunResult",
     "load_run",
     "metric_direction",
+    "metric_label",
     "save_run",
 ]
-
-#: Whether larger values of a metric are better (segmentation vs. error metrics).
-HIGHER_IS_BETTER = {
-    "dice": True,
-    "dsc": True,
-    "hd95": False,
-    "asd": False,
-    "ece": False,
-    "sce": False,
-    "tace": False,
-    "ace": False,
-    "mce": False,
-    "rmsce": False,
-    "brier": False,
-    "nll": False,
-}
-
-#: Names the paper prints for the metric keys of ``metrics.json``.
-METRIC_LABELS = {"dice": "DSC", "dsc": "DSC"}
 
 #: Files of a run directory and the keys each must hold (``None``: a CSV, checked apart).
 RUN_FILES = {
@@ -78,11 +61,6 @@ def metric_direction(metric, higher_is_better=None):
             f"of the known metrics {sorted(table)}."
         )
     return bool(table[metric])
-
-
-def metric_label(metric):
-    """Display name of a metric key (``"dice"`` -> ``"DSC"``, ``"hd95"`` -> ``"HD95"``)."""
-    return METRIC_LABELS.get(metric, metric.upper())
 
 
 @dataclass(frozen=True)

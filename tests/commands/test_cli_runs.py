@@ -28,6 +28,7 @@ def test_loss_and_dataset_choices_match_the_registries():
 
     assert LOSS_NAMES == speccal.losses.LOSS_NAMES
     assert DATASET_NAMES == speccal.datasets.DATASET_NAMES
+    assert DATASET_NAMES == tuple(speccal.datasets._registry.LOADERS)
     assert TABLE_FORMATS == speccal.experiments._tables.FORMATS
     assert set(DATASET_NAMES) == {
         "brats2020", "acdc", "flare2021", "iseg2017", "atlas2023", "promise12", "synthetic",
