@@ -99,6 +99,13 @@ class CalibrationEvaluator(BaseEstimator):
         Per-volume values (only with ``per_volume=True`` or a per-volume protocol).
     volume_counts_ : ndarray of shape (n_volumes,)
         Selected voxels per volume (same condition).
+    class_scores_ : dict of str to ndarray of shape (n_classes,)
+        Per-class values of "sce" (the class-wise ECE of each class), "ace" and "tace", for
+        those of them computed; entry k is class k, background included whatever
+        ``include_background`` (which only chooses the classes ``scores_`` averages). Under a
+        per-volume protocol, the (weighted) mean over volumes of ``volume_class_scores_``.
+    volume_class_scores_ : dict of str to ndarray of shape (n_volumes, n_classes)
+        The same per volume (when ``volume_scores_`` is kept).
     error_bound_ : dict of str to float
         Bound on the error of the histogram approximation of pooled "ace"/"tace" (0 if exact).
     n_samples_ : int
@@ -261,7 +268,7 @@ class CalibrationEvaluator(BaseEstimator):
         for name in list(vars(self)):
             if name.endswith("_") and not name.startswith("_"):
                 delattr(self, name)
-        for name in ("_state", "_volume_scores", "_volume_counts"):
+        for name in ("_state", "_volume_scores", "_volume_counts", "_volume_class_scores"):
             self.__dict__.pop(name, None)
         return self.partial_fit(y_true, y_prob, mask=mask, spacing=spacing)
 
@@ -327,6 +334,7 @@ class CalibrationEvaluator(BaseEstimator):
             self._state = self._new_state(n_classes, settings, settings.binning)
             if self._keeps_volumes(protocol):
                 self._volume_scores, self._volume_counts = [], []
+                self._volume_class_scores = []
         elif n_classes != self.n_classes_:
             raise ValueError(
                 f"`y_prob` must have {self.n_classes_} classes like the earlier volumes; "
@@ -340,7 +348,9 @@ class CalibrationEvaluator(BaseEstimator):
         labels, samples = kernel.as_samples(y_true, y_prob)
         if self._keeps_volumes(protocol):
             exact = self._accumulate(labels, samples, band, settings, "exact")
-            self._volume_scores.append(self._scores_of(exact, settings)[0])
+            values, _, class_values = self._scores_of(exact, settings)
+            self._volume_scores.append(values)
+            self._volume_class_scores.append(class_values)
             self._volume_counts.append(labels.shape[0])
             self._state += exact  # a histogram-mode state keeps only the sums
         else:
@@ -358,30 +368,44 @@ class CalibrationEvaluator(BaseEstimator):
 
     @staticmethod
     def _scores_of(state, settings):
-        """Metric values and error bounds of one accumulated state."""
+        """Metric values, error bounds and per-class values of one accumulated state."""
         background = settings.protocol.include_background
         check_classes(state, background)
+        classes = state.classes(background)
         thresholds = settings.thresholds
-        values, bounds = {}, {}
+        values, bounds, class_values = {}, {}, {}
         for name in settings.names:
             if name in thresholds:
-                values[name], bounds[name] = state.adaptive_score(thresholds[name], background)
+                errors, error_bounds = state.adaptive_errors(thresholds[name])
+                bounds[name] = float(error_bounds[classes].mean())
             elif name == "sce":
-                values[name] = state.sce(background)
+                errors = state.classwise_ece()
             else:
                 values[name] = getattr(state, name)()
-        return values, bounds
+                continue
+            values[name], class_values[name] = float(errors[classes].mean()), errors
+        return values, bounds, class_values
 
     def _finalize(self, settings):
         state = self._state
         names = settings.names
-        values, self.error_bound_ = self._scores_of(state, settings)
+        values, self.error_bound_, class_values = self._scores_of(state, settings)
         if hasattr(self, "_volume_scores"):
             self.volume_scores_ = {m: np.array([v[m] for v in self._volume_scores]) for m in names}
+            self.volume_class_scores_ = {
+                m: np.array([v[m] for v in self._volume_class_scores]).reshape(-1, self.n_classes_)
+                for m in class_values
+            }
             self.volume_counts_ = np.array(self._volume_counts, dtype=np.int64)
             if self.protocol_.aggregation == "per_volume":
                 values = {m: self._volume_mean(m) for m in names}
+                weights = self.volume_counts_ if self.protocol_.volume_weights == "count" else None
+                class_values = {
+                    m: np.average(v, axis=0, weights=weights)
+                    for m, v in self.volume_class_scores_.items()
+                }
                 self.error_bound_ = dict.fromkeys(self.error_bound_, 0.0)
+        self.class_scores_ = class_values
         self.scores_ = values
         self.score_ = values[names[0]]
         extra = self.protocol_.bin_rule == "left-extra"
@@ -464,6 +488,7 @@ class CalibrationEvaluator(BaseEstimator):
         merged.n_samples_ += other.n_samples_
         if hasattr(self, "_volume_scores"):
             merged._volume_scores += other._volume_scores
+            merged._volume_class_scores += other._volume_class_scores
             merged._volume_counts += other._volume_counts
         merged._finalize(merged._config())
         return merged

@@ -18,6 +18,9 @@ RELIABILITY_FILE = "reliability.npz"
 SPECTRUM_FILE = "spectrum.npz"
 EXAMPLE_FILE = "example.npz"
 CALIBRATION_KEYS = (*TABLE_CALIBRATION_METRICS, "boundary_ece")
+#: Metrics of ``per_volume.csv`` also given per class, as columns ``{metric}_{k}`` (the naming
+#: of the segmentation columns ``dice_{k}``).
+PER_CLASS_KEYS = ("sce", "tace")
 N_BINS = 15
 TACE_THRESHOLD = 1e-3
 #: Width (mm) of the boundary band of ``boundary_ece``.
@@ -57,6 +60,15 @@ def _mean_spectrum(max_logit_maps):
     n_bins = min(min(m.shape) // 2 + 1 for m in max_logit_maps)
     spectra = [radial_power_spectrum(m, window="hamming", n_bins=n_bins) for m in max_logit_maps]
     return spectra[0][0], np.mean([p for _, p in spectra], axis=0)
+
+
+def _class_columns(calibration, index):
+    """``{metric}_{k}`` of volume ``index``: class k's own SCE / TACE term."""
+    return {
+        f"{key}_{k}": float(value)
+        for key in PER_CLASS_KEYS
+        for k, value in enumerate(calibration.volume_class_scores_[key][index])
+    }
 
 
 def _volume_mean(rows, key):
@@ -125,13 +137,16 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     -----
     Each test volume is predicted with
     :func:`speccal.inference.sliding_window_predict` (Gaussian blending, the run's patch
-    size and overlap). Written files: ``metrics.json``; ``per_volume.csv`` (``case_id`` and
-    each metric per volume); ``reliability.npz`` (``bin_count``, ``bin_confidence``,
-    ``bin_accuracy`` of the pooled top-label ECE bins); ``spectrum.npz`` (``frequencies``,
-    ``power``: the mean Hamming-windowed radial power spectrum of the test volumes' max-logit
-    maps, :func:`speccal.analysis.radial_power_spectrum`); ``example.npz`` (``image``,
-    ``label``, ``confidence``, ``probability`` slices of the test case with most
-    foreground).
+    size and overlap). Written files: ``metrics.json``; ``per_volume.csv`` (``case_id``,
+    each metric per volume, the per-class segmentation columns ``dice_{k}``, ``hd95_{k}``,
+    ``asd_{k}`` of the foreground classes, then for every class k = 0..n_classes-1,
+    background included, ``sce_{k}`` (class k's class-wise ECE, the term SCE averages) and
+    ``tace_{k}`` (class k's TACE term));
+    ``reliability.npz`` (``bin_count``, ``bin_confidence``, ``bin_accuracy`` of the pooled
+    top-label ECE bins); ``spectrum.npz`` (``frequencies``, ``power``: the mean
+    Hamming-windowed radial power spectrum of the test volumes' max-logit maps,
+    :func:`speccal.analysis.radial_power_spectrum`); ``example.npz`` (``image``, ``label``,
+    ``confidence``, ``probability`` slices of the test case with most foreground).
 
     Examples
     --------
@@ -188,6 +203,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
         row.update({k: float(calibration.volume_scores_[k][i]) for k in CALIBRATION_KEYS})
         row.update({k: float(np.mean(segmentation.scores_[k][i])) for k in SEGMENTATION_KEYS})
         row.update({k: v for k, v in record.items() if k != "case_id"})
+        row.update(_class_columns(calibration, i))
         rows.append(row)
     frequencies, power = _mean_spectrum(max_logits)
     metrics = {

@@ -211,9 +211,32 @@ _RAISES = """ValueError
         within 1e-3, or a parameter is out of range; the message names the argument."""
 
 
+_AVERAGE = """average : {"macro", None}, default="macro"
+        ``"macro"``: the mean over the classes chosen by ``include_background``; None: one
+        value per class, an array of shape (n_classes,) whose entry k is class k —
+        background included whatever ``include_background``, which only chooses the classes
+        the mean takes (so the ``"macro"`` value is ``values[1:].mean()`` without the
+        background)."""
+
+
 def _doc(func):
-    func.__doc__ = func.__doc__.replace("{shapes}", _SHAPES).replace("{raises}", _RAISES)
+    for key, text in (("{shapes}", _SHAPES), ("{raises}", _RAISES), ("{average}", _AVERAGE)):
+        func.__doc__ = func.__doc__.replace(key, text)
     return func
+
+
+def check_average(average):
+    """Check ``average`` is "macro" or None."""
+    if average is not None and average != "macro":
+        raise ValueError(f"`average` must be 'macro' or None; got {average!r}.")
+    return average
+
+
+def _averaged(errors, state, include_background, average):
+    """The per-class ``errors`` (average=None) or their mean over the chosen classes."""
+    if average is None:
+        return errors
+    return float(errors[state.classes(include_background)].mean())
 
 
 @_doc
@@ -325,7 +348,7 @@ def rms_calibration_error(y_true, y_prob, *, n_bins=15):
 
 
 @_doc
-def classwise_calibration_error(y_true, y_prob, *, n_bins=15):
+def classwise_calibration_error(y_true, y_prob, *, n_bins=15, average=None):
     """Class-wise (one-vs-rest) expected calibration error, one value per class.
 
     Parameters
@@ -333,11 +356,14 @@ def classwise_calibration_error(y_true, y_prob, *, n_bins=15):
     {shapes}
     n_bins : int, default=15
         Number of equal-width bins on each class's probabilities.
+    average : {None, "macro"}, default=None
+        None: one value per class; ``"macro"``: their mean over all classes (the SCE).
 
     Returns
     -------
-    ndarray of shape (n_classes,)
-        ECE of each class k, binning ``p_k`` of all samples against ``1[y = k]``.
+    ndarray of shape (n_classes,) or float
+        ECE of each class k, binning ``p_k`` of all samples against ``1[y = k]`` (or their
+        mean).
 
     Raises
     ------
@@ -355,11 +381,15 @@ def classwise_calibration_error(y_true, y_prob, *, n_bins=15):
     >>> classwise_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]]))
     array([0.3, 0.3])
     """
-    return accumulate(y_true, y_prob, n_bins=n_bins, classwise=True).classwise_ece()
+    check_average(average)
+    state = accumulate(y_true, y_prob, n_bins=n_bins, classwise=True)
+    return _averaged(state.classwise_ece(), state, True, average)
 
 
 @_doc
-def static_calibration_error(y_true, y_prob, *, n_bins=15, include_background=True):
+def static_calibration_error(
+    y_true, y_prob, *, n_bins=15, include_background=True, average="macro"
+):
     """Static calibration error (class-wise, equal-width bins; Nixon et al. 2019).
 
     Parameters
@@ -369,11 +399,12 @@ def static_calibration_error(y_true, y_prob, *, n_bins=15, include_background=Tr
         Number of equal-width bins per class.
     include_background : bool, default=True
         Average over all classes, or over classes 1..K-1 only.
+    {average}
 
     Returns
     -------
-    float
-        SCE in [0, 1].
+    float or ndarray of shape (n_classes,)
+        SCE in [0, 1] (per class with ``average=None``: the class-wise ECE).
 
     Raises
     ------
@@ -396,9 +427,10 @@ def static_calibration_error(y_true, y_prob, *, n_bins=15, include_background=Tr
     >>> round(static_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
     0.3
     """
+    check_average(average)
     state = accumulate(y_true, y_prob, n_bins=n_bins, classwise=True)
     check_classes(state, include_background)
-    return state.sce(include_background)
+    return _averaged(state.classwise_ece(), state, include_background, average)
 
 
 def check_classes(state, include_background):
@@ -412,7 +444,9 @@ def check_classes(state, include_background):
 
 
 @_doc
-def adaptive_calibration_error(y_true, y_prob, *, n_bins=15, include_background=True):
+def adaptive_calibration_error(
+    y_true, y_prob, *, n_bins=15, include_background=True, average="macro"
+):
     """Adaptive calibration error (class-wise, equal-mass bins over each class's values).
 
     Parameters
@@ -422,11 +456,12 @@ def adaptive_calibration_error(y_true, y_prob, *, n_bins=15, include_background=
         Number of equal-mass bins per class.
     include_background : bool, default=True
         Average over all classes, or over classes 1..K-1 only.
+    {average}
 
     Returns
     -------
-    float
-        ACE in [0, 1].
+    float or ndarray of shape (n_classes,)
+        ACE in [0, 1] (per class with ``average=None``).
 
     Raises
     ------
@@ -447,14 +482,15 @@ def adaptive_calibration_error(y_true, y_prob, *, n_bins=15, include_background=
     >>> round(adaptive_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
     0.3
     """
+    check_average(average)
     state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(KEEP_ALL,))
     check_classes(state, include_background)
-    return state.adaptive_score(KEEP_ALL, include_background)[0]
+    return _averaged(state.adaptive_errors(KEEP_ALL)[0], state, include_background, average)
 
 
 @_doc
 def thresholded_adaptive_calibration_error(
-    y_true, y_prob, *, n_bins=15, threshold=1e-3, include_background=True
+    y_true, y_prob, *, n_bins=15, threshold=1e-3, include_background=True, average="macro"
 ):
     """Thresholded adaptive calibration error (Nixon et al. 2019).
 
@@ -467,11 +503,13 @@ def thresholded_adaptive_calibration_error(
         Per class, only samples with ``p_k > threshold`` are binned; must lie in [0, 1).
     include_background : bool, default=True
         Average over all classes, or over classes 1..K-1 only.
+    {average}
 
     Returns
     -------
-    float
-        TACE in [0, 1].
+    float or ndarray of shape (n_classes,)
+        TACE in [0, 1] (per class with ``average=None``; a class with no value above the
+        threshold has 0).
 
     Raises
     ------
@@ -494,9 +532,10 @@ def thresholded_adaptive_calibration_error(
     0.3
     """
     threshold = kernel.check_threshold(threshold)
+    check_average(average)
     state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(threshold,))
     check_classes(state, include_background)
-    return state.adaptive_score(threshold, include_background)[0]
+    return _averaged(state.adaptive_errors(threshold)[0], state, include_background, average)
 
 
 @_doc

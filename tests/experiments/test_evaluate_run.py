@@ -33,6 +33,8 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
         boundary_calibration_error,
         expected_calibration_error,
         segmentation_scores,
+        static_calibration_error,
+        thresholded_adaptive_calibration_error,
     )
 
     config = RunConfig(
@@ -69,6 +71,13 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     assert float(rows[0]["boundary_ece"]) == pytest.approx(
         boundary_calibration_error(case.label, probs, spacing=case.spacing, width=2.0), rel=1e-4
     )
+    per_class = {
+        "sce": static_calibration_error(case.label, probs, average=None),
+        "tace": thresholded_adaptive_calibration_error(case.label, probs, average=None),
+    }
+    for key, values in per_class.items():
+        got = [float(rows[0][f"{key}_{k}"]) for k in range(4)]
+        np.testing.assert_allclose(got, values, rtol=1e-4, atol=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an empty class: inf distance
         scores = segmentation_scores(

@@ -400,3 +400,49 @@ def test_numpy_side_never_imports_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- per-class values (average=None) --
+@pytest.mark.parametrize("include_background", [True, False])
+def test_average_none_gives_per_class_values_equal_to_loops(data, include_background):
+    y_true, y_prob = data
+    kwargs = {"n_bins": 7, "include_background": include_background}
+    expected = {
+        "sce": loop_classwise(y_true, y_prob, 7),
+        "ace": loop_adaptive(y_true, y_prob, 7, None),
+        "tace": loop_adaptive(y_true, y_prob, 7, 1e-3),
+    }
+    functions = {
+        "sce": static_calibration_error,
+        "ace": adaptive_calibration_error,
+        "tace": thresholded_adaptive_calibration_error,
+    }
+    first = 0 if include_background else 1
+    for name, function in functions.items():
+        per_class = function(y_true, y_prob, average=None, **kwargs)
+        assert per_class.shape == (4,)  # every class, whatever include_background
+        np.testing.assert_allclose(per_class, expected[name], atol=1e-12)
+        assert function(y_true, y_prob, **kwargs) == pytest.approx(
+            np.mean(expected[name][first:]), abs=1e-12
+        )
+    np.testing.assert_allclose(
+        classwise_calibration_error(y_true, y_prob, n_bins=7, average=None), expected["sce"]
+    )
+    assert classwise_calibration_error(y_true, y_prob, n_bins=7, average="macro") == (
+        pytest.approx(np.mean(expected["sce"]), abs=1e-12)
+    )
+
+
+@pytest.mark.parametrize(
+    "func",
+    [
+        static_calibration_error,
+        adaptive_calibration_error,
+        thresholded_adaptive_calibration_error,
+        classwise_calibration_error,
+    ],
+)
+@pytest.mark.parametrize("average", ["micro", "weighted", 0])
+def test_average_must_be_macro_or_none(data, func, average):
+    with pytest.raises(ValueError, match=r"`average` must be 'macro' or None; got"):
+        func(*data, average=average)
