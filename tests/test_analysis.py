@@ -299,7 +299,7 @@ def test_confidence_difference():
 def test_numpy_side_never_imports_tensorflow():
     code = (
         "import sys, speccal.analysis, speccal.plotting, speccal.plotting._figures, "
-        "speccal.plotting._runs, speccal.commands.figures; "
+        "speccal.experiments, speccal.commands.figures; "
         "speccal.analysis.boundary_confidence_experiment(size=16); "
         "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))"
     )

@@ -29,7 +29,8 @@ from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import BraTS2020
-from speccal.plotting import load_run, plot_confidence_map, plot_segmentation
+from speccal.experiments import load_run
+from speccal.plotting import plot_confidence_map, plot_segmentation
 
 # ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
 # temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a
@@ -92,7 +93,7 @@ print(experiments.results_table([metrics], TABLE_ROWS))
 # %%
 # The run folder keeps one slice of the test case with the most foreground: its prediction and
 # its confidence map (the paper's Fig. 2a and 2c), read back with
-# :func:`speccal.plotting.load_run`.
+# :func:`speccal.experiments.load_run`.
 run = load_run(run_dir)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 plot_segmentation(run.example["label"], ax=axes[0], title="ground truth")

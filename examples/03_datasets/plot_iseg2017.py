@@ -27,7 +27,8 @@ from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import ISeg2017
-from speccal.plotting import load_run, plot_power_spectra
+from speccal.experiments import load_run
+from speccal.plotting import plot_power_spectra
 
 # ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
 # temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a

@@ -29,7 +29,8 @@ from _settings import TABLE_ROWS, TOY_TRAINING, Workspace
 
 from speccal import experiments
 from speccal.datasets import PROMISE12
-from speccal.plotting import load_run, plot_metric_distributions
+from speccal.experiments import load_run
+from speccal.plotting import plot_metric_distributions
 
 # ``Workspace`` (in ``_settings.py`` beside this script, shared by the dataset examples) is a
 # temporary folder; its ``data_root`` returns $SPECCAL_DATA_<NAME> if set, else writes a

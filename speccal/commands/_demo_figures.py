@@ -51,7 +51,8 @@ def write_figures(runs_dir, fig_dir, dpi=100):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from speccal.plotting import load_run, plot_power_spectra, save_figures
+    from speccal.experiments import load_run
+    from speccal.plotting import plot_power_spectra, save_figures
 
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,8 @@ def register(subparsers):
 
 def run(args):
     """Load the runs, render the figures, print the written paths; return the exit status."""
-    from speccal.plotting import load_run, save_figures
+    from speccal.experiments import load_run
+    from speccal.plotting import save_figures
 
     runs = [load_run(path) for path in args.run_dirs]
     written, skipped = save_figures(runs, args.out, bands=args.bands, dpi=args.dpi)

@@ -1,26 +1,45 @@
 """Training runs, their evaluation and the paper-style result tables.
 
-A run is a directory: ``config.json`` (:class:`RunConfig`), ``split.json``, ``train.log``,
-``history.csv`` and ``checkpoint/`` from :func:`train_run`; ``metrics.json``,
-``per_volume.csv``, ``reliability.npz``, ``spectrum.npz`` and ``example.npz`` from
-:func:`evaluate_run`. :func:`results_table` compares runs (methods as columns). TensorFlow is
-imported only when a run is trained or evaluated.
+A run is a folder, and this package is the only code that reads or writes its files; other
+modules (plotting, the command line) take the objects and arrays it returns.
+
+- ``config.json``: :meth:`RunConfig.save` writes it, :meth:`RunConfig.load` reads it;
+- ``split.json`` (the seeded 4:1:1 case split), ``train.log``, ``history.csv`` and
+  ``checkpoint/``: written by :func:`train_run`, read back by ``train_run(resume=True)`` and
+  :func:`evaluate_run`;
+- ``metrics.json``, ``per_volume.csv``, ``reliability.npz``, ``spectrum.npz`` and
+  ``example.npz``: written by :func:`save_run` (which :func:`evaluate_run` calls), read by
+  :func:`load_run` (all of them, as a :class:`RunResult`) and :func:`read_results`
+  (``metrics.json`` of several runs, for :func:`results_table`).
+
+JSON files are standard JSON (a non-finite number is the string ``"inf"``, ``"-inf"`` or
+``"nan"``, read back as a float), and every file is written to a temporary name and switched
+in with :func:`os.replace`. A new kind of run file gets its writer and reader here, built on
+the private helpers ``write_json``/``read_json``, ``write_csv``/``read_csv`` and
+``write_npz``/``read_npz`` of ``speccal/experiments/_run_folder.py``.
+
+:func:`results_table` compares runs (methods as columns). TensorFlow is imported only when a
+run is trained or evaluated.
 """
 
 from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
 from speccal.experiments._config import RunConfig
 from speccal.experiments._evaluate import evaluate_run
-from speccal.experiments._tables import read_results, results_table, summarize
+from speccal.experiments._run_folder import RunResult, load_run, read_results, save_run
+from speccal.experiments._tables import results_table, summarize
 from speccal.experiments._train import loss_variables, train_run
 
 __all__ = [
-    "TABLE_CALIBRATION_METRICS",
     "SEGMENTATION_METRICS",
+    "TABLE_CALIBRATION_METRICS",
     "RunConfig",
+    "RunResult",
     "evaluate_run",
+    "load_run",
     "loss_variables",
     "read_results",
     "results_table",
+    "save_run",
     "summarize",
     "train_run",
 ]

@@ -1,9 +1,10 @@
 """The configuration of a training run, saved as ``config.json`` inside the run directory."""
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
+
+from speccal.experiments._run_folder import read_json, write_json
 
 CONFIG_FILE = "config.json"
 STRATEGIES = ("default", "mirrored")
@@ -130,10 +131,8 @@ class RunConfig:
         return cls(**data)
 
     def save(self, run_dir):
-        """Write ``config.json`` into ``run_dir``."""
-        path = Path(run_dir) / CONFIG_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        """Write ``config.json`` into ``run_dir`` (replaced in one step)."""
+        return write_json(Path(run_dir) / CONFIG_FILE, self.to_dict())
 
     @classmethod
     def load(cls, run_dir):
@@ -143,11 +142,7 @@ class RunConfig:
             raise FileNotFoundError(
                 f"{path} not found: `run_dir` must be a run made by `speccal train`."
             )
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path))
 
     @property
     def method(self):

@@ -1,22 +1,16 @@
 """Evaluation of a run on its test cases: metrics, per-volume table, reliability, spectrum."""
 
-import csv
 import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 from speccal._names import SEGMENTATION_METRICS as SEGMENTATION_KEYS
 from speccal._names import TABLE_CALIBRATION_METRICS
 from speccal.experiments._config import RunConfig
 from speccal.experiments._data import load_volumes, open_dataset, run_split
-from speccal.experiments._tables import write_results
+from speccal.experiments._run_folder import save_run
 
-PER_VOLUME_FILE = "per_volume.csv"
-RELIABILITY_FILE = "reliability.npz"
-SPECTRUM_FILE = "spectrum.npz"
-EXAMPLE_FILE = "example.npz"
 CALIBRATION_KEYS = (*TABLE_CALIBRATION_METRICS, "boundary_ece")
 #: Metrics of ``per_volume.csv`` also given per class, as columns ``{metric}_{k}`` (the naming
 #: of the segmentation columns ``dice_{k}``).
@@ -80,13 +74,6 @@ def _volume_mean(rows, key):
         if values.size == 0:
             return float("nan")
     return float(np.mean(values))
-
-
-def _write_per_volume(path, rows):
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def load_trained_model(run_dir, config, in_channels, n_classes):
@@ -153,6 +140,7 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     >>> from speccal.experiments import evaluate_run  # doctest: +SKIP
     >>> evaluate_run("runs/cespectral")["ece"]  # doctest: +SKIP
     """
+    from scipy import special
     from tqdm.auto import tqdm
 
     from speccal.evaluation import CalibrationEvaluator, SegmentationEvaluator
@@ -217,14 +205,16 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
         **{f"{k}_pooled": float(calibration.scores_[k]) for k in CALIBRATION_KEYS},
         "protocol": _protocol(calibration),
     }
-    write_results(run_dir, metrics)
-    _write_per_volume(run_dir / PER_VOLUME_FILE, rows)
-    np.savez(
-        run_dir / RELIABILITY_FILE,
-        bin_count=calibration.bin_count_,
-        bin_confidence=calibration.bin_confidence_,
-        bin_accuracy=calibration.bin_accuracy_,
+    save_run(
+        run_dir,
+        metrics=metrics,
+        per_volume={key: [row[key] for row in rows] for key in rows[0]},
+        reliability={
+            "bin_count": calibration.bin_count_,
+            "bin_confidence": calibration.bin_confidence_,
+            "bin_accuracy": calibration.bin_accuracy_,
+        },
+        spectrum={"frequencies": frequencies, "power": power},
+        example=example[1],
     )
-    np.savez(run_dir / SPECTRUM_FILE, frequencies=frequencies, power=power)
-    np.savez(run_dir / EXAMPLE_FILE, **example[1])
     return metrics

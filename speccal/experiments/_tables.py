@@ -1,102 +1,10 @@
 """Result tables in the paper's layout: metrics as rows, methods as columns (numpy only)."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from speccal._names import HIGHER_IS_BETTER, METRIC_UNITS, TABLE_FORMATS, metric_label
 
-METRICS_FILE = "metrics.json"
 FORMATS = TABLE_FORMATS
-
-
-#: How ``metrics.json`` spells non-finite numbers (as ``per_volume.csv`` does), so that the
-#: file stays standard JSON: ``json.dumps`` would write the non-standard ``Infinity``/``NaN``.
-_NON_FINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
-
-
-def write_results(run_dir, metrics):
-    """Write a run's ``metrics.json`` as standard JSON.
-
-    A non-finite number (HD95 and ASD are ``inf`` when a test volume misses a class the
-    reference has, or the reverse) is written as the string ``"inf"`` (``"-inf"``,
-    ``"nan"``), as in ``per_volume.csv``; :func:`read_results` turns it back into a float.
-
-    Parameters
-    ----------
-    run_dir : str or path
-        The run directory.
-    metrics : dict
-        JSON-ready content; top-level float values may be non-finite.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = write_results(tempfile.mkdtemp(), {"method": "ce", "hd95": float("inf")})
-    >>> print(path.read_text())
-    {
-      "method": "ce",
-      "hd95": "inf"
-    }
-    <BLANKLINE>
-    >>> read_results([path.parent])
-    [{'method': 'ce', 'hd95': inf}]
-    """
-    encoded = {
-        key: str(value) if isinstance(value, float) and not np.isfinite(value) else value
-        for key, value in metrics.items()
-    }
-    path = Path(run_dir) / METRICS_FILE
-    path.write_text(json.dumps(encoded, indent=2, allow_nan=False) + "\n")
-    return path
-
-
-def read_results(run_dirs):
-    """Read ``metrics.json`` of each evaluated run.
-
-    Parameters
-    ----------
-    run_dirs : sequence of str or path
-        Run directories evaluated by :func:`speccal.experiments.evaluate_run`.
-
-    Returns
-    -------
-    list of dict
-        One ``metrics.json`` content per run, in order; the strings ``"inf"``, ``"-inf"``
-        and ``"nan"`` that :func:`write_results` writes for non-finite numbers are floats
-        again.
-
-    Raises
-    ------
-    FileNotFoundError
-        If a run has no ``metrics.json`` (the message names the command to run).
-
-    Examples
-    --------
-    >>> import json, pathlib, tempfile
-    >>> run = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (run / "metrics.json").write_text(json.dumps({"method": "ce", "ece": 0.1}))
-    >>> read_results([run])
-    [{'method': 'ce', 'ece': 0.1}]
-    """
-    results = []
-    for run_dir in run_dirs:
-        path = Path(run_dir) / METRICS_FILE
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} not found: run `speccal evaluate {run_dir}` before comparing."
-            )
-        metrics = json.loads(path.read_text())
-        results.append(
-            {k: _NON_FINITE.get(v, v) if isinstance(v, str) else v for k, v in metrics.items()}
-        )
-    return results
 
 
 def summarize(results, metrics):

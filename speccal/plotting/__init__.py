@@ -1,8 +1,11 @@
 """Displays and figures (matplotlib, imported lazily inside the functions).
 
+The figures take arrays, mappings and :class:`speccal.experiments.RunResult` objects; reading
+and writing run folders is :mod:`speccal.experiments`' job (:func:`~speccal.experiments.load_run`).
 numpy only; importing this package never imports TensorFlow or matplotlib.
 """
 
+from speccal._names import HIGHER_IS_BETTER
 from speccal.plotting._figures import (
     confidence_colormap,
     plot_boundary_experiment,
@@ -23,16 +26,13 @@ from speccal.plotting._ranks import (
 )
 from speccal.plotting._reliability import ReliabilityDisplay
 from speccal.plotting._report import save_figures
-from speccal.plotting._runs import HIGHER_IS_BETTER, RunResult, load_run, save_run
 
 __all__ = [
     "HIGHER_IS_BETTER",
     "RankTable",
     "ReliabilityDisplay",
-    "RunResult",
     "aggregate_ranks",
     "confidence_colormap",
-    "load_run",
     "plot_boundary_experiment",
     "plot_confidence_map",
     "plot_hotspots",
@@ -45,5 +45,4 @@ __all__ = [
     "plot_segmentation",
     "radar_scores",
     "save_figures",
-    "save_run",
 ]

@@ -2,11 +2,39 @@
 
 import numpy as np
 
-from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
-from speccal.plotting._runs import RunResult
+from speccal._names import HIGHER_IS_BETTER, SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
+from speccal.experiments._run_folder import RunResult
 
 #: The six metrics of the paper's tables, radar (Fig. 5) and ranks (Fig. 7).
 PAPER_METRICS = SEGMENTATION_METRICS + TABLE_CALIBRATION_METRICS
+
+
+def metric_direction(metric, higher_is_better=None):
+    """Whether larger values of ``metric`` are better.
+
+    Parameters
+    ----------
+    metric : str
+        A metric key such as ``"dice"`` or ``"ece"``.
+    higher_is_better : mapping of str to bool, optional
+        Overrides and additions to :data:`speccal.plotting.HIGHER_IS_BETTER`.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If the metric is unknown and not in ``higher_is_better``.
+    """
+    table = {**HIGHER_IS_BETTER, **dict(higher_is_better or {})}
+    if metric not in table:
+        raise ValueError(
+            f"`higher_is_better` must say whether larger {metric!r} is better; it is not one "
+            f"of the known metrics {sorted(table)}."
+        )
+    return bool(table[metric])
 
 
 def new_axes(ax, *, polar=False):

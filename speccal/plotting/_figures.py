@@ -2,8 +2,8 @@
 
 Every function draws on ``ax`` (a new pyplot figure when ``None``), returns the Axes it drew on
 (an array of Axes for multi-panel figures) and accepts either plain arrays / mappings or the
-:class:`~speccal.plotting.RunResult` objects that :func:`~speccal.plotting.load_run` reads from
-``speccal evaluate`` run directories. matplotlib is imported inside the functions.
+:class:`~speccal.experiments.RunResult` objects that :func:`~speccal.experiments.load_run`
+reads from ``speccal evaluate`` run directories. matplotlib is imported inside the functions.
 """
 
 import warnings
@@ -11,15 +11,17 @@ import warnings
 import numpy as np
 
 from speccal import analysis
+from speccal._names import metric_label
+from speccal.experiments._run_folder import RunResult
 from speccal.plotting._base import (
     PAPER_METRICS,
     as_slice,
+    metric_direction,
     metric_table,
     new_axes,
     new_axes_row,
     runs_by_name,
 )
-from speccal.plotting._runs import RunResult, metric_direction, metric_label
 
 __all__ = [
     "CONFIDENCE_COLORS",
@@ -96,7 +98,7 @@ def plot_confidence_map(
     ----------
     confidence : array-like of shape (height, width) or (depth, height, width), or RunResult
         The confidence map; a 3D volume is cut at ``slice_index`` along ``axis``. A
-        :class:`~speccal.plotting.RunResult` gives its ``example["confidence"]`` slice (and
+        :class:`~speccal.experiments.RunResult` gives its ``example["confidence"]`` slice (and
         its image and label slices, and its method as the title).
     image : array-like, optional
         Grey-scale image drawn under the map (same shape as ``confidence``).
@@ -184,7 +186,7 @@ def plot_segmentation(segmentation, *, slice_index=None, axis=-1, ax=None, title
     ----------
     segmentation : array-like of int, shape (height, width) or (depth, height, width), or RunResult
         Class labels; a 3D volume is cut at ``slice_index`` along ``axis``. A
-        :class:`~speccal.plotting.RunResult` shows its prediction, the arg-max of
+        :class:`~speccal.experiments.RunResult` shows its prediction, the arg-max of
         ``example["probability"]`` (titled with its method).
     slice_index : int, optional
         Slice of a 3D volume; default the middle one.
@@ -246,7 +248,7 @@ def plot_run_reliability(run, *, ax=None, **kwargs):
     Parameters
     ----------
     run : RunResult
-        A run from :func:`~speccal.plotting.load_run`.
+        A run from :func:`~speccal.experiments.load_run`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure when ``None``.
     **kwargs
@@ -267,7 +269,8 @@ def plot_run_reliability(run, *, ax=None, **kwargs):
 
     Examples
     --------
-    >>> from speccal.plotting import load_run, plot_run_reliability
+    >>> from speccal.experiments import load_run
+    >>> from speccal.plotting import plot_run_reliability
     >>> display = plot_run_reliability(load_run("runs/ce"))  # doctest: +SKIP
     """
     from speccal.plotting._reliability import ReliabilityDisplay

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speccal.plotting._base import PAPER_METRICS, new_axes, runs_by_name
-from speccal.plotting._runs import RunResult, metric_direction, metric_label
+from speccal._names import metric_label
+from speccal.experiments._run_folder import RunResult
+from speccal.plotting._base import PAPER_METRICS, metric_direction, new_axes, runs_by_name
 
 __all__ = ["RankTable", "aggregate_ranks", "plot_rank_heatmap", "plot_rank_totals"]
 

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from speccal.analysis import boundary_confidence_experiment
+from speccal.experiments._run_folder import RunResult
 from speccal.plotting._figures import (
     plot_boundary_experiment,
     plot_confidence_map,
@@ -16,7 +17,6 @@ from speccal.plotting._figures import (
     plot_segmentation,
 )
 from speccal.plotting._ranks import aggregate_ranks, plot_rank_heatmap, plot_rank_totals
-from speccal.plotting._runs import RunResult
 
 __all__ = ["save_figures"]
 
@@ -95,7 +95,7 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     Parameters
     ----------
     runs : sequence of RunResult
-        Runs from :func:`~speccal.plotting.load_run`; runs of several datasets are grouped
+        Runs from :func:`~speccal.experiments.load_run`; runs of several datasets are grouped
         by dataset.
     out_dir : str or path-like
         Output folder, created when missing; existing files of the same names are replaced.
@@ -129,7 +129,8 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
 
     Examples
     --------
-    >>> from speccal.plotting import load_run, save_figures
+    >>> from speccal.experiments import load_run
+    >>> from speccal.plotting import save_figures
     >>> runs = [load_run(d) for d in ("runs/ce", "runs/cespectral")]  # doctest: +SKIP
     >>> written, skipped = save_figures(runs, "figures")  # doctest: +SKIP
     """

@@ -84,7 +84,7 @@ def test_figures_of_saved_runs_without_training(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     from speccal.commands._demo_figures import write_figures
-    from speccal.plotting import save_run
+    from speccal.experiments import save_run
 
     rng = np.random.default_rng(0)
     for method in ("ce", "cespectral"):

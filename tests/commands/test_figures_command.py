@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from speccal.cli import main
-from speccal.plotting import save_run
+from speccal.experiments import save_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,9 +1,7 @@
-import json
-
 import numpy as np
 import pytest
 
-from speccal.experiments import read_results, results_table, summarize
+from speccal.experiments import results_table, summarize
 
 RUNS = [
     {"method": "ce", "dice": 0.80, "ece": 0.20, "protocol": "P"},
@@ -60,11 +58,3 @@ def test_bad_table_input():
         ValueError, match=r"`results` of \['ce', 'ce', 'cespectral', 'focal'\] lack"
     ):
         results_table(RUNS, ["tace"])
-
-
-def test_read_results_names_the_unevaluated_run(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "metrics.json").write_text(json.dumps(RUNS[0]))
-    assert read_results([tmp_path / "a"]) == [RUNS[0]]
-    with pytest.raises(FileNotFoundError, match=r"run `speccal evaluate .*b` before comparing"):
-        read_results([tmp_path / "a", tmp_path / "b"])

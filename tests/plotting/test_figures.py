@@ -1,13 +1,11 @@
-import json
-
 import numpy as np
 import pytest
 
 from speccal import analysis
+from speccal.experiments import load_run, save_run
 from speccal.plotting import (
     aggregate_ranks,
     confidence_colormap,
-    load_run,
     plot_boundary_experiment,
     plot_confidence_map,
     plot_hotspots,
@@ -19,7 +17,6 @@ from speccal.plotting import (
     plot_run_reliability,
     plot_segmentation,
     radar_scores,
-    save_run,
 )
 
 METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
@@ -53,88 +50,6 @@ def _write_run(root, method, dataset, rng, n_cases=5, shape=(12, 10)):
 @pytest.fixture
 def runs(tmp_path, rng):
     return [load_run(_write_run(tmp_path / m, m, "acdc", rng)) for m in ("ce", "fl", "cespectral")]
-
-
-# ----------------------------------------------------------------------- run reader
-
-
-def test_load_run_reads_hand_written_files(tmp_path):
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    metrics = {"method": "ls", "dataset": "brats2020", "protocol": {"voxels": "all"}}
-    metrics |= {"ece": 0.01, "sce": 0.02, "tace": 0.03, "hd95": [2.0, 4.0], "asd": 1.0}
-    metrics["dice"] = [0.8, 0.9]
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
-    (run_dir / "per_volume.csv").write_text(
-        "case_id,dice_1,dice_2,ece\n001,0.8,0.6,0.01\n002,0.9,0.7,inf\n"
-    )
-    np.savez(run_dir / "reliability.npz", bin_count=[1, 2], bin_confidence=[0.2, 0.8],
-             bin_accuracy=[0.1, 0.9])  # fmt: skip
-    np.savez(run_dir / "spectrum.npz", frequencies=[0.0, 0.5], power=[3.0, 1.0])
-    example = {"case_id": "002", "slice_index": 1, "image": np.ones((3, 3))}
-    example |= {"label": np.eye(3, dtype=int), "confidence": np.eye(3)}
-    np.savez(
-        run_dir / "example.npz", probability=np.stack([1 - np.eye(3), np.eye(3)], -1), **example
-    )
-    run = load_run(run_dir)
-    assert (run.method, run.dataset) == ("ls", "brats2020")
-    assert run.metric("dice") == pytest.approx(0.85)
-    assert run.metric("hd95") == pytest.approx(3.0)
-    np.testing.assert_allclose(run.per_volume_values("dice"), [0.7, 0.8])
-    np.testing.assert_array_equal(run.per_volume_values("ece"), [0.01, np.inf])
-    assert run.per_volume["case_id"].tolist() == ["001", "002"]
-    np.testing.assert_array_equal(run.example["confidence"], np.eye(3))
-    np.testing.assert_array_equal(run.spectrum["power"], [3.0, 1.0])
-
-
-def test_save_run_round_trip(tmp_path, rng):
-    run = load_run(_write_run(tmp_path / "r", "ce", "acdc", rng, n_cases=3))
-    assert run.per_volume["case_id"].tolist() == ["case_000", "case_001", "case_002"]
-    assert run.per_volume["dice"].dtype == np.float64
-    assert run.example["probability"].shape == (12, 10, 2)
-    assert run.metrics["protocol"] == "pooled"
-
-
-@pytest.mark.parametrize(
-    "name", ["metrics.json", "per_volume.csv", "reliability.npz", "spectrum.npz", "example.npz"]
-)
-def test_load_run_names_a_missing_file(tmp_path, rng, name):
-    run_dir = _write_run(tmp_path / "r", "ce", "acdc", rng)
-    (run_dir / name).unlink()
-    with pytest.raises(FileNotFoundError, match=rf"{name} is missing: run `speccal evaluate"):
-        load_run(run_dir)
-
-
-def test_load_run_names_corrupt_files(tmp_path, rng):
-    run_dir = _write_run(tmp_path / "r", "ce", "acdc", rng)
-    with pytest.raises(FileNotFoundError, match="`run_dir` must be a run directory"):
-        load_run(tmp_path / "nowhere")
-    (run_dir / "spectrum.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match=r"spectrum.npz is not a readable .npz file"):
-        load_run(run_dir)
-    np.savez(run_dir / "spectrum.npz", frequencies=[0.0])
-    with pytest.raises(
-        ValueError, match=r"spectrum.npz must hold the keys .* missing \['power'\]"
-    ):
-        load_run(run_dir)
-    (run_dir / "metrics.json").write_text("{oops")
-    with pytest.raises(ValueError, match=r"metrics.json is not valid JSON"):
-        load_run(run_dir)
-    (run_dir / "metrics.json").write_text(json.dumps({"method": "ce"}))
-    with pytest.raises(ValueError, match=r"metrics.json must hold the keys .*'dataset'"):
-        load_run(run_dir)
-
-
-def test_run_result_errors(runs):
-    with pytest.raises(ValueError, match="`name` must be a metric of .*metrics.json; got 'nll'"):
-        runs[0].metric("nll")
-    with pytest.raises(ValueError, match="`name` must be a numeric column of .*got 'asd'"):
-        runs[0].per_volume_values("asd")
-    with pytest.raises(ValueError, match="`per_volume` columns must have one length"):
-        save_run(
-            "unused", metrics=runs[0].metrics, per_volume={"case_id": [1, 2], "dice": [1]},
-            reliability=runs[0].reliability, spectrum=runs[0].spectrum, example=runs[0].example,
-        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- Fig. 2a / Fig. 1
