@@ -46,6 +46,7 @@ class _Settings(NamedTuple):
     binning: str
     n_fine_bins: int
     boundary_width: float
+    class_axis: int
 
 
 def _as_volumes(values, name):
@@ -84,7 +85,14 @@ class CalibrationEvaluator(BaseEstimator):
     per_volume : bool, default=False
         Also keep one value per volume in ``volume_scores_`` (implied by a per-volume protocol).
     from_logits : bool, default=False
-        ``y_prob`` holds logits; a softmax over the last axis is applied chunk by chunk.
+        ``y_prob`` holds logits; a softmax over the class axis is applied chunk by chunk.
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes: -1 for channels last ``(..., n_classes)``,
+        0 for ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)`` (PyTorch, MONAI).
+        Channel-first volumes are read chunk by chunk, one transposed chunk at a time, and
+        give the channels-last scores bit for bit. A parameter of the evaluator (not of
+        ``fit``), as the layout is fixed by where the arrays come from; :meth:`merge` accepts
+        evaluators that differ only in it.
 
     Attributes
     ----------
@@ -166,6 +174,7 @@ class CalibrationEvaluator(BaseEstimator):
         n_fine_bins=N_FINE_BINS,
         per_volume=False,
         from_logits=False,
+        class_axis=-1,
     ):
         self.metrics = metrics
         self.n_bins = n_bins
@@ -176,6 +185,7 @@ class CalibrationEvaluator(BaseEstimator):
         self.n_fine_bins = n_fine_bins
         self.per_volume = per_volume
         self.from_logits = from_logits
+        self.class_axis = class_axis
 
     # -- parameters --
     def _metric_names(self):
@@ -217,7 +227,12 @@ class CalibrationEvaluator(BaseEstimator):
         n_fine_bins = kernel.check_n_bins(getattr(self, "n_fine_bins", N_FINE_BINS), "n_fine_bins")
         thresholds = {"ace": KEEP_ALL, "tace": threshold}
         width = check_width(getattr(self, "boundary_width", 2.0), "boundary_width")
-        return _Settings(names, n_bins, thresholds, protocol, binning, n_fine_bins, width)
+        class_axis = getattr(self, "class_axis", -1)
+        if isinstance(class_axis, bool) or not isinstance(class_axis, int | np.integer):
+            raise TypeError(f"`class_axis` must be an int; got {class_axis!r}.")
+        return _Settings(
+            names, n_bins, thresholds, protocol, binning, n_fine_bins, width, int(class_axis)
+        )
 
     @staticmethod
     def _new_state(n_classes, settings, binning):
@@ -249,6 +264,7 @@ class CalibrationEvaluator(BaseEstimator):
             True labels in [0, n_classes), one array per volume.
         y_prob : array-like of float of shape (..., n_classes) or list of them
             Probabilities (or logits with ``from_logits=True``); rows sum to 1 within 1e-3.
+            The classes lie on axis ``class_axis`` (last by default).
         mask : array-like of bool of shape (...) or list of them, optional
             Voxels to count (required by a protocol with ``voxels="mask"``).
         spacing : sequence of float or list of sequences of float, optional
@@ -310,8 +326,8 @@ class CalibrationEvaluator(BaseEstimator):
         return self
 
     def _add_volume(self, y_true, y_prob, mask, spacing, settings):
-        protocol = settings.protocol
-        y_true, y_prob = kernel.check_shapes(y_true, y_prob)
+        protocol, class_axis = settings.protocol, settings.class_axis
+        y_true, y_prob = kernel.check_shapes(y_true, y_prob, class_axis=class_axis)
         keep = protocol.select(y_true, mask)
         band = None
         if "boundary_ece" in settings.names:
@@ -326,9 +342,7 @@ class CalibrationEvaluator(BaseEstimator):
                     UserWarning,
                     3,
                 )
-        if keep is not None:
-            y_true, y_prob = y_true[keep], y_prob[keep]
-        n_classes = y_prob.shape[-1]
+        n_classes = y_prob.shape[class_axis]
         if not hasattr(self, "n_classes_"):
             self.n_classes_, self.protocol_, self.n_samples_ = n_classes, protocol, 0
             self._state = self._new_state(n_classes, settings, settings.binning)
@@ -340,12 +354,12 @@ class CalibrationEvaluator(BaseEstimator):
                 f"`y_prob` must have {self.n_classes_} classes like the earlier volumes; "
                 f"got {n_classes}."
             )
-        if y_true.size == 0:
+        if (y_true.size if keep is None else np.count_nonzero(keep)) == 0:
             warnings.warn(
                 "a volume has no voxel under the protocol; it is skipped.", UserWarning, 2
             )
             return
-        labels, samples = kernel.as_samples(y_true, y_prob)
+        labels, samples = kernel.as_samples(y_true, y_prob, class_axis=class_axis, keep=keep)
         if self._keeps_volumes(protocol):
             exact = self._accumulate(labels, samples, band, settings, "exact")
             values, _, class_values = self._scores_of(exact, settings)
@@ -360,9 +374,12 @@ class CalibrationEvaluator(BaseEstimator):
     def _accumulate(self, labels, samples, band, settings, binning):
         state = self._new_state(samples.shape[1], settings, binning)
         start = 0
-        for chunk in kernel.iter_chunks(labels, samples, from_logits=self.from_logits):
-            stop = start + chunk[0].shape[0]
-            state.update(*chunk, band=None if band is None else band[start:stop])
+        for chunk_labels, chunk_probs, reread in kernel.iter_chunks(
+            labels, samples, from_logits=self.from_logits
+        ):
+            stop = start + chunk_labels.shape[0]
+            chunk_band = None if band is None else band[start:stop]
+            state.update(chunk_labels, chunk_probs, band=chunk_band, reread=reread)
             start = stop
         return state
 
@@ -474,7 +491,7 @@ class CalibrationEvaluator(BaseEstimator):
         """
         check_is_fitted(self, "scores_")
         check_is_fitted(other, "scores_")
-        if type(other) is not type(self) or repr(other.get_params()) != repr(self.get_params()):
+        if type(other) is not type(self) or _layout_free(other) != _layout_free(self):
             raise ValueError(
                 f"`other` must be a fitted {type(self).__name__} with the same parameters; "
                 f"got {other!r}."
@@ -495,6 +512,13 @@ class CalibrationEvaluator(BaseEstimator):
 
     def __add__(self, other):
         return self.merge(other)
+
+
+def _layout_free(evaluator):
+    """The parameters that shape the state (all but ``class_axis``), for :meth:`merge`."""
+    params = evaluator.get_params()
+    params.pop("class_axis", None)
+    return repr(params)
 
 
 class _OneMetricEvaluator(CalibrationEvaluator):
@@ -519,6 +543,8 @@ class ECEEvaluator(_OneMetricEvaluator):
         Also keep one value per volume.
     from_logits : bool, default=False
         ``y_prob`` holds logits.
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
 
     Attributes
     ----------
@@ -552,11 +578,14 @@ class ECEEvaluator(_OneMetricEvaluator):
 
     _metric = "ece"
 
-    def __init__(self, *, n_bins=15, protocol="speccal", per_volume=False, from_logits=False):
+    def __init__(
+        self, *, n_bins=15, protocol="speccal", per_volume=False, from_logits=False, class_axis=-1
+    ):
         self.n_bins = n_bins
         self.protocol = protocol
         self.per_volume = per_volume
         self.from_logits = from_logits
+        self.class_axis = class_axis
 
 
 class MCEEvaluator(ECEEvaluator):
@@ -568,6 +597,8 @@ class MCEEvaluator(ECEEvaluator):
     protocol : str or EvaluationProtocol, default="speccal"
     per_volume : bool, default=False
     from_logits : bool, default=False
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
 
     Attributes
     ----------
@@ -604,6 +635,8 @@ class SCEEvaluator(ECEEvaluator):
     protocol : str or EvaluationProtocol, default="speccal"
     per_volume : bool, default=False
     from_logits : bool, default=False
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
 
     Attributes
     ----------
@@ -646,6 +679,8 @@ class ACEEvaluator(_OneMetricEvaluator):
     n_fine_bins : int, default=16384
     per_volume : bool, default=False
     from_logits : bool, default=False
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
 
     Attributes
     ----------
@@ -686,6 +721,7 @@ class ACEEvaluator(_OneMetricEvaluator):
         n_fine_bins=N_FINE_BINS,
         per_volume=False,
         from_logits=False,
+        class_axis=-1,
     ):
         self.n_bins = n_bins
         self.protocol = protocol
@@ -693,6 +729,7 @@ class ACEEvaluator(_OneMetricEvaluator):
         self.n_fine_bins = n_fine_bins
         self.per_volume = per_volume
         self.from_logits = from_logits
+        self.class_axis = class_axis
 
 
 class TACEEvaluator(_OneMetricEvaluator):
@@ -709,6 +746,8 @@ class TACEEvaluator(_OneMetricEvaluator):
     n_fine_bins : int, default=16384
     per_volume : bool, default=False
     from_logits : bool, default=False
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
 
     Attributes
     ----------
@@ -748,6 +787,7 @@ class TACEEvaluator(_OneMetricEvaluator):
         n_fine_bins=N_FINE_BINS,
         per_volume=False,
         from_logits=False,
+        class_axis=-1,
     ):
         self.n_bins = n_bins
         self.threshold = threshold
@@ -756,3 +796,4 @@ class TACEEvaluator(_OneMetricEvaluator):
         self.n_fine_bins = n_fine_bins
         self.per_volume = per_volume
         self.from_logits = from_logits
+        self.class_axis = class_axis

@@ -8,6 +8,8 @@ so a whole test set streams through in constant memory and two states merge by a
 import numpy as np
 from scipy import special
 
+from speccal.metrics._rows import as_rows, check_class_axis, without_axis
+
 #: Rows of ``y_prob`` must sum to 1 within this absolute tolerance.
 ROW_SUM_ATOL = 1e-3
 #: Rows processed per chunk (keeps the temporaries in cache).
@@ -41,23 +43,37 @@ def check_bin_rule(bin_rule):
     return bin_rule
 
 
-def as_samples(y_true, y_prob):
+def as_samples(y_true, y_prob, *, class_axis=-1, keep=None):
     """Flatten ``y_true (...)`` and ``y_prob (..., n_classes)`` to samples, checking labels.
 
     Probabilities are checked chunk by chunk later (:func:`check_chunk`), so that the array is
     read only once.
 
+    Parameters
+    ----------
+    y_true, y_prob : array-like
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes (0 for ``(C, D, H, W)``, 1 for
+        ``(B, C, D, H, W)``).
+    keep : ndarray of bool of the shape of ``y_true``, optional
+        Voxels to keep (an evaluation protocol's selection).
+
     Returns
     -------
     labels : ndarray of shape (n_samples,)
-    probs : ndarray of shape (n_samples, n_classes), a view when possible, float32 or float64.
+    probs : ndarray of shape (n_samples, n_classes) or ClassAxisRows
+        A view when possible (class axis last), float32 or float64; lazy rows read chunk by
+        chunk otherwise (:mod:`speccal.metrics._rows`).
     """
-    y_true, y_prob = check_shapes(y_true, y_prob)
+    y_true, y_prob = check_shapes(y_true, y_prob, class_axis=class_axis)
+    if keep is not None:
+        y_true = y_true[keep]
     if y_true.size == 0:
         raise ValueError(f"`y_true` must hold at least one sample; got shape {y_true.shape!r}.")
     if y_true.dtype.kind not in "iub":
         raise ValueError(f"`y_true` must hold integer labels; got dtype {y_true.dtype!s}.")
-    n_classes = y_prob.shape[-1]
+    probs = as_rows(y_prob, class_axis, keep)
+    n_classes = probs.shape[1]
     labels = y_true.reshape(-1)
     low, high = labels.min(), labels.max()
     if low < 0 or high >= n_classes:
@@ -65,22 +81,29 @@ def as_samples(y_true, y_prob):
         raise ValueError(
             f"`y_true` must hold labels in [0, n_classes) = [0, {n_classes}); got {int(bad)!r}."
         )
-    return labels, y_prob.reshape(-1, n_classes)
+    return labels, probs
 
 
-def check_shapes(y_true, y_prob):
-    """Return both as arrays after checking `y_true.shape == y_prob.shape[:-1]`."""
+def check_shapes(y_true, y_prob, *, class_axis=-1):
+    """Return both as arrays after checking ``y_true.shape`` is ``y_prob.shape`` without its
+    class axis (``y_prob.shape[:-1]`` by default)."""
     y_true = np.asarray(y_true)
     y_prob = np.asarray(y_prob)
-    if y_prob.ndim < 1 or y_prob.shape[-1] < 1:
+    if y_prob.ndim < 1:
         raise ValueError(
             f"`y_prob` must have shape (..., n_classes) with n_classes >= 1; got {y_prob.shape!r}."
         )
-    if y_true.shape != y_prob.shape[:-1]:
+    axis = check_class_axis(class_axis, y_prob.ndim)
+    if y_prob.shape[axis] < 1:
         raise ValueError(
-            f"`y_true` must have shape y_prob.shape[:-1] = {y_prob.shape[:-1]!r}; "
-            f"got {y_true.shape!r}."
+            f"`y_prob` must have shape (..., n_classes) with n_classes >= 1; got {y_prob.shape!r}."
         )
+    expected = without_axis(y_prob.shape, axis)
+    if y_true.shape != expected:
+        where = (
+            "y_prob.shape[:-1]" if axis == y_prob.ndim - 1 else f"y_prob.shape without axis {axis}"
+        )
+        raise ValueError(f"`y_true` must have shape {where} = {expected!r}; got {y_true.shape!r}.")
     if y_prob.dtype.kind != "f":
         raise ValueError(f"`y_prob` must be a floating-point array; got dtype {y_prob.dtype!s}.")
     return y_true, y_prob
@@ -121,14 +144,38 @@ def _check_finite(values):
 
 
 def iter_chunks(labels, probs, *, from_logits=False, chunk_rows=None):
-    """Yield validated ``(labels, probs)`` chunks of at most ``chunk_rows`` rows.
+    """Yield validated ``(labels, probs, reread)`` chunks of at most ``chunk_rows`` rows.
 
-    ``chunk_rows`` defaults to the module's :data:`CHUNK_ROWS`, read at call time.
+    ``chunk_rows`` defaults to the module's :data:`CHUNK_ROWS`, read at call time. ``reread``
+    is None when ``probs`` is an array (the chunk is a view of it and may be kept); for lazy
+    rows (:class:`~speccal.metrics._rows.ClassAxisRows`) it is a :class:`Reread`, to keep
+    instead of the chunk, a transposed copy.
     """
     chunk_rows = chunk_rows or CHUNK_ROWS
+    lazy = not isinstance(probs, np.ndarray)
     for start in range(0, labels.shape[0], chunk_rows):
         stop = start + chunk_rows
-        yield labels[start:stop], check_chunk(probs[start:stop], from_logits=from_logits)
+        chunk = check_chunk(probs[start:stop], from_logits=from_logits)
+        reread = Reread(labels[start:stop], probs, start, stop, from_logits) if lazy else None
+        yield labels[start:stop], chunk, reread
+
+
+class Reread:
+    """A chunk of lazy rows read again when iterated, as ``labels, probs`` (no copy kept).
+
+    The exact equal-mass bins read the kept chunks a second time; keeping this instead of a
+    transposed chunk keeps channel-first input from being copied whole.
+    """
+
+    def __init__(self, labels, rows, start, stop, from_logits):
+        self.labels, self.rows, self.start, self.stop = labels, rows, start, stop
+        self.from_logits = from_logits
+
+    def __iter__(self):
+        probs = self.rows[self.start : self.stop]
+        if self.from_logits:
+            probs = special.softmax(probs, axis=-1)
+        return iter((self.labels, probs))
 
 
 def _monai_edges(n_bins):

@@ -80,8 +80,9 @@ class CalibrationAccumulator:
         self.adaptive = {t: np.zeros((3, n_classes, n_fine_bins + 1)) for t in adaptive}
         self.chunks = []  # (labels, probs) chunks kept by the exact mode
 
-    def update(self, labels, probs, band=None):
-        """Add one validated chunk of samples (``band``: bool per row, for ``boundary``)."""
+    def update(self, labels, probs, band=None, reread=None):
+        """Add one validated chunk of samples (``band``: bool per row, for ``boundary``;
+        ``reread``: kept instead of the chunk by the exact mode, see ``kernel.iter_chunks``)."""
         conf = hit = None
         if self.top is not None:
             conf, hit = kernel.top_label(labels, probs)
@@ -106,7 +107,7 @@ class CalibrationAccumulator:
         for threshold, state in self.adaptive.items():
             kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold, out=state)
         if self.adaptive and self.adaptive_binning == "exact":
-            self.chunks.append((labels, probs))
+            self.chunks.append((labels, probs) if reread is None else reread)
 
     def __iadd__(self, other):
         for name in ("top", "boundary", "classwise", "scores"):
@@ -190,13 +191,15 @@ class CalibrationAccumulator:
         return self.bin_rule == "left-extra"
 
 
-def accumulate(y_true, y_prob, *, n_bins=15, from_logits=False, **parts):
+def accumulate(y_true, y_prob, *, n_bins=15, from_logits=False, class_axis=-1, **parts):
     """Validate and accumulate samples into a new :class:`CalibrationAccumulator`."""
     n_bins = kernel.check_n_bins(n_bins)
-    labels, probs = kernel.as_samples(y_true, y_prob)
+    labels, probs = kernel.as_samples(y_true, y_prob, class_axis=class_axis)
     state = CalibrationAccumulator(probs.shape[1], n_bins, **parts)
-    for chunk_labels, chunk_probs in kernel.iter_chunks(labels, probs, from_logits=from_logits):
-        state.update(chunk_labels, chunk_probs)
+    for chunk_labels, chunk_probs, reread in kernel.iter_chunks(
+        labels, probs, from_logits=from_logits
+    ):
+        state.update(chunk_labels, chunk_probs, reread=reread)
     return state
 
 
@@ -208,7 +211,15 @@ _SHAPES = """y_true : array-like of int of shape (...)
 _RAISES = """ValueError
         If the shapes do not match, the input is empty, a value is NaN or infinite, a label
         lies outside [0, n_classes), a probability outside [0, 1], a row does not sum to 1
-        within 1e-3, or a parameter is out of range; the message names the argument."""
+        within 1e-3, or a parameter is out of range; the message names the argument.
+    TypeError
+        If ``class_axis`` is not an int."""
+
+_CLASS_AXIS = """class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes, e.g. 0 for ``(n_classes, D, H, W)`` or 1 for
+        ``(B, n_classes, D, H, W)`` (PyTorch, MONAI); ``y_true`` has the shape of ``y_prob``
+        without it. Read chunk by chunk, without a transposed copy of the whole array; the
+        value is the channels-last one, bit for bit."""
 
 
 _AVERAGE = """average : {"macro", None}, default="macro"
@@ -220,7 +231,8 @@ _AVERAGE = """average : {"macro", None}, default="macro"
 
 
 def _doc(func):
-    for key, text in (("{shapes}", _SHAPES), ("{raises}", _RAISES), ("{average}", _AVERAGE)):
+    texts = {"{shapes}": _SHAPES, "{raises}": _RAISES, "{average}": _AVERAGE}
+    for key, text in {**texts, "{class_axis}": _CLASS_AXIS}.items():
         func.__doc__ = func.__doc__.replace(key, text)
     return func
 
@@ -240,7 +252,7 @@ def _averaged(errors, state, include_background, average):
 
 
 @_doc
-def expected_calibration_error(y_true, y_prob, *, n_bins=15):
+def expected_calibration_error(y_true, y_prob, *, n_bins=15, class_axis=-1):
     """Expected calibration error (top-label, equal-width bins).
 
     Parameters
@@ -248,6 +260,7 @@ def expected_calibration_error(y_true, y_prob, *, n_bins=15):
     {shapes}
     n_bins : int, default=15
         Number M of equal-width bins on [0, 1]; bin b = [b/M, (b+1)/M), 1.0 in the last bin.
+    {class_axis}
 
     Returns
     -------
@@ -277,11 +290,11 @@ def expected_calibration_error(y_true, y_prob, *, n_bins=15):
     >>> round(expected_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
     0.3
     """
-    return accumulate(y_true, y_prob, n_bins=n_bins, top=True).ece()
+    return accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, top=True).ece()
 
 
 @_doc
-def maximum_calibration_error(y_true, y_prob, *, n_bins=15):
+def maximum_calibration_error(y_true, y_prob, *, n_bins=15, class_axis=-1):
     """Maximum calibration error: the largest gap over non-empty equal-width bins.
 
     Parameters
@@ -289,6 +302,7 @@ def maximum_calibration_error(y_true, y_prob, *, n_bins=15):
     {shapes}
     n_bins : int, default=15
         Number of equal-width bins.
+    {class_axis}
 
     Returns
     -------
@@ -311,11 +325,11 @@ def maximum_calibration_error(y_true, y_prob, *, n_bins=15):
     >>> round(maximum_calibration_error(np.array([0, 1, 0]), y_prob), 6)
     0.4
     """
-    return accumulate(y_true, y_prob, n_bins=n_bins, top=True).mce()
+    return accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, top=True).mce()
 
 
 @_doc
-def rms_calibration_error(y_true, y_prob, *, n_bins=15):
+def rms_calibration_error(y_true, y_prob, *, n_bins=15, class_axis=-1):
     """Root-mean-square calibration error (top-label, equal-width bins).
 
     Parameters
@@ -323,6 +337,7 @@ def rms_calibration_error(y_true, y_prob, *, n_bins=15):
     {shapes}
     n_bins : int, default=15
         Number of equal-width bins.
+    {class_axis}
 
     Returns
     -------
@@ -344,11 +359,11 @@ def rms_calibration_error(y_true, y_prob, *, n_bins=15):
     >>> round(rms_calibration_error(np.array([0, 1]), np.array([[0.8, 0.2], [0.8, 0.2]])), 6)
     0.3
     """
-    return accumulate(y_true, y_prob, n_bins=n_bins, top=True).rmsce()
+    return accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, top=True).rmsce()
 
 
 @_doc
-def classwise_calibration_error(y_true, y_prob, *, n_bins=15, average=None):
+def classwise_calibration_error(y_true, y_prob, *, n_bins=15, average=None, class_axis=-1):
     """Class-wise (one-vs-rest) expected calibration error, one value per class.
 
     Parameters
@@ -358,6 +373,7 @@ def classwise_calibration_error(y_true, y_prob, *, n_bins=15, average=None):
         Number of equal-width bins on each class's probabilities.
     average : {None, "macro"}, default=None
         None: one value per class; ``"macro"``: their mean over all classes (the SCE).
+    {class_axis}
 
     Returns
     -------
@@ -382,13 +398,13 @@ def classwise_calibration_error(y_true, y_prob, *, n_bins=15, average=None):
     array([0.3, 0.3])
     """
     check_average(average)
-    state = accumulate(y_true, y_prob, n_bins=n_bins, classwise=True)
+    state = accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, classwise=True)
     return _averaged(state.classwise_ece(), state, True, average)
 
 
 @_doc
 def static_calibration_error(
-    y_true, y_prob, *, n_bins=15, include_background=True, average="macro"
+    y_true, y_prob, *, n_bins=15, include_background=True, average="macro", class_axis=-1
 ):
     """Static calibration error (class-wise, equal-width bins; Nixon et al. 2019).
 
@@ -400,6 +416,7 @@ def static_calibration_error(
     include_background : bool, default=True
         Average over all classes, or over classes 1..K-1 only.
     {average}
+    {class_axis}
 
     Returns
     -------
@@ -428,7 +445,7 @@ def static_calibration_error(
     0.3
     """
     check_average(average)
-    state = accumulate(y_true, y_prob, n_bins=n_bins, classwise=True)
+    state = accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, classwise=True)
     check_classes(state, include_background)
     return _averaged(state.classwise_ece(), state, include_background, average)
 
@@ -445,7 +462,7 @@ def check_classes(state, include_background):
 
 @_doc
 def adaptive_calibration_error(
-    y_true, y_prob, *, n_bins=15, include_background=True, average="macro"
+    y_true, y_prob, *, n_bins=15, include_background=True, average="macro", class_axis=-1
 ):
     """Adaptive calibration error (class-wise, equal-mass bins over each class's values).
 
@@ -457,6 +474,7 @@ def adaptive_calibration_error(
     include_background : bool, default=True
         Average over all classes, or over classes 1..K-1 only.
     {average}
+    {class_axis}
 
     Returns
     -------
@@ -483,14 +501,21 @@ def adaptive_calibration_error(
     0.3
     """
     check_average(average)
-    state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(KEEP_ALL,))
+    state = accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, adaptive=(KEEP_ALL,))
     check_classes(state, include_background)
     return _averaged(state.adaptive_errors(KEEP_ALL)[0], state, include_background, average)
 
 
 @_doc
 def thresholded_adaptive_calibration_error(
-    y_true, y_prob, *, n_bins=15, threshold=1e-3, include_background=True, average="macro"
+    y_true,
+    y_prob,
+    *,
+    n_bins=15,
+    threshold=1e-3,
+    include_background=True,
+    average="macro",
+    class_axis=-1,
 ):
     """Thresholded adaptive calibration error (Nixon et al. 2019).
 
@@ -504,6 +529,7 @@ def thresholded_adaptive_calibration_error(
     include_background : bool, default=True
         Average over all classes, or over classes 1..K-1 only.
     {average}
+    {class_axis}
 
     Returns
     -------
@@ -533,18 +559,19 @@ def thresholded_adaptive_calibration_error(
     """
     threshold = kernel.check_threshold(threshold)
     check_average(average)
-    state = accumulate(y_true, y_prob, n_bins=n_bins, adaptive=(threshold,))
+    state = accumulate(y_true, y_prob, class_axis=class_axis, n_bins=n_bins, adaptive=(threshold,))
     check_classes(state, include_background)
     return _averaged(state.adaptive_errors(threshold)[0], state, include_background, average)
 
 
 @_doc
-def brier_score(y_true, y_prob):
+def brier_score(y_true, y_prob, *, class_axis=-1):
     """Multi-class Brier score: squared error to the one-hot label, summed over classes.
 
     Parameters
     ----------
     {shapes}
+    {class_axis}
 
     Returns
     -------
@@ -566,11 +593,11 @@ def brier_score(y_true, y_prob):
     >>> round(brier_score(np.array([0]), np.array([[0.5, 0.5]])), 6)
     0.5
     """
-    return accumulate(y_true, y_prob, scores=True).brier()
+    return accumulate(y_true, y_prob, class_axis=class_axis, scores=True).brier()
 
 
 @_doc
-def negative_log_likelihood(y_true, y_prob, *, eps=1e-12):
+def negative_log_likelihood(y_true, y_prob, *, eps=1e-12, class_axis=-1):
     """Mean negative log-likelihood of the true labels.
 
     Parameters
@@ -579,6 +606,7 @@ def negative_log_likelihood(y_true, y_prob, *, eps=1e-12):
     eps : float, default=1e-12
         Probabilities of the true class are clipped below at ``eps`` (so a 0 gives
         ``-log(eps)``, not infinity).
+    {class_axis}
 
     Returns
     -------
@@ -601,4 +629,4 @@ def negative_log_likelihood(y_true, y_prob, *, eps=1e-12):
     """
     if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 < eps < 1:
         raise ValueError(f"`eps` must be a number in (0, 1); got {eps!r}.")
-    return accumulate(y_true, y_prob, scores=True, eps=float(eps)).nll()
+    return accumulate(y_true, y_prob, class_axis=class_axis, scores=True, eps=float(eps)).nll()

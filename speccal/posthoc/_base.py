@@ -1,9 +1,10 @@
 """Input handling shared by every post-hoc calibrator.
 
 Calibrators take scores of shape ``(n_samples, n_classes)`` or volumes ``(..., n_classes)``
-with integer labels of shape ``(...)``. Everything here works on a flattened *view* of the
-scores and touches the full array only through reductions and fixed-size chunks, so fitting
-on 10⁸ voxels never allocates a 10⁸-sized float64 copy.
+with integer labels of shape ``(...)``, or channel-first volumes (``class_axis``). Everything
+here works on a flattened *view* of the scores (rows read chunk by chunk for channel-first
+input, :mod:`speccal.metrics._rows`) and touches the full array only through reductions and
+fixed-size chunks, so fitting on 10⁸ voxels never allocates a 10⁸-sized float64 copy.
 """
 
 import warnings
@@ -17,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from speccal.metrics._binning import ROW_SUM_ATOL
+from speccal.metrics._rows import as_rows, check_class_axis, without_axis
 
 #: Rows processed at once when a computation has to visit every voxel.
 CHUNK_ROWS = 1 << 18
@@ -46,13 +48,13 @@ def _count_nonfinite(scores_2d):
     return sum(int(np.count_nonzero(~np.isfinite(scores_2d[s]))) for s in _chunks(len(scores_2d)))
 
 
-def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator"):
+def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator", class_axis=-1):
     """Validate logits or probabilities and return them as a 2-D view.
 
     Parameters
     ----------
     scores : array-like of shape (..., n_classes)
-        Logits or probabilities, class axis last.
+        Logits or probabilities, class axis last (or at ``class_axis``).
     name : str
         Argument name used in error messages.
     input : {"logits", "probabilities"}
@@ -61,14 +63,16 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator")
         Expected size of the class axis (``None`` at fit time).
     owner : str, default="the calibrator"
         Estimator name used in the class-count error.
+    class_axis : int, default=-1
+        Axis holding the classes.
 
     Returns
     -------
-    scores_2d : ndarray of shape (n_samples, n_classes)
+    scores_2d : ndarray of shape (n_samples, n_classes) or ClassAxisRows
         A float32 or float64 view (a copy only when the input is not float32/float64 or
-        not contiguous).
+        not contiguous); lazy rows read chunk by chunk when the class axis is not last.
     shape : tuple of int
-        The original shape, so results can be reshaped back.
+        The original shape, so results can be laid out back.
 
     Raises
     ------
@@ -103,16 +107,19 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator")
             f"class axis last; got shape {scores.shape!r}. Reshape your data, e.g. with "
             "np.stack([-x, x], axis=-1) for a binary score."
         )
-    if n_classes is None and scores.shape[-1] < 2:
+    axis = check_class_axis(class_axis, scores.ndim, name)
+    where = "its last axis" if axis == scores.ndim - 1 else f"its axis {axis} (`class_axis`)"
+    found = scores.shape[axis]
+    if n_classes is None and found < 2:
         raise ValueError(
-            f"`{name}` must have at least 2 classes on its last axis; got "
-            f"{scores.shape[-1]} feature(s) (shape={scores.shape!r}) while a minimum of 2 is "
+            f"`{name}` must have at least 2 classes on {where}; got "
+            f"{found} feature(s) (shape={scores.shape!r}) while a minimum of 2 is "
             "required."
         )
-    if n_classes is not None and scores.shape[-1] != n_classes:
+    if n_classes is not None and found != n_classes:
         raise ValueError(
-            f"`{name}` must have {n_classes} classes on its last axis, as seen in fit; got "
-            f"shape {scores.shape!r}: X has {scores.shape[-1]} features, but {owner} is "
+            f"`{name}` must have {n_classes} classes on {where}, as seen in fit; got "
+            f"shape {scores.shape!r}: X has {found} features, but {owner} is "
             f"expecting {n_classes} features as input."
         )
     if scores.dtype.kind != "f":
@@ -120,22 +127,24 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator")
     elif scores.dtype.itemsize < 4:
         scores = scores.astype(np.float32)
     shape = scores.shape
-    scores_2d = scores.reshape(-1, shape[-1])
+    scores_2d = as_rows(scores, axis)
     if scores_2d.shape[0] == 0:
         raise ValueError(f"`{name}` must contain at least one sample; got shape {shape!r}.")
-    # One pairwise float64 reduction detects NaN/inf without a boolean temporary.
-    if not np.isfinite(scores_2d.sum(dtype=np.float64)):
+    # One pairwise float64 reduction (of the array, in any layout) detects NaN/inf without a
+    # boolean temporary.
+    if not np.isfinite(scores.sum(dtype=np.float64)):
         raise ValueError(
             f"`{name}` must be finite (no NaN or inf); got {_count_nonfinite(scores_2d)} "
             "non-finite values."
         )
     if input == "probabilities":
-        _check_probabilities(scores_2d, name)
+        _check_probabilities(scores_2d, name, values=scores)
     return scores_2d, shape
 
 
-def _check_probabilities(prob_2d, name, atol=ROW_SUM_ATOL):
-    low, high = float(prob_2d.min()), float(prob_2d.max())
+def _check_probabilities(prob_2d, name, atol=ROW_SUM_ATOL, values=None):
+    values = prob_2d if values is None else values
+    low, high = float(values.min()), float(values.max())
     if low < 0.0 or high > 1.0:
         raise ValueError(
             f"`{name}` must hold probabilities in [0, 1] with input='probabilities'; got values "
@@ -307,6 +316,9 @@ class BaseCalibrator(BaseEstimator):
     _requires_all_classes = True
 
     def _check_params(self):
+        class_axis = getattr(self, "class_axis", -1)
+        if isinstance(class_axis, bool) or not isinstance(class_axis, Integral):
+            raise TypeError(f"`class_axis` must be an int; got {class_axis!r}.")
         if self.input not in _INPUTS:
             raise ValueError(f"`input` must be one of {_INPUTS}; got {self.input!r}.")
         if self.max_samples is not None:
@@ -319,9 +331,10 @@ class BaseCalibrator(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_classes) or (..., n_classes)
             Logits (``input="logits"``) or probabilities (``input="probabilities"``) of a
-            validation set; volumes are flattened over every axis but the last.
+            validation set; volumes are flattened over every axis but the class axis (the
+            last one, or ``class_axis``).
         y : array-like of shape (n_samples,) or (...)
-            Integer labels in ``[0, n_classes)``.
+            Integer labels in ``[0, n_classes)``: the shape of ``X`` without its class axis.
 
         Returns
         -------
@@ -335,9 +348,11 @@ class BaseCalibrator(BaseEstimator):
             for calibrators with per-class parameters, a class absent from ``y``.
         """
         self._check_params()
-        scores_2d, shape = check_scores(X, name="X", input=self.input)
-        n_classes = shape[-1]
-        y_1d = check_labels(y, shape, n_classes)
+        class_axis = getattr(self, "class_axis", -1)
+        scores_2d, shape = check_scores(X, name="X", input=self.input, class_axis=class_axis)
+        n_classes = scores_2d.shape[1]
+        spatial = without_axis(shape, class_axis % len(shape))
+        y_1d = check_labels(y, (*spatial, n_classes), n_classes)
         if self._requires_all_classes:
             absent = np.flatnonzero(class_counts(y_1d, n_classes) == 0)
             if absent.size:
@@ -362,13 +377,15 @@ class BaseCalibrator(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_classes) or (..., n_classes)
-            Scores of the same kind (``input``) and class count as in ``fit``.
+            Scores of the same kind (``input``) and class count as in ``fit``, the classes
+            on axis ``class_axis``.
 
         Returns
         -------
         proba : ndarray of the shape of ``X``
-            Calibrated probabilities summing to 1 over the last axis; float32 for float32
-            input, float64 otherwise. Computed in chunks of rows.
+            Calibrated probabilities summing to 1 over the class axis; float32 for float32
+            input, float64 otherwise. Computed in chunks of rows (channel-first input is
+            read and written one transposed chunk at a time).
 
         Raises
         ------
@@ -382,13 +399,20 @@ class BaseCalibrator(BaseEstimator):
     def _map_chunks(self, X, func):
         """Validate ``X`` and apply ``func`` to float64 chunks of rows, keeping shape/dtype."""
         check_is_fitted(self)
+        class_axis = getattr(self, "class_axis", -1)
         scores_2d, shape = check_scores(
-            X, name="X", input=self.input, n_classes=self.n_classes_, owner=type(self).__name__
+            X,
+            name="X",
+            input=self.input,
+            n_classes=self.n_classes_,
+            owner=type(self).__name__,
+            class_axis=class_axis,
         )
-        out = np.empty(scores_2d.shape, dtype=scores_2d.dtype)
+        out = np.empty(shape, dtype=scores_2d.dtype)
+        out_2d = as_rows(out, class_axis)  # a view of `out`, or lazy rows writing into it
         for s in _chunks(len(scores_2d)):
-            out[s] = func(np.asarray(scores_2d[s], dtype=np.float64))
-        return out.reshape(shape)
+            out_2d[s] = func(np.asarray(scores_2d[s], dtype=np.float64))
+        return out
 
     def predict(self, X):
         """Most probable class after calibration.
@@ -401,7 +425,7 @@ class BaseCalibrator(BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,) or (...)
-            Integer labels.
+            Integer labels: the shape of ``X`` without its class axis.
 
         Raises
         ------
@@ -411,4 +435,6 @@ class BaseCalibrator(BaseEstimator):
             As ``predict_proba``.
         """
         check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
+        return self.classes_[
+            np.argmax(self.predict_proba(X), axis=getattr(self, "class_axis", -1))
+        ]

@@ -67,6 +67,11 @@ class PlattScaling(BaseCalibrator):
         uses every voxel.
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample.
+    class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.
 
     Attributes
     ----------
@@ -117,10 +122,11 @@ class PlattScaling(BaseCalibrator):
     np.float64(1.0)
     """
 
-    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None):
+    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None, class_axis=-1):
         self.input = input
         self.max_samples = max_samples
         self.random_state = random_state
+        self.class_axis = class_axis
 
     def _fit(self, scores, y):
         binary_logits = one_vs_rest_logits(scores, self.input)
@@ -149,6 +155,11 @@ class HistogramBinning(BaseCalibrator):
         chunk, in constant memory.
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample.
+    class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.
 
     Attributes
     ----------
@@ -202,11 +213,14 @@ class HistogramBinning(BaseCalibrator):
     (2, 10)
     """
 
-    def __init__(self, *, n_bins=15, input="logits", max_samples=None, random_state=None):
+    def __init__(
+        self, *, n_bins=15, input="logits", max_samples=None, random_state=None, class_axis=-1
+    ):
         self.n_bins = n_bins
         self.input = input
         self.max_samples = max_samples
         self.random_state = random_state
+        self.class_axis = class_axis
 
     def _check_params(self):
         super()._check_params()
@@ -244,6 +258,11 @@ class IsotonicCalibration(BaseCalibrator):
         uses every voxel.
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample.
+    class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.
 
     Attributes
     ----------
@@ -291,10 +310,11 @@ class IsotonicCalibration(BaseCalibrator):
     3
     """
 
-    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None):
+    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None, class_axis=-1):
         self.input = input
         self.max_samples = max_samples
         self.random_state = random_state
+        self.class_axis = class_axis
 
     def _fit(self, scores, y):
         prob = to_probabilities(scores, self.input)

@@ -41,6 +41,11 @@ class TemperatureScaling(BaseCalibrator):
         :func:`speccal.posthoc._base.stratified_subsample`); ``None`` uses every voxel.
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample.
+    class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.
 
     Attributes
     ----------
@@ -98,12 +103,19 @@ class TemperatureScaling(BaseCalibrator):
     _requires_all_classes = False
 
     def __init__(
-        self, *, input="logits", bounds=(0.05, 20.0), max_samples=1_000_000, random_state=None
+        self,
+        *,
+        input="logits",
+        bounds=(0.05, 20.0),
+        max_samples=1_000_000,
+        random_state=None,
+        class_axis=-1,
     ):
         self.input = input
         self.bounds = bounds
         self.max_samples = max_samples
         self.random_state = random_state
+        self.class_axis = class_axis
 
     def _check_params(self):
         super()._check_params()
@@ -263,6 +275,11 @@ class VectorScaling(_AffineLogitScaling):
         uses every voxel.
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample.
+    class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.
 
     Attributes
     ----------
@@ -315,10 +332,11 @@ class VectorScaling(_AffineLogitScaling):
     (500, 3)
     """
 
-    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None):
+    def __init__(self, *, input="logits", max_samples=1_000_000, random_state=None, class_axis=-1):
         self.input = input
         self.max_samples = max_samples
         self.random_state = random_state
+        self.class_axis = class_axis
 
     def _identity(self):
         return np.ones(self.n_classes_)
@@ -389,6 +407,11 @@ class MatrixScaling(_AffineLogitScaling):
         uses every voxel.
     random_state : int, RandomState instance or None, default=None
         Seed of the subsample.
+    class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.
 
     Attributes
     ----------
@@ -443,11 +466,14 @@ class MatrixScaling(_AffineLogitScaling):
     (3, 3)
     """
 
-    def __init__(self, *, input="logits", l2=0.0, max_samples=1_000_000, random_state=None):
+    def __init__(
+        self, *, input="logits", l2=0.0, max_samples=1_000_000, random_state=None, class_axis=-1
+    ):
         self.input = input
         self.l2 = l2
         self.max_samples = max_samples
         self.random_state = random_state
+        self.class_axis = class_axis
 
     def _check_params(self):
         super()._check_params()

@@ -195,6 +195,7 @@ def test_sklearn_conventions():
     evaluator = TACEEvaluator(n_bins=7, threshold=0.01, protocol="mbls")
     assert evaluator.get_params() == {
         "adaptive_binning": "histogram",
+        "class_axis": -1,
         "from_logits": False,
         "n_bins": 7,
         "n_fine_bins": 16384,
