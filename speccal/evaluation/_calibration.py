@@ -375,7 +375,7 @@ class CalibrationEvaluator(BaseEstimator):
         state = self._new_state(samples.shape[1], settings, binning)
         start = 0
         for chunk_labels, chunk_probs, reread in kernel.iter_chunks(
-            labels, samples, from_logits=self.from_logits
+            labels, samples, from_logits=self.from_logits, with_reread=True
         ):
             stop = start + chunk_labels.shape[0]
             chunk_band = None if band is None else band[start:stop]

@@ -143,19 +143,23 @@ def _check_finite(values):
         raise ValueError(f"`y_prob` must contain only finite values; got {float(bad)!r}.")
 
 
-def iter_chunks(labels, probs, *, from_logits=False, chunk_rows=None):
-    """Yield validated ``(labels, probs, reread)`` chunks of at most ``chunk_rows`` rows.
+def iter_chunks(labels, probs, *, from_logits=False, chunk_rows=None, with_reread=False):
+    """Yield validated ``(labels, probs)`` chunks of at most ``chunk_rows`` rows.
 
-    ``chunk_rows`` defaults to the module's :data:`CHUNK_ROWS`, read at call time. ``reread``
-    is None when ``probs`` is an array (the chunk is a view of it and may be kept); for lazy
-    rows (:class:`~speccal.metrics._rows.ClassAxisRows`) it is a :class:`Reread`, to keep
-    instead of the chunk, a transposed copy.
+    ``chunk_rows`` defaults to the module's :data:`CHUNK_ROWS`, read at call time. With
+    ``with_reread``, yield ``(labels, probs, reread)``: ``reread`` is None when ``probs`` is an
+    array (the chunk is a view of it and may be kept); for lazy rows
+    (:class:`~speccal.metrics._rows.ClassAxisRows`) it is a :class:`Reread`, to keep instead of
+    the chunk, a transposed copy.
     """
     chunk_rows = chunk_rows or CHUNK_ROWS
     lazy = not isinstance(probs, np.ndarray)
     for start in range(0, labels.shape[0], chunk_rows):
         stop = start + chunk_rows
         chunk = check_chunk(probs[start:stop], from_logits=from_logits)
+        if not with_reread:
+            yield labels[start:stop], chunk
+            continue
         reread = Reread(labels[start:stop], probs, start, stop, from_logits) if lazy else None
         yield labels[start:stop], chunk, reread
 

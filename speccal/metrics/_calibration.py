@@ -197,7 +197,7 @@ def accumulate(y_true, y_prob, *, n_bins=15, from_logits=False, class_axis=-1, *
     labels, probs = kernel.as_samples(y_true, y_prob, class_axis=class_axis)
     state = CalibrationAccumulator(probs.shape[1], n_bins, **parts)
     for chunk_labels, chunk_probs, reread in kernel.iter_chunks(
-        labels, probs, from_logits=from_logits
+        labels, probs, from_logits=from_logits, with_reread=True
     ):
         state.update(chunk_labels, chunk_probs, reread=reread)
     return state
