@@ -32,11 +32,14 @@ DOCS_REQUIRE = [
     "pydata-sphinx-theme>=0.24",
 ]
 PROMISE_REQUIRE = ["SimpleITK>=2.5"]
+# Reference implementations the tests compare with (importorskip: optional even for them).
+TEST_EXTRA_REQUIRE = ["relplot>=1.0.3", "uncertainty-calibration>=0.1.4"]
 
 EXTRAS_REQUIRE = {
     "gpu": ["tensorflow[and-cuda]>=2.21"],
     "promise": PROMISE_REQUIRE,
     "docs": DOCS_REQUIRE,
+    "test-extra": TEST_EXTRA_REQUIRE,
     # The tests build the docs and read PROMISE12's MetaImage files, so they need both.
     "dev": [
         "pytest>=9.2",
@@ -46,6 +49,7 @@ EXTRAS_REQUIRE = {
         "medpy>=0.5.2",
         *DOCS_REQUIRE,
         *PROMISE_REQUIRE,
+        *TEST_EXTRA_REQUIRE,
     ],
 }
 

@@ -20,12 +20,14 @@ from speccal.metrics._calibration import (
     static_calibration_error,
     thresholded_adaptive_calibration_error,
 )
+from speccal.metrics._debiased import debiased_calibration_error
 from speccal.metrics._segmentation import (
     average_surface_distance,
     dice_score,
     hausdorff_distance_95,
     segmentation_scores,
 )
+from speccal.metrics._smooth import smooth_calibration_error
 
 __all__ = [
     "DistanceCalibration",
@@ -35,6 +37,7 @@ __all__ = [
     "brier_score",
     "calibration_by_distance",
     "classwise_calibration_error",
+    "debiased_calibration_error",
     "dice_score",
     "expected_calibration_error",
     "hausdorff_distance_95",
@@ -42,6 +45,7 @@ __all__ = [
     "negative_log_likelihood",
     "rms_calibration_error",
     "segmentation_scores",
+    "smooth_calibration_error",
     "static_calibration_error",
     "thresholded_adaptive_calibration_error",
 ]
