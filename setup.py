@@ -23,6 +23,9 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.11",
     "tqdm>=4.70",
     "joblib>=1.6",
+    # speccal's one engine past one machine (DESIGN §5): `speccal study` runs its trials as
+    # Dask tasks on a LocalCluster by default, so it is a core dependency, not an extra.
+    "dask[distributed]>=2026.8",
 ]
 
 DOCS_REQUIRE = [

@@ -62,6 +62,7 @@ def config_from_args(args):
         seed=args.seed,
         strategy=args.strategy,
         augment=args.augment,
+        train_cases=args.train_cases,
     )
 
 
@@ -133,6 +134,13 @@ def register(subparsers):
     )
     parser.add_argument(
         "--seed", metavar="S", type=int, default=0, help="random seed (default: 0)"
+    )
+    parser.add_argument(
+        "--train-cases",
+        metavar="N",
+        type=int,
+        default=None,
+        help="train on the first N training cases of the split only (default: all)",
     )
     parser.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create")
     group = parser.add_argument_group("loss options")

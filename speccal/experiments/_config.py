@@ -55,6 +55,10 @@ class RunConfig:
         ``"mirrored"`` trains under ``tf.distribute.MirroredStrategy`` over the visible devices.
     split : tuple of int, default=(4, 1, 1)
         Train:validation:test ratio of the labelled cases (paper: 4:1:1).
+    train_cases : int, optional
+        Train on only the first ``train_cases`` cases of the training part of the split
+        (all by default). Validation and test cases stay those of the split, so runs with
+        smaller training sets are evaluated on the same test cases.
     overlap : float, default=0.5
         Window overlap of the sliding-window evaluation.
     cache_dir : str, optional
@@ -89,6 +93,7 @@ class RunConfig:
     split: tuple = (4, 1, 1)
     overlap: float = 0.5
     cache_dir: str | None = None
+    train_cases: int | None = None
 
     def __post_init__(self):
         self.patch_size = tuple(int(p) for p in self.patch_size)
@@ -111,6 +116,14 @@ class RunConfig:
             )
         if len(self.split) != 3 or min(self.split) < 1:
             raise ValueError(f"`split` must be three ints >= 1; got {self.split!r}.")
+        if self.train_cases is not None and (
+            isinstance(self.train_cases, bool)
+            or not isinstance(self.train_cases, int)
+            or self.train_cases < 1
+        ):
+            raise ValueError(
+                f"`train_cases` must be None or an int >= 1; got {self.train_cases!r}."
+            )
 
     def to_dict(self):
         """Return the configuration as a JSON-ready dict."""

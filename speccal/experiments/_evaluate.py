@@ -11,7 +11,7 @@ from speccal.experiments._config import RunConfig
 from speccal.experiments._data import load_volumes, open_dataset, run_split
 from speccal.experiments._run_folder import save_run
 
-CALIBRATION_KEYS = (*TABLE_CALIBRATION_METRICS, "boundary_ece")
+CALIBRATION_KEYS = (*TABLE_CALIBRATION_METRICS, "boundary_ece", "nll")
 #: Metrics of ``per_volume.csv`` also given per class, as columns ``{metric}_{k}`` (the naming
 #: of the segmentation columns ``dice_{k}``).
 PER_CLASS_KEYS = ("sce", "tace")
@@ -104,13 +104,14 @@ def evaluate_run(run_dir, *, batch_size=2, progress=True):
     -------
     dict
         The content of ``metrics.json``: ``method``, ``dataset``, ``loss_params``, ``seed``,
-        ``n_volumes``, ``ece``, ``sce``, ``tace``, ``boundary_ece``, ``dice``, ``hd95``,
-        ``asd`` (means over the test volumes), ``ece_pooled``, ``sce_pooled``,
-        ``tace_pooled``, ``boundary_ece_pooled`` and ``protocol``. ``boundary_ece`` is the
-        ECE of the voxels within ``BOUNDARY_WIDTH`` = 2 mm of a boundary of the reference
-        (:func:`speccal.metrics.boundary_calibration_error`, with each volume's spacing); its
-        mean leaves out a volume with a single reference label (no boundary: NaN in
-        ``per_volume.csv``, with a warning).
+        ``n_volumes``, ``ece``, ``sce``, ``tace``, ``boundary_ece``, ``nll``, ``dice``,
+        ``hd95``, ``asd`` (means over the test volumes), ``ece_pooled``, ``sce_pooled``,
+        ``tace_pooled``, ``boundary_ece_pooled``, ``nll_pooled`` and ``protocol``.
+        ``boundary_ece`` is the ECE of the voxels within ``BOUNDARY_WIDTH`` = 2 mm of a
+        boundary of the reference (:func:`speccal.metrics.boundary_calibration_error`, with
+        each volume's spacing); its mean leaves out a volume with a single reference label
+        (no boundary: NaN in ``per_volume.csv``, with a warning). ``nll`` is the mean
+        negative log-likelihood of the true class over the voxels.
         ``hd95`` and ``asd`` are ``inf`` when a test volume misses a class the reference has
         (or the reverse); ``metrics.json`` then holds the string ``"inf"`` (standard JSON,
         read back as a float by :func:`speccal.experiments.read_results`).

@@ -148,6 +148,18 @@ def make_loss(config, n_classes):
     return get_loss(config.loss, **params)
 
 
+def _training_cases(case_ids, train_cases):
+    """The first ``train_cases`` of the split's training cases (all for None)."""
+    if train_cases is None:
+        return case_ids
+    if train_cases > len(case_ids):
+        raise ValueError(
+            f"`train_cases` must be at most the {len(case_ids)} training cases of the split; "
+            f"got {train_cases}."
+        )
+    return case_ids[:train_cases]
+
+
 def _check_names(config):
     """Refuse an unknown loss or model before a run directory is made or a case is read."""
     from speccal.losses import LOSS_NAMES
@@ -296,6 +308,7 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
     logger = _logger(run_dir)
     keras.utils.set_random_seed(config.seed)
     parts = run_split(run_dir, dataset, config.split, config.seed)
+    parts["train"] = _training_cases(parts["train"], config.train_cases)
     # one pass, so the dataset's median spacing (every case header) is computed once
     volumes = load_volumes(dataset, parts["train"] + parts["val"], config.cache_dir)
     train_volumes = volumes[: len(parts["train"])]

@@ -32,6 +32,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     from speccal.metrics import (
         boundary_calibration_error,
         expected_calibration_error,
+        negative_log_likelihood,
         segmentation_scores,
         static_calibration_error,
         thresholded_adaptive_calibration_error,
@@ -58,7 +59,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     with open(run / "per_volume.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["case_id"] for r in rows] == split["test"]
-    for key in ("ece", "sce", "tace", "boundary_ece", "dice", "hd95", "asd"):
+    for key in ("ece", "sce", "tace", "boundary_ece", "nll", "dice", "hd95", "asd"):
         assert metrics[key] == pytest.approx(np.mean([float(r[key]) for r in rows]))
 
     # an independent recomputation of the first test volume's row
@@ -70,6 +71,9 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
     )
     assert float(rows[0]["boundary_ece"]) == pytest.approx(
         boundary_calibration_error(case.label, probs, spacing=case.spacing, width=2.0), rel=1e-4
+    )
+    assert float(rows[0]["nll"]) == pytest.approx(
+        negative_log_likelihood(case.label, probs), rel=1e-4
     )
     per_class = {
         "sce": static_calibration_error(case.label, probs, average=None),
