@@ -6,6 +6,7 @@ numpy only; importing this package never imports TensorFlow or matplotlib.
 """
 
 from speccal._names import HIGHER_IS_BETTER
+from speccal.plotting._distance import plot_calibration_by_distance
 from speccal.plotting._figures import (
     confidence_colormap,
     plot_boundary_experiment,
@@ -34,6 +35,7 @@ __all__ = [
     "aggregate_ranks",
     "confidence_colormap",
     "plot_boundary_experiment",
+    "plot_calibration_by_distance",
     "plot_confidence_map",
     "plot_hotspots",
     "plot_metric_distributions",
