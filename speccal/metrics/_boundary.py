@@ -201,10 +201,15 @@ def _top_label_sums(labels, probs, groups, n_groups, n_bins):
         chunk_groups = flat_groups[start : start + chunk_labels.shape[0]]
         start += chunk_labels.shape[0]
         keep = chunk_groups >= 0
-        if not keep.all():
-            chunk_labels, chunk_probs = chunk_labels[keep], chunk_probs[keep]
+        n_kept = np.count_nonzero(keep)
+        if n_kept == keep.shape[0]:
+            conf, hit = kernel.top_label(chunk_labels, chunk_probs)
+        elif n_kept > keep.shape[0] // 4:  # selecting confidences beats gathering rows
+            conf, hit = kernel.top_label(chunk_labels, chunk_probs)
+            conf, hit, chunk_groups = conf[keep], hit[keep], chunk_groups[keep]
+        else:
+            conf, hit = kernel.top_label(chunk_labels[keep], chunk_probs[keep])
             chunk_groups = chunk_groups[keep]
-        conf, hit = kernel.top_label(chunk_labels, chunk_probs)
         index = kernel.bin_index(conf, n_bins) + chunk_groups.astype(np.intp) * slots
         out += kernel.binned_sums(index, conf, hit, n_groups * slots).reshape(3, n_groups, slots)
     return out

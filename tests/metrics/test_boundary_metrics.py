@@ -214,3 +214,14 @@ def test_calibration_by_distance_rejects_bad_edges(rng, edges):
     labels, probs = blobs(rng, (5, 6))
     with pytest.raises(ValueError, match=r"`edges` must be >= 2 strictly increasing numbers"):
         calibration_by_distance(labels, probs, edges=edges)
+
+
+@pytest.mark.parametrize("width", [0.0, 1.0, 6.0])  # a band of few, some or most voxels
+def test_boundary_ece_of_a_small_structure_in_a_large_image(rng, width):
+    labels = np.zeros((30, 26), dtype=np.int64)
+    labels[12:16, 9:14] = 1
+    logits = rng.normal(size=(30, 26, 2)) + 2.0 * np.eye(2)[labels]
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    expected = loop_boundary_ece(labels, probs, (1.0, 0.8), width)
+    value = boundary_calibration_error(labels, probs, spacing=(1.0, 0.8), width=width)
+    assert value == pytest.approx(expected, abs=1e-12)
