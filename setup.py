@@ -24,7 +24,8 @@ INSTALL_REQUIRES = [
     "tqdm>=4.70",
     "joblib>=1.6",
     # speccal's one engine past one machine (DESIGN §5): `speccal study` runs its trials as
-    # Dask tasks on a LocalCluster by default, so it is a core dependency, not an extra.
+    # Dask tasks on a LocalCluster by default, `speccal score/evaluate --jobs/--scheduler` map
+    # volumes to workers, so it is a core dependency, not an extra. Tested with 2026.8.
     "dask[distributed]>=2026.8",
 ]
 

@@ -13,7 +13,7 @@ import sys
 
 from speccal import __version__
 
-COMMANDS = ("train", "evaluate", "compare", "figures", "demo", "study")
+COMMANDS = ("train", "evaluate", "score", "compare", "figures", "demo", "study")
 
 
 def build_parser():

@@ -50,3 +50,50 @@ def print_tables(results, format="markdown", file=None):
     ):
         print(f"\n{title}\n", file=file)
         print(results_table(results, metrics, format=format), file=file)
+
+
+# A copy of speccal.evaluation.PROTOCOL_PRESETS' names (importing speccal.evaluation loads
+# scikit-learn, which would slow ``speccal --help``); test_cli_runs.py keeps them equal.
+PROTOCOL_NAMES = ("speccal", "nixon", "mbls", "monai")
+
+
+def add_protocol_argument(parser):
+    """Add ``--protocol NAME`` (the presets of ``speccal.evaluation.EvaluationProtocol``)."""
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOL_NAMES,
+        default="speccal",
+        help="calibration protocol preset: which voxels count, how volumes are pooled, the bin "
+        "rule (default: speccal; see speccal.evaluation.EvaluationProtocol)",
+    )
+
+
+def _positive_int(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
+    return value
+
+
+def add_engine_arguments(parser, *, jobs):
+    """Add ``--scheduler ADDRESS`` (a running Dask cluster) and, if ``jobs``, ``--jobs N``."""
+    group = parser.add_mutually_exclusive_group()
+    if jobs:
+        group.add_argument(
+            "--jobs",
+            type=_positive_int,
+            default=1,
+            metavar="N",
+            help="volumes scored in N local processes (default: 1, this process)",
+        )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (tcp://host:8786): volumes are processed "
+        "on its workers, which must see the same paths",
+    )

@@ -1,6 +1,12 @@
 """``speccal evaluate``: score a trained run on its test cases."""
 
-from speccal.commands._common import add_format_argument, print_tables, reporting_errors
+from speccal.commands._common import (
+    add_engine_arguments,
+    add_format_argument,
+    add_protocol_argument,
+    print_tables,
+    reporting_errors,
+)
 
 HELP = """Predict the run's test cases with sliding-window inference and write
 RUN_DIR/metrics.json (method, dataset, ece, sce, tace, dice, hd95, asd, protocol),
@@ -10,7 +16,14 @@ per_volume.csv, reliability.npz, spectrum.npz and example.npz; print the tables.
 def _run(args):
     from speccal.experiments import evaluate_run
 
-    metrics = evaluate_run(args.run_dir, batch_size=args.batch_size, progress=not args.quiet)
+    metrics = evaluate_run(
+        args.run_dir,
+        batch_size=args.batch_size,
+        protocol=args.protocol,
+        save_maps=args.save_maps,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
     print_tables([metrics], format=args.format)
     return 0
 
@@ -20,6 +33,13 @@ def register(subparsers):
     parser = subparsers.add_parser("evaluate", help="evaluate a trained run", description=HELP)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run made by `speccal train`")
     parser.add_argument("--batch-size", type=int, default=2, help="windows per model call")
+    add_protocol_argument(parser)
+    parser.add_argument(
+        "--save-maps",
+        action="store_true",
+        help="write RUN_DIR/maps/<case>_{prediction,confidence,entropy,error}.nii.gz",
+    )
+    add_engine_arguments(parser, jobs=False)
     add_format_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=reporting_errors(parser, _run))

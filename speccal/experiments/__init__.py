@@ -18,14 +18,17 @@ in with :func:`os.replace`. A new kind of run file gets its writer and reader he
 the private helpers ``write_json``/``read_json``, ``write_csv``/``read_csv`` and
 ``write_npz``/``read_npz`` of ``speccal/experiments/_run_folder.py``.
 
-:func:`results_table` compares runs (methods as columns). TensorFlow is imported only when a
-run is trained or evaluated.
+:func:`score_predictions` writes the same results (but ``spectrum.npz``) through
+:func:`save_run` for probability maps saved by another framework. :func:`results_table`
+compares runs (methods as columns). TensorFlow is imported only when a run is trained or
+evaluated.
 """
 
 from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
 from speccal.experiments._config import RunConfig
 from speccal.experiments._evaluate import evaluate_run
 from speccal.experiments._run_folder import RunResult, load_run, read_results, save_run
+from speccal.experiments._score import score_predictions
 from speccal.experiments._tables import results_table, summarize
 from speccal.experiments._train import loss_variables, train_run
 
@@ -40,6 +43,7 @@ __all__ = [
     "read_results",
     "results_table",
     "save_run",
+    "score_predictions",
     "summarize",
     "train_run",
 ]

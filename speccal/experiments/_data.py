@@ -10,12 +10,16 @@ SPLIT_FILE = "split.json"
 
 @dataclasses.dataclass
 class Volume:
-    """One labelled case held in memory (image ``(*spatial, n_modalities)`` float32)."""
+    """One labelled case held in memory (image ``(*spatial, n_modalities)`` float32).
+
+    ``affine`` maps the (preprocessed) voxel grid to world millimetres.
+    """
 
     case_id: str
     image: np.ndarray
     label: np.ndarray
     spacing: tuple
+    affine: np.ndarray = None
 
 
 def open_dataset(name, root):
@@ -102,6 +106,7 @@ def load_volumes(dataset, case_ids, cache_dir=None):
                 np.asarray(case.image, dtype=np.float32),
                 np.asarray(case.label, dtype=np.int32),
                 tuple(float(s) for s in case.spacing),
+                np.asarray(case.affine, dtype=np.float64),
             )
         )
     return volumes

@@ -39,8 +39,11 @@ RESULT_FILES = {
     PER_VOLUME_FILE: ("case_id",),
     RELIABILITY_FILE: ("bin_count", "bin_confidence", "bin_accuracy"),
     SPECTRUM_FILE: ("frequencies", "power"),
-    EXAMPLE_FILE: ("image", "label", "confidence", "probability"),
+    EXAMPLE_FILE: ("label", "confidence", "probability"),  # and ``image`` for a trained run
 }
+#: What a folder of ``speccal score`` lacks: the max-logit maps of the spectrum are not in
+#: probability files. Its ``metrics.json`` names the ``predictions`` it scored.
+SCORE_LACKS = (SPECTRUM_FILE,)
 
 #: How JSON files spell non-finite numbers.
 _NON_FINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
@@ -110,6 +113,22 @@ def write_npz(path, arrays):
     return Path(path)
 
 
+def write_nifti(path, array, affine):
+    """Write ``array`` as a NIfTI image (``.nii.gz``) with ``affine`` at ``path``."""
+    import nibabel as nib
+
+    image = nib.Nifti1Image(array, np.asarray(affine, dtype=np.float64))
+    path = Path(path)
+    # nibabel picks the compression from the name: the temporary name keeps ".nii.gz"
+    temporary = path.with_name(f".{os.getpid()}.tmp.{path.name}")
+    try:
+        nib.save(image, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 # -- reading: every error names the file -----------------------------------------------------
 
 
@@ -174,9 +193,11 @@ class RunResult:
     reliability : dict of str to ndarray
         ``bin_count``, ``bin_confidence``, ``bin_accuracy`` of ``reliability.npz``.
     spectrum : dict of str to ndarray
-        ``frequencies`` and ``power`` of ``spectrum.npz``.
+        ``frequencies`` and ``power`` of ``spectrum.npz`` (empty for a ``speccal score``
+        folder).
     example : dict of str to ndarray
-        ``image``, ``label``, ``confidence`` and ``probability`` slices of one test case.
+        ``label``, ``confidence`` and ``probability`` slices of one test case, and its
+        ``image`` (absent for a ``speccal score`` folder).
 
     Examples
     --------
@@ -266,11 +287,13 @@ def save_run(run_dir, *, metrics, per_volume, reliability, spectrum, example):
         Columns of ``per_volume.csv``, with ``case_id``; all of one length.
     reliability : mapping of str to array-like
         ``bin_count``, ``bin_confidence``, ``bin_accuracy``.
-    spectrum : mapping of str to array-like
-        ``frequencies`` and ``power``.
+    spectrum : mapping of str to array-like or None
+        ``frequencies`` and ``power``; None for scored predictions (``speccal score``, whose
+        ``metrics`` then name the ``predictions``): no ``spectrum.npz`` is written.
     example : mapping of str to array-like
-        ``image``, ``label``, ``confidence`` (max probability) and ``probability``
-        ``(..., n_classes)`` slices of one test case.
+        ``label``, ``confidence`` (max probability) and ``probability``
+        ``(..., n_classes)`` slices of one test case, and its ``image`` (absent for scored
+        predictions).
 
     Returns
     -------
@@ -305,7 +328,14 @@ def save_run(run_dir, *, metrics, per_volume, reliability, spectrum, example):
         SPECTRUM_FILE: spectrum,
         EXAMPLE_FILE: example,
     }
+    if spectrum is None and "predictions" not in metrics:
+        raise ValueError(
+            "`spectrum` must be given for a trained run (None only for scored predictions, "
+            "whose `metrics` name the `predictions`); got None."
+        )
     for name, data in parts.items():
+        if data is None and name in SCORE_LACKS:
+            continue
         keys = RESULT_FILES[name]
         missing = [key for key in keys if key not in data]
         if missing:
@@ -317,7 +347,8 @@ def save_run(run_dir, *, metrics, per_volume, reliability, spectrum, example):
     root.mkdir(parents=True, exist_ok=True)
     write_csv(root / PER_VOLUME_FILE, per_volume)
     for name in (RELIABILITY_FILE, SPECTRUM_FILE, EXAMPLE_FILE):
-        write_npz(root / name, parts[name])
+        if parts[name] is not None:
+            write_npz(root / name, parts[name])
     write_json(root / METRICS_FILE, dict(metrics))  # last: its presence marks a finished run
     return root
 
@@ -329,7 +360,8 @@ def load_run(run_dir):
     ----------
     run_dir : str or path-like
         A run folder holding ``metrics.json``, ``per_volume.csv``, ``reliability.npz``,
-        ``spectrum.npz`` and ``example.npz``.
+        ``spectrum.npz`` and ``example.npz``, or a folder of ``speccal score`` (no
+        ``spectrum.npz``: the result's ``spectrum`` is empty; no example ``image``).
 
     Returns
     -------
@@ -355,6 +387,9 @@ def load_run(run_dir):
     loaded = {}
     for name, keys in RESULT_FILES.items():
         path = root / name
+        if name in SCORE_LACKS and not path.is_file() and "predictions" in loaded[METRICS_FILE]:
+            loaded[name] = {}  # a folder of `speccal score`
+            continue
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing: run `speccal evaluate {root}` to write it."

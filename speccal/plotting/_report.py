@@ -69,9 +69,11 @@ def _dataset_figures(dataset, runs, bands):
         plot_segmentation(run, ax=ax)
     figures[f"fig2c_segmentations_{tag}.png"] = fig
 
-    fig, (ax,) = _figure(width=5.0)
-    plot_power_spectra(runs, ax=ax).set_title(dataset)
-    figures[f"fig3_power_spectra_{tag}.png"] = fig
+    with_spectrum = [run for run in runs if run.spectrum]
+    if with_spectrum:
+        fig, (ax,) = _figure(width=5.0)
+        plot_power_spectra(with_spectrum, ax=ax).set_title(dataset)
+        figures[f"fig3_power_spectra_{tag}.png"] = fig
 
     fig, (ax,) = _figure(width=5.0, height=4.5, polar=True)
     plot_radar(runs, ax=ax).set_title(dataset)
@@ -109,11 +111,13 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     written : list of pathlib.Path
         The files written: ``fig1_boundary_experiment.png``; per dataset
         ``fig2a_confidence_maps_*``, ``fig2b_reliability_*``, ``fig2c_segmentations_*``,
-        ``fig3_power_spectra_*``,
+        ``fig3_power_spectra_*`` (of the runs with a ``spectrum.npz``: a folder of
+        ``speccal score`` has none),
         ``fig5_radar_*``, ``fig6_distributions_*``, ``fig8_hotspots_*``; and
         ``fig7_ranks.png`` when every method was run on every dataset.
     skipped : list of str
-        Why a figure was not drawn (``fig7_ranks.png`` on an incomplete method × dataset grid).
+        Why a figure was not drawn (``fig7_ranks.png`` on an incomplete method × dataset grid,
+        ``fig3_power_spectra_*`` without spectra).
 
     Raises
     ------
@@ -148,10 +152,15 @@ def save_figures(runs, out_dir, *, bands=5, dpi=100):
     plot_boundary_experiment(experiment, ax=axes)
     figures["fig1_boundary_experiment.png"] = fig
     datasets = dict.fromkeys(run.dataset for run in runs)
+    skipped = []
     for dataset in datasets:
         group = [run for run in runs if run.dataset == dataset]
         figures.update(_dataset_figures(dataset, group, bands))
-    skipped = []
+        if not any(run.spectrum for run in group):
+            skipped.append(
+                f"fig3_power_spectra_{_safe(dataset)}.png: no run of {dataset!r} has a "
+                "spectrum.npz (a `speccal score` folder has none)"
+            )
     try:
         table = aggregate_ranks(runs)
     except ValueError as exc:

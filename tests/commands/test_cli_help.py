@@ -24,3 +24,16 @@ def test_train_help_documents_the_issue_words():
         assert word in text, word
     assert "RUN_DIR" in sub["evaluate"].format_help()
     assert "--format {markdown,csv,latex}" in sub["compare"].format_help()
+
+
+def test_score_and_evaluate_help_document_the_issue_words():
+    sub = build_parser()._subparsers._group_actions[0].choices
+    text = " ".join(sub["score"].format_help().split())
+    for word in ("PRED_DIR LABEL_DIR", "--out OUT", "--protocol {speccal,nixon,mbls,monai}",
+                 "--logits", "--axes AXES", "--save-maps", "--jobs N", "--scheduler ADDRESS",
+                 "--format {markdown,csv,latex}", "--quiet", "--allow-missing",
+                 "'probabilities'", "(C, Z, Y, X)", "SaveImage"):  # fmt: skip
+        assert word in text, word
+    text = sub["evaluate"].format_help()
+    for word in ("--protocol {speccal,nixon,mbls,monai}", "--save-maps", "--scheduler ADDRESS"):
+        assert word in text, word

@@ -123,6 +123,8 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     assert "Protocol: voxels and bins: speccal: all voxels" in out
     assert main(["compare", *runs, "--format", "latex"]) == 0
     assert r"\begin{tabular}{lcc}" in capsys.readouterr().out
+    assert main(["evaluate", runs[0], "--quiet", "--protocol", "monai"]) == 0
+    assert "Protocol: voxels and bins: monai: all voxels, per volume" in capsys.readouterr().out
     # an existing --out is not overwritten without --overwrite
     argv = ["train", "--root", str(data), "--out", runs[0], "--epochs", "1", *TINY]
     assert "already exists and is not empty; pass --overwrite" in _error(capsys, argv)

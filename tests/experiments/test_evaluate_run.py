@@ -148,3 +148,52 @@ def test_missed_classes_give_inf_distances_in_standard_json(tmp_path, fake_datas
     written = _strict_json((tmp_path / "metrics.json").read_text())
     assert written["hd95"] == written["asd"] == "inf"
     assert read_results([tmp_path]) == [metrics]
+
+
+def _background_model(run_dir, config, in_channels, n_classes):
+    """A model whose logits are 10 for background and 0 elsewhere, at every voxel."""
+    import keras
+
+    inputs = keras.Input((None, None, None, in_channels))
+    bias = keras.initializers.Constant([10.0] + [0.0] * (n_classes - 1))
+    outputs = keras.layers.Conv3D(n_classes, 1, kernel_initializer="zeros", bias_initializer=bias)(
+        inputs
+    )
+    return keras.Model(inputs, outputs)
+
+
+def test_protocol_preset_and_voxel_maps(tmp_path, fake_dataset, monkeypatch):
+    import nibabel as nib
+    from scipy import special
+
+    from speccal.evaluation import CalibrationEvaluator
+    from speccal.experiments import _evaluate
+    from speccal.experiments._data import load_volumes
+
+    monkeypatch.setattr(_evaluate, "load_trained_model", _background_model)
+    config = RunConfig(
+        dataset="synthetic",
+        root=str(tmp_path),
+        patch_size=(8, 8, 8),
+        cache_dir=str(tmp_path / "c"),
+    )
+    config.save(tmp_path)
+    metrics = evaluate_run(tmp_path, protocol="mbls", save_maps=True, progress=False)
+    assert "mbls: ground-truth foreground voxels" in metrics["protocol"]
+
+    split = json.loads((tmp_path / "split.json").read_text())
+    volumes = load_volumes(fake_dataset, split["test"], config.cache_dir)
+    probs = special.softmax([10.0, 0.0, 0.0, 0.0])
+    expected = CalibrationEvaluator(protocol="mbls").fit(
+        [v.label for v in volumes], [np.broadcast_to(probs, (*v.label.shape, 4)) for v in volumes]
+    )
+    assert metrics["ece_pooled"] == pytest.approx(expected.scores_["ece"], rel=1e-6)
+
+    volume = volumes[0]
+    error = nib.load(tmp_path / "maps" / f"{volume.case_id}_error.nii.gz")
+    np.testing.assert_array_equal(error.affine, volume.affine)
+    np.testing.assert_array_equal(np.asanyarray(error.dataobj), volume.label != 0)
+    confidence = nib.load(tmp_path / "maps" / f"{volume.case_id}_confidence.nii.gz")
+    np.testing.assert_allclose(confidence.get_fdata(), probs.max(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"`protocol` must be one of .*; got 'guo'"):
+        evaluate_run(tmp_path, protocol="guo", progress=False)
