@@ -21,7 +21,17 @@ from speccal.evaluation import CalibrationEvaluator, SegmentationEvaluator
 from speccal.experiments import read_results, score_predictions
 from speccal.experiments._predictions import match_predictions, read_prediction
 
-SCORE_KEYS = ("ece", "sce", "tace", "dice", "hd95", "asd", "ece_pooled", "sce_pooled")
+SCORE_KEYS = (
+    "ece",
+    "sce",
+    "tace",
+    "boundary_ece",
+    "dice",
+    "hd95",
+    "asd",
+    "ece_pooled",
+    "sce_pooled",
+)
 
 
 @pytest.fixture
@@ -62,10 +72,17 @@ def test_formats_agree_and_equal_the_evaluators(tmp_path, cases, labels):
     for key in ("ece", "sce", "tace"):
         assert reference[f"{key}_pooled"] == pytest.approx(calibration.scores_[key], rel=1e-12)
         assert reference[key] == pytest.approx(np.mean(calibration.volume_scores_[key]), rel=1e-12)
+    spacings = [np.float32(s).tolist() for _, _, _, s, _ in cases]  # as the header stores it
+    boundary = CalibrationEvaluator(metrics=("boundary_ece",), per_volume=True)
+    boundary.fit(truths, probs, spacing=spacings)
+    assert reference["boundary_ece_pooled"] == pytest.approx(boundary.score_, rel=1e-12)
+    assert reference["boundary_ece"] == pytest.approx(
+        np.mean(boundary.volume_scores_["boundary_ece"]), rel=1e-12
+    )
     segmentation = SegmentationEvaluator(n_classes=N_CLASSES).fit(
         y_true=truths,
         y_pred=[p.argmax(-1) for p in probs],
-        spacing=[np.float32(s).tolist() for _, _, _, s, _ in cases],  # as the header stores it
+        spacing=spacings,
     )
     for key in ("dice", "hd95", "asd"):
         assert reference[key] == pytest.approx(segmentation.scores_[key].mean(), rel=1e-12)
