@@ -183,18 +183,18 @@ def boundary_distance(labels, spacing, reach=math.inf):
     return distance
 
 
-def _check_labels(y_true, y_prob):
-    y_true, y_prob = kernel.check_shapes(y_true, y_prob)
+def _check_labels(y_true, y_prob, class_axis=-1):
+    y_true, y_prob = kernel.check_shapes(y_true, y_prob, class_axis=class_axis)
     if y_true.ndim < 1:
         raise ValueError(f"`y_true` must be an image with >= 1 axis; got shape {y_true.shape!r}.")
     return y_true, y_prob
 
 
-def _top_label_sums(labels, probs, groups, n_groups, n_bins):
+def _top_label_sums(labels, probs, groups, n_groups, n_bins, class_axis=-1):
     """Top-label bin sums per group: ``(3, n_groups, n_bins + 2)``; rows of group -1 dropped."""
     slots = kernel.n_slots(n_bins)
     out = np.zeros((3, n_groups, slots))
-    flat_labels, flat_probs = kernel.as_samples(labels, probs)
+    flat_labels, flat_probs = kernel.as_samples(labels, probs, class_axis=class_axis)
     flat_groups = groups.reshape(-1)
     start = 0
     for chunk_labels, chunk_probs in kernel.iter_chunks(flat_labels, flat_probs):
@@ -215,7 +215,9 @@ def _top_label_sums(labels, probs, groups, n_groups, n_bins):
     return out
 
 
-def boundary_calibration_error(y_true, y_prob, *, spacing=None, width=2.0, n_bins=15):
+def boundary_calibration_error(
+    y_true, y_prob, *, spacing=None, width=2.0, n_bins=15, class_axis=-1
+):
     """Expected calibration error of the voxels near a boundary of the reference segmentation.
 
     Parameters
@@ -230,6 +232,9 @@ def boundary_calibration_error(y_true, y_prob, *, spacing=None, width=2.0, n_bin
         Width of the band, in the units of ``spacing``; 0 keeps only the boundary voxels.
     n_bins : int, default=15
         Number M of equal-width bins on [0, 1]; bin b = [b/M, (b+1)/M), 1.0 in the last bin.
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes (0 for ``(n_classes, *spatial)``); read chunk
+        by chunk without a transposed copy, same value as channels last.
 
     Returns
     -------
@@ -276,7 +281,7 @@ def boundary_calibration_error(y_true, y_prob, *, spacing=None, width=2.0, n_bin
     """
     n_bins = kernel.check_n_bins(n_bins)
     width = check_width(width)
-    y_true, y_prob = _check_labels(y_true, y_prob)
+    y_true, y_prob = _check_labels(y_true, y_prob, class_axis)
     spacing = _check_spacing(spacing, y_true.ndim)
     band = boundary_band(y_true, spacing, width)
     if not band.any():
@@ -285,7 +290,7 @@ def boundary_calibration_error(y_true, y_prob, *, spacing=None, width=2.0, n_bin
             f"label, {int(y_true.reshape(-1)[0])!r}."
         )
     groups = band.astype(np.int8) - 1  # 0 in the band, -1 (dropped) outside
-    state = _top_label_sums(y_true, y_prob, groups, 1, n_bins)
+    state = _top_label_sums(y_true, y_prob, groups, 1, n_bins, class_axis)
     return float(kernel.gap_error(state, n_bins)[0])
 
 
@@ -386,7 +391,7 @@ def _is_numbers(edges):
 
 
 def calibration_by_distance(
-    y_true, y_prob, *, spacing=None, edges=(0, 1, 2, 4, 8, math.inf), n_bins=15
+    y_true, y_prob, *, spacing=None, edges=(0, 1, 2, 4, 8, math.inf), n_bins=15, class_axis=-1
 ):
     """Calibration of the voxels in shells of distance to the reference segmentation's boundary.
 
@@ -404,6 +409,9 @@ def calibration_by_distance(
         no shell.
     n_bins : int, default=15
         Equal-width bins of the ECE of each shell.
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes (0 for ``(n_classes, *spatial)``); read chunk
+        by chunk without a transposed copy, same value as channels last.
 
     Returns
     -------
@@ -443,7 +451,7 @@ def calibration_by_distance(
     """
     n_bins = kernel.check_n_bins(n_bins)
     edges = check_edges(edges)
-    y_true, y_prob = _check_labels(y_true, y_prob)
+    y_true, y_prob = _check_labels(y_true, y_prob, class_axis)
     spacing = _check_spacing(spacing, y_true.ndim)
     finite = edges[np.isfinite(edges)]
     distance = boundary_distance(y_true, spacing, reach=float(finite[-1]))
@@ -456,7 +464,7 @@ def calibration_by_distance(
     shell = np.searchsorted(edges, distance, side="right") - 1
     shell[distance == edges[-1]] = n_shells - 1  # the last shell is closed on the right
     shell[shell >= n_shells] = -1
-    state = _top_label_sums(y_true, y_prob, shell.astype(np.intp), n_shells, n_bins)
+    state = _top_label_sums(y_true, y_prob, shell.astype(np.intp), n_shells, n_bins, class_axis)
     count, confidence, accuracy = (state[j, :, :n_bins].sum(-1) for j in range(3))
     with np.errstate(invalid="ignore", divide="ignore"):
         ece = np.where(count > 0, kernel.gap_error(state, n_bins), np.nan)

@@ -108,3 +108,18 @@ def test_class_axis_rows_slices_gathers_and_writes(rng):
     np.testing.assert_array_equal(out, array)
     with pytest.raises(TypeError, match="assignment to contiguous row slices only"):
         written[[1, 2]] = reference[:2]
+
+
+def test_boundary_metrics_take_class_axis(rng):
+    y_true, prob = _volumes(rng, shape=(7, 8, 9))
+    first = np.ascontiguousarray(np.moveaxis(prob, -1, 0))
+    spacing = (1.0, 1.5, 2.0)
+    expected = metrics.boundary_calibration_error(y_true, prob, spacing=spacing, width=1.5)
+    got = metrics.boundary_calibration_error(
+        y_true, first, spacing=spacing, width=1.5, class_axis=0
+    )
+    assert got == expected
+    shells = metrics.calibration_by_distance(y_true, first, spacing=spacing, class_axis=0)
+    np.testing.assert_array_equal(
+        shells.ece, metrics.calibration_by_distance(y_true, prob, spacing=spacing).ece
+    )
