@@ -252,13 +252,11 @@ class NNUNetRaw(_DatasetJson):
     ``"numTraining"``, checked against the cases found. Cases are the ``<case>_0000`` files
     of ``imagesTr``, as nnU-Net finds them.
 
-    {params}
-    Notes
-    -----
     Region-based labels (a list of values, ``"whole tumour": [1, 2, 3]``) and nnU-Net's
     ``"ignore"`` label are refused: speccal trains one class per voxel on fully labelled
     volumes. A one-value list (``"tumour": [1]``) is read as that value.
 
+    {params}
     Examples
     --------
     >>> import json, pathlib, tempfile
