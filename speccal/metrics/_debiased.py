@@ -75,7 +75,7 @@ def _one_dimensional(values, targets, n_bins, binning):
 
 
 def debiased_calibration_error(
-    y_true, y_prob, *, n_bins=15, mode="top-label", binning="equal-mass"
+    y_true, y_prob, *, n_bins=15, mode="top-label", binning="equal-mass", class_axis=-1
 ):
     """Debiased L2 calibration error (Kumar, Liang and Ma 2019).
 
@@ -96,6 +96,9 @@ def debiased_calibration_error(
         a lower bound of the true error); ``"unique"``: one bin per distinct value, its
         ``get_binning_ce`` (for the outputs of a binning method, e.g.
         :class:`speccal.posthoc.HistogramBinning`).
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes (0 for ``(n_classes, D, H, W)``); read without
+        a transposed copy of the whole array, same value as channels last.
 
     Returns
     -------
@@ -150,7 +153,7 @@ def debiased_calibration_error(
         raise ValueError(f"`mode` must be one of {MODES}; got {mode!r}.")
     if binning not in BINNINGS:
         raise ValueError(f"`binning` must be one of {BINNINGS}; got {binning!r}.")
-    labels, probs = kernel.as_samples(y_true, y_prob)
+    labels, probs = kernel.as_samples(y_true, y_prob, class_axis=class_axis)
     for _ in kernel.iter_chunks(labels, probs):  # validates the probabilities
         pass
     if mode == "top-label":

@@ -71,8 +71,9 @@ class ClassAxisRows:
 
     Supports what speccal's chunked code needs of a ``(n_samples, n_classes)`` array:
     ``len``, ``shape``, ``dtype``, ``ndim``, slicing and integer-array indexing (each gives a
-    new C-contiguous ``(n, n_classes)`` array), slice assignment (for outputs of the same
-    layout) and ``np.asarray`` (filled chunk by chunk, in the requested dtype).
+    new C-contiguous ``(n, n_classes)`` array), ``rows[:, k]`` (the class-k values, read from
+    the class's own slab of the array: no transposition), slice assignment (for outputs of the
+    same layout) and ``np.asarray`` (filled chunk by chunk, in the requested dtype).
 
     Parameters
     ----------
@@ -106,6 +107,8 @@ class ClassAxisRows:
         return self.shape[0]
 
     def __getitem__(self, key):
+        if isinstance(key, tuple):  # rows[:, k]: the column of class k, read from its slab
+            return self._column(key)
         if isinstance(key, slice):
             start, stop, step = key.indices(self.shape[0])
             if step != 1:
@@ -132,6 +135,15 @@ class ClassAxisRows:
         for start in range(0, self.shape[0], CHUNK_ROWS):
             out[start : start + CHUNK_ROWS] = self[start : start + CHUNK_ROWS]
         return out
+
+    def _column(self, key):
+        rows, column = key if len(key) == 2 else (None, None)
+        if rows != slice(None) or isinstance(column, bool) or not isinstance(column, Integral):
+            raise TypeError(
+                f"ClassAxisRows supports rows[:, k] only as a tuple index; got {key!r}."
+            )
+        values = np.take(self.array, column, axis=self.axis).reshape(-1)
+        return values if self._index is None else values[self._index]
 
     def _pieces(self, start, stop):
         """``(block, t0, t1, offset)`` runs of voxels covering rows ``[start, stop)``."""

@@ -72,7 +72,7 @@ def check_bandwidth(bandwidth):
     return float(bandwidth)
 
 
-def smooth_calibration_error(y_true, y_prob, *, bandwidth=None, n_grid=N_GRID):
+def smooth_calibration_error(y_true, y_prob, *, bandwidth=None, n_grid=N_GRID, class_axis=-1):
     """SmoothECE: the L1 calibration error of a kernel-smoothed reliability diagram.
 
     Parameters
@@ -87,6 +87,9 @@ def smooth_calibration_error(y_true, y_prob, *, bandwidth=None, n_grid=N_GRID):
     n_grid : int, default=16384
         Grid intervals on [0, 1] of the binned kernel (at least 16 per σ is kept by the
         search floor 1e-3).
+    class_axis : int, default=-1
+        Axis of ``y_prob`` holding the classes (0 for ``(n_classes, D, H, W)``); read without
+        a transposed copy of the whole array, same value as channels last.
 
     Returns
     -------
@@ -157,7 +160,7 @@ def smooth_calibration_error(y_true, y_prob, *, bandwidth=None, n_grid=N_GRID):
     """
     bandwidth = check_bandwidth(bandwidth)
     n_grid = kernel.check_n_bins(n_grid, "n_grid")
-    labels, probs = kernel.as_samples(y_true, y_prob)
+    labels, probs = kernel.as_samples(y_true, y_prob, class_axis=class_axis)
     grid = np.zeros(n_grid + 1)
     for chunk_labels, chunk_probs in kernel.iter_chunks(labels, probs):
         confidence, hit = kernel.top_label(chunk_labels, chunk_probs)

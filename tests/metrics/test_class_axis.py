@@ -123,3 +123,28 @@ def test_boundary_metrics_take_class_axis(rng):
     np.testing.assert_array_equal(
         shells.ece, metrics.calibration_by_distance(y_true, prob, spacing=spacing).ece
     )
+
+
+@pytest.mark.parametrize("mode", ["top-label", "marginal"])
+def test_smooth_and_debiased_errors_take_class_axis(rng, mode):
+    y_true, prob = _volumes(rng)
+    first = np.ascontiguousarray(np.moveaxis(prob, -1, 1))
+    assert metrics.debiased_calibration_error(
+        y_true, first, mode=mode, class_axis=1
+    ) == metrics.debiased_calibration_error(y_true, prob, mode=mode)
+    assert metrics.smooth_calibration_error(
+        y_true, first, class_axis=1
+    ) == metrics.smooth_calibration_error(y_true, prob)
+
+
+def test_class_axis_rows_columns(rng):
+    array = rng.normal(size=(3, 4, 5, 6))
+    keep = rng.random((3, 5, 6)) < 0.5
+    for mask in (None, keep):
+        rows = as_rows(array, 1, mask)
+        reference = np.moveaxis(array, 1, -1)
+        reference = reference.reshape(-1, 4) if mask is None else reference[mask]
+        for k in range(4):
+            np.testing.assert_array_equal(rows[:, k], reference[:, k])
+    with pytest.raises(TypeError, match=r"rows\[:, k\] only"):
+        rows[1:3, 0]
