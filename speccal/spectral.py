@@ -15,6 +15,7 @@ call for a new input shape takes a moment to compile.
 import functools
 import numbers
 import sys
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -243,10 +244,28 @@ def _band_segments(spatial_shape, bands, include_dc, include_corners):
     return np.where(index < 0, bands, index).astype(np.int32)
 
 
+def _warn_if_degenerate(segments, spatial_shape, bands):
+    """Warn when fewer than two bands hold a frequency: the spectral entropy is then 0."""
+    n_filled = np.unique(segments[segments < bands]).size
+    if n_filled < 2:
+        warnings.warn(
+            f"spectral maps of spatial size {tuple(spatial_shape)!r} leave {bands - n_filled} "
+            f"of the {bands} bands empty: with fewer than two bands holding a frequency the "
+            "spectral entropy and the spectral term are 0 and train nothing; use larger "
+            "patches or fewer `bands`.",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
 @functools.lru_cache(maxsize=16)
 def _band_constants(spatial_shape, bands, include_dc, include_corners):
-    """:func:`_band_segments` as a cached eager constant, which graphs capture."""
+    """:func:`_band_segments` as a cached eager constant, which graphs capture.
+
+    Warns (once per shape, as the result is cached) when the shape is too small for the bands.
+    """
     segments = _band_segments(spatial_shape, bands, include_dc, include_corners)
+    _warn_if_degenerate(segments, spatial_shape, bands)
     with tf.init_scope():
         return tf.constant(segments)
 

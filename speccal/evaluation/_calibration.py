@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from speccal._names import CALIBRATION_METRICS
@@ -58,7 +59,24 @@ def _as_volumes(values, name):
     return [values]
 
 
-class CalibrationEvaluator(BaseEstimator):
+class _FittedAttributes:
+    """Reading a fitted attribute (``name_``) before ``fit`` raises ``NotFittedError``.
+
+    :class:`~sklearn.exceptions.NotFittedError` is also an :class:`AttributeError`, so
+    ``hasattr`` keeps working. A fitted evaluator lacking an optional attribute (e.g.
+    ``volume_scores_`` without ``per_volume``) raises a plain ``AttributeError``.
+    """
+
+    def __getattr__(self, name):
+        if name.endswith("_") and not name.startswith("_") and "scores_" not in vars(self):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call 'fit' or "
+                f"'partial_fit' before reading `{name}`."
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
     """Calibration metrics of segmentation volumes, computed in one pass and streamed.
 
     Parameters
@@ -318,12 +336,32 @@ class CalibrationEvaluator(BaseEstimator):
         from speccal.evaluation._segmentation import _per_volume_spacings
 
         spacings = _per_volume_spacings(spacing, len(trues))
-        for volume in zip(trues, probs, masks, spacings, strict=True):
-            self._add_volume(*volume, settings)
-        if self.n_samples_ == 0:
-            raise ValueError("`y_true` must leave at least one voxel under the protocol; got 0.")
-        self._finalize(settings)
+        saved = self._snapshot()
+        try:
+            for volume in zip(trues, probs, masks, spacings, strict=True):
+                self._add_volume(*volume, settings)
+            if self.n_samples_ == 0:
+                raise ValueError(
+                    "`y_true` must leave at least one voxel under the protocol; got 0."
+                )
+            self._finalize(settings)
+        except BaseException:
+            # a call adds all of its volumes or none: a bad volume leaves no trace
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
         return self
+
+    def _snapshot(self):
+        """The attributes :meth:`partial_fit` changes, as they are now."""
+        saved = dict(vars(self))
+        for name in ("_volume_scores", "_volume_counts", "_volume_class_scores"):
+            if name in saved:
+                saved[name] = list(saved[name])
+        if "_state" in saved:  # `+=` on the state builds new arrays but updates its dict
+            saved["_state"] = copy.copy(saved["_state"])
+            saved["_state"].adaptive = dict(saved["_state"].adaptive)
+        return saved
 
     def _add_volume(self, y_true, y_prob, mask, spacing, settings):
         protocol, class_axis = settings.protocol, settings.class_axis

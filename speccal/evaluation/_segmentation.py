@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from speccal._names import SEGMENTATION_METRICS
-from speccal.evaluation._calibration import _as_volumes
+from speccal.evaluation._calibration import _as_volumes, _FittedAttributes
 from speccal.metrics._segmentation import _check_method, _check_spacing, segmentation_scores
 
 __all__ = ["SegmentationEvaluator"]
@@ -61,6 +61,25 @@ def _case_ids(case_id, n_volumes, n_done):
     return ids
 
 
+def _check_spatial_rank(trues, preds, spatial_dims):
+    """Every volume must have ``spatial_dims`` axes (2 or 3 if None): a batch is a list."""
+    if spatial_dims is None:
+        ranks, expected = (2, 3), "2 or 3 axes"
+    elif spatial_dims in (1, 2, 3) and not isinstance(spatial_dims, bool):
+        ranks, expected = (spatial_dims,), f"{spatial_dims} axes (`spatial_dims`)"
+    else:
+        raise ValueError(f"`spatial_dims` must be None, 1, 2 or 3; got {spatial_dims!r}.")
+    for name, volumes in (("y_true", trues), ("y_pred", preds)):
+        for volume in volumes:
+            if volume.ndim not in ranks:
+                hint = "; pass a batch as a list of volumes, list(batch)"
+                raise ValueError(
+                    f"`{name}` must hold volumes of {expected}"
+                    f"{hint if volume.ndim > max(ranks) else ''}; got an array of shape "
+                    f"{volume.shape!r}."
+                )
+
+
 def _is_one_spacing(spacing):
     return isinstance(spacing, numbers.Real) or all(
         isinstance(value, numbers.Real) for value in spacing
@@ -75,7 +94,7 @@ def _column_std(values):
     return std
 
 
-class SegmentationEvaluator(BaseEstimator):
+class SegmentationEvaluator(_FittedAttributes, BaseEstimator):
     r"""Per-volume Dice, HD95 and ASD for every class, with means and standard deviations.
 
     Each volume is scored with :func:`speccal.metrics.segmentation_scores`, using its own
@@ -98,6 +117,10 @@ class SegmentationEvaluator(BaseEstimator):
         a :func:`joblib.parallel_config` context, -1 means all processors.
     hd95_method : {"medpy", "monai"}, default="medpy"
         HD95 definition, see :func:`speccal.metrics.hausdorff_distance_95`.
+    spatial_dims : {1, 2, 3} or None, default=None
+        Number of axes of every volume (None: 2 or 3). An array with another number of axes
+        is refused, so that a batch ``(n_volumes, *spatial)`` is not scored as one volume
+        of one more axis: pass it as ``list(batch)``.
 
     Attributes
     ----------
@@ -170,12 +193,14 @@ class SegmentationEvaluator(BaseEstimator):
         class_names=None,
         n_jobs=None,
         hd95_method="medpy",
+        spatial_dims=None,
     ):
         self.n_classes = n_classes
         self.include_background = include_background
         self.class_names = class_names
         self.n_jobs = n_jobs
         self.hd95_method = hd95_method
+        self.spatial_dims = spatial_dims
 
     def fit(self, y_true, y_pred, *, spacing=None, case_id=None):
         """Score volumes, replacing any previous result.
@@ -203,8 +228,8 @@ class SegmentationEvaluator(BaseEstimator):
         ------
         ValueError
             If a parameter is invalid, the numbers of volumes, spacings and identifiers
-            differ, or a volume fails :func:`speccal.metrics.segmentation_scores`'s checks
-            (the message names the case).
+            differ, a volume does not have ``spatial_dims`` axes, or a volume fails
+            :func:`speccal.metrics.segmentation_scores`'s checks (the message names the case).
         """
         for name in ("n_classes_", "scores_"):
             self.__dict__.pop(name, None)
@@ -247,6 +272,7 @@ class SegmentationEvaluator(BaseEstimator):
         n_done = 0 if first else self.n_volumes_
         spacings = _per_volume_spacings(spacing, len(preds))
         case_ids = _case_ids(case_id, len(preds), n_done)
+        _check_spatial_rank(trues, preds, self.spatial_dims)
         options = {
             "n_classes": self.n_classes_,
             "include_background": self.include_background,

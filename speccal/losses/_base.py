@@ -72,6 +72,70 @@ def check_ignore_class(ignore_class):
     return int(ignore_class)
 
 
+def check_labels(y_true, n_classes, ignore_class=None):
+    """``y_true`` as int32 labels and an op asserting they lie in ``[0, n_classes)``.
+
+    Labels equal to ``ignore_class`` pass too. Run the returned op (as a control dependency)
+    before using the labels. The error names ``y_true`` and the offending value. Integer
+    labels are read twice (a min and a max reduction, no temporaries); float labels are also
+    compared with their integer part. The offending value is looked up only when the check
+    fails, inside the false branch of a :func:`tf.cond`, so a passing check costs nothing
+    more. Works eagerly and in graphs; XLA compiles the assertion away.
+
+    Parameters
+    ----------
+    y_true : tensor of int or float
+        Labels, any shape.
+    n_classes : int
+        Number of classes.
+    ignore_class : int or None
+        A label allowed outside the range.
+
+    Returns
+    -------
+    labels : tf.Tensor of int32, shape of ``y_true``
+    check : tf.Tensor of bool, shape ()
+        True; evaluating it raises ``tf.errors.InvalidArgumentError`` for a bad label.
+    """
+    raw = tf.convert_to_tensor(y_true)
+    labels = tf.cast(raw, tf.int32)
+    considered = labels
+    if ignore_class is not None:
+        considered = tf.where(tf.equal(labels, ignore_class), tf.zeros_like(labels), labels)
+    if raw.dtype.is_floating:
+        # a float label is bad when it is not an integer or lies outside the range
+        flat = tf.reshape(raw, [-1])
+        in_range = (flat >= 0) & (flat < n_classes) & tf.equal(tf.math.floor(flat), flat)
+        if ignore_class is not None:
+            in_range |= tf.equal(flat, ignore_class)
+        ok = tf.reduce_all(in_range)
+
+        def offending():
+            return tf.gather(flat, tf.argmin(tf.cast(in_range, tf.int32)))
+
+    else:
+        low, high = tf.reduce_min(considered), tf.reduce_max(considered)
+        ok = tf.logical_or(tf.equal(tf.size(labels), 0), (low >= 0) & (high < n_classes))
+
+        def offending():
+            return tf.where(low < 0, low, high)
+
+    allowed = f" or ignore_class={ignore_class}" if ignore_class is not None else ""
+    message = f"`y_true` must hold integer labels in [0, {n_classes}){allowed}; got"
+
+    def passed():
+        return tf.constant(True)
+
+    def failed():
+        if tf.executing_eagerly():
+            value = offending().numpy().item()
+            raise tf.errors.InvalidArgumentError(None, None, f"{message} {value!r}.")
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message, offending()])]):
+            return tf.identity(ok)
+
+    return labels, tf.cond(ok, passed, failed)
+
+
 def prepare_inputs(y_true, y_pred, ignore_class=None):
     """Check shapes and return int32 labels ``(B, *S)`` and float32 logits ``(B, *S, C)``.
 
@@ -98,19 +162,9 @@ def prepare_inputs(y_true, y_pred, ignore_class=None):
     n_classes = logits.shape[-1]
     if n_classes is None or n_classes < 2:
         raise ValueError(f"`y_pred` must have a known class axis >= 2; got {n_classes!r}.")
-    raw = labels
-    labels = tf.cast(raw, tf.int32)
-    in_range = (labels >= 0) & (labels < n_classes) & tf.equal(tf.cast(labels, raw.dtype), raw)
-    if ignore_class is not None:
-        in_range |= tf.equal(labels, ignore_class)
+    labels, label_check = check_labels(labels, n_classes, ignore_class)
     checks = [
-        tf.debugging.Assert(
-            tf.reduce_all(in_range),
-            [
-                f"`y_true` must hold integer labels in [0, {n_classes}) or ignore_class="
-                f"{ignore_class}; got other values."
-            ],
-        ),
+        label_check,
         tf.debugging.Assert(
             tf.reduce_all(tf.math.is_finite(logits)),
             ["`y_pred` must be finite logits; got NaN or inf."],

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from speccal.losses._base import check_ignore_class, expand_sample_weight
+from speccal.losses._base import check_ignore_class, check_labels, expand_sample_weight
 from speccal.spectral import _band_powers_and_finite, check_taper, spectral_entropy
 
 __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
@@ -472,7 +472,9 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         ValueError
             If ``y_pred`` has no class axis or ``y_true`` does not match its other axes.
         tf.errors.InvalidArgumentError
-            If ``y_pred`` holds NaN or Inf values (outside XLA).
+            If ``y_pred`` holds NaN or Inf values, or ``y_true`` a label outside
+            ``[0, n_classes)`` other than ``ignore_class`` (outside XLA; the message names
+            the value).
         """
         with tf.name_scope(self.name):
             y_true, y_pred = self._check_inputs(y_true, y_pred)
@@ -497,8 +499,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
             weight /= tf.distribute.get_strategy().num_replicas_in_sync
         return weight
 
-    @staticmethod
-    def _check_inputs(y_true, y_pred):
+    def _check_inputs(self, y_true, y_pred):
         y_pred = tf.convert_to_tensor(y_pred)
         y_true = tf.convert_to_tensor(y_true)
         if y_pred.shape.rank is None or y_pred.shape.rank not in (4, 5):
@@ -515,7 +516,9 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
                 f"`y_true` must have shape (batch, *spatial) = {tuple(expected)!r} to match "
                 f"`y_pred` of shape {tuple(y_pred.shape)!r}; got shape {tuple(y_true.shape)!r}."
             )
-        return y_true, y_pred
+        _, label_check = check_labels(y_true, y_pred.shape[-1], self.ignore_class)
+        with tf.control_dependencies([label_check]):
+            return tf.identity(y_true), tf.identity(y_pred)
 
     def get_config(self):
         """All constructor arguments (the buffer is state, saved with the model)."""

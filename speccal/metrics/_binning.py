@@ -25,6 +25,28 @@ def check_n_bins(n_bins, name="n_bins"):
     return int(n_bins)
 
 
+#: Largest bin state, in bytes, one calibration accumulator may hold (1 GiB).
+MAX_STATE_BYTES = 1 << 30
+
+
+def _format_bytes(n_bytes):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+
+
+def check_state_size(n_floats, name, value, n_classes):
+    """Refuse a ``name=value`` whose float64 bin state would exceed :data:`MAX_STATE_BYTES`."""
+    n_bytes = 8 * n_floats
+    if n_bytes > MAX_STATE_BYTES:
+        raise ValueError(
+            f"`{name}` must be small enough for the bin sums of {n_classes} classes to fit in "
+            f"{_format_bytes(MAX_STATE_BYTES)}; got {value!r}, which would need "
+            f"{_format_bytes(n_bytes)}."
+        )
+
+
 def check_threshold(threshold, name="threshold"):
     """Return ``threshold`` as a float after checking it lies in [0, 1)."""
     if (

@@ -68,9 +68,12 @@ class CalibrationAccumulator:
         slots = kernel.n_slots(n_bins)
         fusable = [t for t in adaptive if t < 1.0 / n_bins] if bin_rule == "left" else []
         self.fused = fusable[0] if classwise and fusable else None
+        kernel.check_state_size(3 * (n_classes + 1) * slots, "n_bins", n_bins, n_classes)
         if self.fused is not None:
             self.fine_ratio = 1 << max(0, int(np.ceil(np.log2(n_fine_bins / n_bins))))
             self.n_fine_bins = n_fine_bins = n_bins * self.fine_ratio
+        n_fine_floats = 3 * n_classes * (n_fine_bins + 1) * len(adaptive)
+        kernel.check_state_size(n_fine_floats, "n_fine_bins", self.n_fine_bins, n_classes)
         self.top = np.zeros((3, slots)) if top else None
         self.boundary = np.zeros((3, slots)) if boundary else None
         self.classwise = (

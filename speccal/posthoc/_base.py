@@ -131,12 +131,16 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator",
     if scores_2d.shape[0] == 0:
         raise ValueError(f"`{name}` must contain at least one sample; got shape {shape!r}.")
     # One pairwise float64 reduction (of the array, in any layout) detects NaN/inf without a
-    # boolean temporary.
-    if not np.isfinite(scores.sum(dtype=np.float64)):
-        raise ValueError(
-            f"`{name}` must be finite (no NaN or inf); got {_count_nonfinite(scores_2d)} "
-            "non-finite values."
-        )
+    # boolean temporary. Finite values whose sum overflows float64 (e.g. logits near 1e308)
+    # are counted and pass.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = scores.sum(dtype=np.float64)
+    if not np.isfinite(total):
+        n_nonfinite = _count_nonfinite(scores_2d)
+        if n_nonfinite:
+            raise ValueError(
+                f"`{name}` must be finite (no NaN or inf); got {n_nonfinite} non-finite values."
+            )
     if input == "probabilities":
         _check_probabilities(scores_2d, name, values=scores)
     return scores_2d, shape

@@ -137,20 +137,28 @@ class TemperatureScaling(BaseCalibrator):
 
         def nll(log_t):
             inv_t = np.exp(-log_t)
-            return np.mean(logsumexp(logits * inv_t, axis=1) - true_logit * inv_t)
+            # logits near the float64 limit overflow once scaled: such a T scores +inf
+            value = np.mean(logsumexp(logits * inv_t, axis=1) - true_logit * inv_t)
+            return value if np.isfinite(value) else np.inf
 
         low, high = np.log(self.bounds)
-        result = minimize_scalar(
-            nll, bounds=(low, high), method="bounded", options={"xatol": 1e-8}
-        )
-        self.temperature_ = float(np.exp(result.x))
-        if min(result.x - low, high - result.x) < 1e-3:
-            warnings.warn(
-                f"The fitted temperature {self.temperature_:.4g} lies at the edge of `bounds` "
-                f"{tuple(self.bounds)!r}; widen `bounds`.",
-                ConvergenceWarning,
-                stacklevel=3,
+        with np.errstate(over="ignore", invalid="ignore"):  # the search tolerates +inf
+            result = minimize_scalar(
+                nll, bounds=(low, high), method="bounded", options={"xatol": 1e-8}
             )
+        self.temperature_ = float(np.exp(result.x))
+        for edge, value, distance in (
+            ("lower", low, result.x - low),
+            ("upper", high, high - result.x),
+        ):
+            if distance < 1e-3:
+                warnings.warn(
+                    f"The fitted temperature {self.temperature_:.4g} lies at the edge of "
+                    f"`bounds` {tuple(self.bounds)!r} (the {edge} bound "
+                    f"{float(np.exp(value)):.4g}): the optimum may lie beyond it; widen `bounds`.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
 
     def _calibrate(self, scores):
         return softmax(to_log_probabilities(scores, self.input) / self.temperature_, axis=1)

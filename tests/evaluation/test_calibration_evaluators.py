@@ -409,3 +409,77 @@ def test_classwise_bins_read_off_the_fine_histogram_equal_direct_bins(rng, n_bin
     )
     exact = metrics.thresholded_adaptive_calibration_error(y_true, y_prob, n_bins=n_bins)
     assert abs(fused.scores_["tace"] - exact) <= fused.error_bound_["tace"] + 1e-12
+
+
+# -- issue 14: no silent or cryptic answers --
+EVALUATOR_CLASSES = [
+    CalibrationEvaluator,
+    ECEEvaluator,
+    MCEEvaluator,
+    SCEEvaluator,
+    ACEEvaluator,
+    TACEEvaluator,
+]
+
+
+@pytest.mark.parametrize("cls", EVALUATOR_CLASSES)
+@pytest.mark.parametrize("per_volume", [False, True])
+def test_partial_fit_with_a_bad_volume_adds_nothing(data, cls, per_volume):
+    trues, probs = data
+    bad = probs[1].copy()
+    bad[0, 0, 0, 0] = np.nan
+    evaluator = cls(per_volume=per_volume).fit(trues[0], probs[0])
+    before = evaluator.score_
+    with pytest.raises(ValueError, match=r"`y_prob` must contain only finite values; got nan"):
+        evaluator.partial_fit([trues[1], trues[2]], [probs[1], bad])
+    assert evaluator.n_samples_ == trues[0].size
+    assert evaluator.score_ == before
+    # the next call counts each volume once: as a fit on the concatenation
+    evaluator.partial_fit([trues[1], trues[2]], [probs[1], probs[2]])
+    expected = cls(per_volume=per_volume).fit(trues, probs)
+    assert evaluator.n_samples_ == expected.n_samples_
+    assert evaluator.score_ == pytest.approx(expected.score_, abs=1e-12)
+    if per_volume:
+        assert len(evaluator.volume_counts_) == 3
+
+
+def test_a_bad_first_call_leaves_the_evaluator_unfitted(data):
+    trues, probs = data
+    evaluator = ECEEvaluator()
+    with pytest.raises(ValueError, match=r"`y_true` must hold labels in \[0, n_classes\)"):
+        evaluator.partial_fit([trues[0], trues[1] + 10], [probs[0], probs[1]])
+    assert not hasattr(evaluator, "n_classes_")
+    evaluator.partial_fit(trues[0], probs[0])
+    assert evaluator.n_samples_ == trues[0].size
+
+
+@pytest.mark.parametrize("cls", EVALUATOR_CLASSES)
+@pytest.mark.parametrize("attribute", ["score_", "scores_", "n_samples_", "bin_count_"])
+def test_fitted_attributes_before_fit_raise_not_fitted(cls, attribute):
+    with pytest.raises(NotFittedError, match=rf"not fitted yet.*before reading `{attribute}`"):
+        getattr(cls(), attribute)
+    assert not hasattr(cls(), attribute)  # NotFittedError is an AttributeError
+
+
+def test_missing_optional_attribute_of_a_fitted_evaluator_is_an_attribute_error(data):
+    evaluator = ECEEvaluator().fit(*data)
+    with pytest.raises(AttributeError, match="volume_scores_") as caught:
+        getattr(evaluator, "volume_scores_")  # noqa: B009
+    assert not isinstance(caught.value, NotFittedError)
+
+
+@pytest.mark.parametrize("cls", EVALUATOR_CLASSES)
+def test_huge_n_bins_names_n_bins_and_the_memory(data, cls):
+    with pytest.raises(
+        ValueError,
+        match=r"`n_bins` must be small enough for the bin sums of 4 classes to fit in 1 GiB; "
+        r"got 1000000000000, which would need [\d.]+ TiB",
+    ):
+        cls(n_bins=10**12).fit(*data)
+
+
+def test_huge_n_fine_bins_names_n_fine_bins(data):
+    with pytest.raises(ValueError, match=r"`n_fine_bins` must be small enough .* got 10000000000"):
+        TACEEvaluator(n_fine_bins=10**10).fit(*data)
+    with pytest.raises(ValueError, match=r"`n_bins` must be small enough .* GiB"):
+        metrics.static_calibration_error(data[0][0], data[1][0], n_bins=10**9)

@@ -166,6 +166,7 @@ def test_get_params_and_clone():
         "class_names": ["a", "b", "c", "d"],
         "n_jobs": None,
         "hd95_method": "monai",
+        "spatial_dims": None,
     }
 
 
@@ -292,3 +293,44 @@ def test_docstring_examples_run():
     result = doctest.testmod(module)
     assert result.attempted > 5
     assert result.failed == 0
+
+
+# -- issue 14: no silent or cryptic answers --
+def test_a_batch_array_is_refused_not_scored_as_one_volume(rng):
+    batch = rng.integers(0, 2, size=(2, 16, 16, 12))
+    with pytest.raises(
+        ValueError,
+        match=r"`y_true` must hold volumes of 2 or 3 axes; pass a batch as a list of volumes, "
+        r"list\(batch\); got an array of shape \(2, 16, 16, 12\)",
+    ):
+        SegmentationEvaluator().fit(y_true=batch, y_pred=batch)
+    evaluator = SegmentationEvaluator().fit(y_true=list(batch), y_pred=list(batch))
+    assert evaluator.n_volumes_ == 2
+
+
+def test_spatial_dims_fixes_the_rank(rng):
+    volume = rng.integers(0, 2, size=(6, 7))
+    with pytest.raises(
+        ValueError, match=r"`y_pred` must hold volumes of 3 axes \(`spatial_dims`\); got .*\(6, 7"
+    ):
+        SegmentationEvaluator(spatial_dims=3).fit(y_true=[volume[None]], y_pred=[volume])
+    with pytest.raises(ValueError, match=r"`spatial_dims` must be None, 1, 2 or 3; got 4"):
+        SegmentationEvaluator(spatial_dims=4).fit(y_true=volume, y_pred=volume)
+    scores = SegmentationEvaluator(spatial_dims=2).fit(y_true=volume, y_pred=volume).scores_
+    assert scores["dice"].tolist() == [[1.0]]
+
+
+def test_fitted_attributes_before_fit_raise_not_fitted():
+    for attribute in ("scores_", "mean_", "records_", "n_volumes_"):
+        with pytest.raises(NotFittedError, match=rf"not fitted yet.*reading `{attribute}`"):
+            getattr(SegmentationEvaluator(), attribute)
+
+
+def test_partial_fit_with_a_bad_volume_adds_nothing(rng):
+    preds, trues = make_volumes(rng, n_volumes=3)
+    evaluator = SegmentationEvaluator(n_classes=3).fit(y_true=trues[:1], y_pred=preds[:1])
+    with pytest.raises(ValueError, match=r"case '2': `spacing` must be a positive finite"):
+        evaluator.partial_fit(y_true=trues[1:], y_pred=preds[1:], spacing=[(1, 1, 1), (0, 1, 1)])
+    assert evaluator.n_volumes_ == 1
+    evaluator.partial_fit(y_true=trues[1:], y_pred=preds[1:])
+    assert evaluator.case_ids_ == ["0", "1", "2"]

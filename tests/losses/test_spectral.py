@@ -544,7 +544,9 @@ def test_non_finite_logits_are_caught_when_no_frequency_is_in_a_band(rng):
     check still sees the NaN through the sum of the frequencies of no band."""
     logits = rng.normal(size=(2, 1, 6, 5, 3)).astype(np.float32)
     reg = SpectralEntropyRegularizer(window=3, bands=3)
-    assert float(reg(logits)) == 0.0
+    spectral._band_constants.cache_clear()  # the warning comes once per shape
+    with pytest.warns(UserWarning, match=r"\(1, 6, 5\) leave 3 of the 3 bands empty"):
+        assert float(reg(logits)) == 0.0
     logits[0, 0, 2, 2, 1] = np.nan
     with pytest.raises(tf.errors.InvalidArgumentError, match="`logits` must be finite"):
         reg(logits)
@@ -561,3 +563,19 @@ def test_non_finite_logits_under_xla_report_nan_and_keep_the_buffer(rng):
     assert np.isnan(float(step(bad)))
     np.testing.assert_array_equal(reg.buffer.numpy(), before)
     assert int(reg.step) == 1
+
+
+def test_maps_too_small_for_the_bands_warn_once():
+    """2^3 maps leave 4 of 5 bands empty: the spectral term is 0; say so, once per shape."""
+    import warnings
+
+    logits = np.random.default_rng(0).normal(size=(1, 2, 2, 2, 3)).astype(np.float32)
+    loss = CESpectral(lam=1.0)
+    spectral._band_constants.cache_clear()  # the warning comes once per shape
+    with pytest.warns(UserWarning, match=r"size \(2, 2, 2\) leave 4 of the 5 bands empty") as seen:
+        for _ in range(3):
+            assert float(loss.regularizer(logits)) == 0.0
+    assert len([w for w in seen if "bands empty" in str(w.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 4^3 with 2 bands: both bands hold frequencies
+        spectral.band_powers(np.zeros((1, 4, 4, 4, 2), np.float32), bands=2)

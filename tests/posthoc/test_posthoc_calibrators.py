@@ -240,6 +240,36 @@ def test_temperature_at_the_edge_of_its_bounds_warns(rng):
     assert ts.temperature_ == pytest.approx(2.0, rel=1e-3)
 
 
+def test_temperature_of_logits_near_the_float64_limit_warns_at_the_upper_bound(rng):
+    from sklearn.exceptions import ConvergenceWarning
+
+    logits = 1e307 * rng.normal(size=(200, 3))  # finite, but their sum overflows float64
+    y = rng.integers(0, 3, size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow noise either
+        with pytest.warns(
+            ConvergenceWarning, match=r"lies at the edge of `bounds` .*\(the upper bound 20\)"
+        ):
+            ts = TemperatureScaling().fit(logits, y)
+    assert ts.temperature_ == pytest.approx(20.0, rel=1e-3)
+    assert np.isfinite(ts.predict_proba(logits)).all()
+
+
+def test_huge_finite_logits_are_not_called_non_finite(rng):
+    from sklearn.exceptions import ConvergenceWarning
+
+    y = rng.integers(0, 3, size=10)
+    with pytest.warns(ConvergenceWarning, match="upper bound 20"):
+        ts = TemperatureScaling().fit(np.full((10, 3), 1e308), y)
+    np.testing.assert_allclose(ts.predict_proba(np.full((2, 3), 1e308)), 1 / 3)
+    logits = np.full((10, 3), 1e308)
+    logits[3, 1] = np.inf
+    with pytest.raises(
+        ValueError, match=r"`X` must be finite \(no NaN or inf\); got 1 non-finite"
+    ):
+        TemperatureScaling().fit(logits, y)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     logits=arrays(
