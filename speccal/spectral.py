@@ -245,9 +245,10 @@ def _band_segments(spatial_shape, bands, include_dc, include_corners):
 
 
 def _warn_if_degenerate(segments, spatial_shape, bands):
-    """Warn when fewer than two bands hold a frequency: the spectral entropy is then 0."""
+    """Warn when the shape leaves fewer than two bands (or no band of one) holding a
+    frequency: the spectral entropy is then 0 whatever the logits."""
     n_filled = np.unique(segments[segments < bands]).size
-    if n_filled < 2:
+    if n_filled < min(bands, 2):
         warnings.warn(
             f"spectral maps of spatial size {tuple(spatial_shape)!r} leave {bands - n_filled} "
             f"of the {bands} bands empty: with fewer than two bands holding a frequency the "
