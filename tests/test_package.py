@@ -1,5 +1,7 @@
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,3 +71,25 @@ def test_band_index_errors():
         band_index((8, 8), 2, layout="polar")
     with pytest.raises(ValueError, match=r"`spatial_shape` must be 2 or 3 positive sizes"):
         band_index((8,), 2)
+
+
+def test_ci_selects_the_derandomised_hypothesis_profile():
+    conftest = Path(__file__).with_name("conftest.py")
+    code = (
+        "import runpy, hypothesis\n"
+        f"runpy.run_path({str(conftest)!r})\n"
+        "print(hypothesis.settings.default.derandomize, hypothesis.settings.default.database)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")}
+    local = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    ci = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "CI": "true"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ci.stdout.split() == ["True", "None"]
+    assert local.stdout.split()[0] == "False"
