@@ -131,6 +131,8 @@ class ClassAxisRows:
             self._blocks[block, :, t0:t1] = values[at : at + t1 - t0].T
 
     def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError("rows of a channel-first array cannot be an array without a copy.")
         out = np.empty(self.shape, dtype=dtype or self.dtype)
         for start in range(0, self.shape[0], CHUNK_ROWS):
             out[start : start + CHUNK_ROWS] = self[start : start + CHUNK_ROWS]

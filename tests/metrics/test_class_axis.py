@@ -106,6 +106,8 @@ def test_class_axis_rows_slices_gathers_and_writes(rng):
     written[0:40] = reference[0:40]
     written[40:90] = reference[40:90]
     np.testing.assert_array_equal(out, array)
+    with pytest.raises(ValueError, match="cannot be an array without a copy"):
+        np.asarray(rows, copy=False)
     with pytest.raises(TypeError, match="assignment to contiguous row slices only"):
         written[[1, 2]] = reference[:2]
 
