@@ -122,6 +122,24 @@ def test_tapered_band_powers_equal_the_numpy_analysis_twin(rng, shape):
     assert not np.allclose(got, untapered, rtol=1e-2)  # the window changes the powers
 
 
+def test_only_the_taper_lets_the_entropy_see_boundary_confidence():
+    """The issue's motivation, on the loss's own ops: a confident ball whose boundary shell has
+    confidence alpha. Without a window (DC excluded) the band powers only scale with
+    (1 - alpha)^2, so the entropy is the same for every alpha; with the Hamming taper it rises
+    as the boundary gets less confident (paper Fig. 1)."""
+    from speccal.analysis import boundary_confidence_experiment
+
+    alphas = (0.9, 0.7, 0.5)
+    maps = boundary_confidence_experiment(alphas, size=24, ndim=3, window=None).maps
+    logits = tf.constant(maps[..., None].astype(np.float32))  # one class: the map is its max
+    plain = spectral.spectral_entropy(spectral.band_powers(logits)).numpy()
+    tapered = spectral.spectral_entropy(spectral.band_powers(logits, taper="hamming")).numpy()
+    np.testing.assert_allclose(plain, plain[0], rtol=1e-4)
+    assert np.all(np.diff(tapered) > 0.01)
+    want = boundary_confidence_experiment(alphas, size=24, ndim=3, window="hamming")
+    np.testing.assert_allclose(tapered, want.spectral_entropy, rtol=1e-4)
+
+
 def test_power_spectrum_is_centred_full_spectrum(rng):
     conf = rng.normal(size=(2, 5, 6, 7)).astype(np.float32)
     got = spectral.power_spectrum(conf).numpy()
