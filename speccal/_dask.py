@@ -75,7 +75,7 @@ def dask_client(*, scheduler=None, workers=1, worker_env=None):
         n_workers=_check_workers(workers),
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: no clash with other clusters on 8787
         env=dict(worker_env or {}),
         memory_limit=0,  # tasks here are whole trainings: no nanny restarts on memory use
         silence_logs=logging.ERROR,
