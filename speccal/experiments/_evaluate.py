@@ -165,7 +165,7 @@ def evaluate_run(
     >>> from speccal.experiments import evaluate_run  # doctest: +SKIP
     >>> evaluate_run("runs/cespectral", protocol="mbls")["ece"]  # doctest: +SKIP
     """
-    from speccal._distributed import map_ordered
+    from speccal._dask import map_ordered
     from speccal.evaluation import EvaluationProtocol
 
     if isinstance(protocol, str):

@@ -168,7 +168,7 @@ def score_predictions(
     >>> from speccal.experiments import score_predictions  # doctest: +SKIP
     >>> score_predictions("nnunet_out", "labelsTs", "scores")["ece"]  # doctest: +SKIP
     """
-    from speccal._distributed import check_engine, map_ordered
+    from speccal._dask import check_engine, map_ordered
     from speccal.evaluation import EvaluationProtocol
 
     check_engine(jobs, scheduler)

@@ -5,7 +5,7 @@ import filecmp
 import numpy as np
 import pytest
 
-from speccal._distributed import check_engine, map_ordered
+from speccal._dask import check_engine, map_ordered
 from speccal.experiments import score_predictions
 
 distributed = pytest.importorskip("distributed")
