@@ -46,6 +46,7 @@ __all__ = [
     "match_predictions",
     "read_label",
     "read_prediction",
+    "read_stored_prediction",
 ]
 
 #: Prediction file suffixes, in the order that decides which file of a case is scored.
@@ -213,6 +214,44 @@ def _load_array(path, suffix):
     return array
 
 
+def read_stored_prediction(path, axes=None):
+    """Read one probability (or logit) map as stored, with its axis order.
+
+    Parameters
+    ----------
+    path, axes
+        As in :func:`read_prediction`.
+
+    Returns
+    -------
+    array : ndarray
+        4-D, floating point, in the stored order (memory-mapped for ``.npy``).
+    order : str
+        Its axes, e.g. ``"czyx"``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_prediction`.
+    """
+    path = Path(path)
+    suffix = _split_suffix(path, PREDICTION_SUFFIXES)
+    if suffix is None:
+        raise ValueError(f"`path` must end with one of {PREDICTION_SUFFIXES}; got {str(path)!r}.")
+    order = check_axes(axes) or DEFAULT_AXES[suffix[1]]
+    array = _load_array(path, suffix[1])
+    if array.ndim != 4:
+        raise ValueError(
+            f"{str(path)!r} must hold a 4-D array with axes {order!r}; got shape {array.shape}."
+        )
+    if array.dtype.kind != "f":
+        raise ValueError(
+            f"{str(path)!r} must hold floating-point probabilities or logits; got dtype "
+            f"{array.dtype} (a label map?)."
+        )
+    return array, order
+
+
 def read_prediction(path, axes=None):
     """Read one probability (or logit) map as a channels-last view ``(X, Y, Z, C)``.
 
@@ -235,21 +274,7 @@ def read_prediction(path, axes=None):
         If the file is unreadable, lacks nnU-Net's key, is not 4-D or not floating point (the
         message names the file).
     """
-    path = Path(path)
-    suffix = _split_suffix(path, PREDICTION_SUFFIXES)
-    if suffix is None:
-        raise ValueError(f"`path` must end with one of {PREDICTION_SUFFIXES}; got {str(path)!r}.")
-    order = check_axes(axes) or DEFAULT_AXES[suffix[1]]
-    array = _load_array(path, suffix[1])
-    if array.ndim != 4:
-        raise ValueError(
-            f"{str(path)!r} must hold a 4-D array with axes {order!r}; got shape {array.shape}."
-        )
-    if array.dtype.kind != "f":
-        raise ValueError(
-            f"{str(path)!r} must hold floating-point probabilities or logits; got dtype "
-            f"{array.dtype} (a label map?)."
-        )
+    array, order = read_stored_prediction(path, axes)
     return np.transpose(array, [order.index(axis) for axis in "xyzc"])
 
 

@@ -77,11 +77,12 @@ class VolumeScores:
         )
 
 
-def calibration_evaluator(protocol="speccal", from_logits=False):
+def calibration_evaluator(protocol="speccal", from_logits=False, class_axis=-1):
     """The calibration evaluator of ``evaluate`` and ``score`` (one value per volume kept)."""
     from speccal.evaluation import CalibrationEvaluator
 
     return CalibrationEvaluator(
+        class_axis=class_axis,
         metrics=CALIBRATION_KEYS,
         n_bins=N_BINS,
         threshold=TACE_THRESHOLD,
@@ -92,11 +93,11 @@ def calibration_evaluator(protocol="speccal", from_logits=False):
     )
 
 
-def example_slices(label, y_prob, image=None):
+def example_slices(label, y_prob, image=None, case_id=None):
     """Slices through the largest foreground section along the last spatial axis.
 
-    Returns ``(foreground voxel count, {case-independent slices})``; ``image`` is included
-    when given (``speccal score`` has no image).
+    ``y_prob`` is channels last. Returns ``(foreground voxel count, {name: slice})``;
+    ``image`` is included when given (``speccal score`` has no image).
     """
     axis_sum = (label > 0).sum(axis=tuple(range(label.ndim - 1)))
     index = int(np.argmax(axis_sum))
@@ -109,28 +110,59 @@ def example_slices(label, y_prob, image=None):
     }
     if image is not None:
         slices["image"] = np.asarray(image[..., index, 0])
+    if case_id is not None:
+        slices["case_id"] = np.array(case_id)
     return int(axis_sum.sum()), slices
 
 
+def predicted_labels(y_prob, class_axis=-1):
+    """Argmax class map of ``y_prob``, as uint8 (uint16 past 256 classes).
+
+    Computed slab by slab along the first spatial axis, so that no int64 map of the whole
+    volume is made (8 bytes per voxel, half of a float32 4-class volume).
+    """
+    moved = np.moveaxis(y_prob, class_axis, -1)  # a view
+    dtype = np.uint8 if moved.shape[-1] <= 256 else np.uint16
+    labels = np.empty(moved.shape[:-1], dtype)
+    step = max(1, (1 << 20) // max(1, int(np.prod(moved.shape[1:-1]))))
+    for start in range(0, moved.shape[0], step):
+        labels[start : start + step] = moved[start : start + step].argmax(-1)
+    return labels
+
+
 def score_volume(
-    y_true, y_prob, *, spacing, case_id, protocol="speccal", from_logits=False, image=None
+    y_true,
+    y_prob,
+    *,
+    spacing,
+    case_id,
+    protocol="speccal",
+    from_logits=False,
+    class_axis=-1,
+    image=None,
+    example=True,
 ):
     """Calibration and segmentation scores of one volume.
 
     Parameters
     ----------
     y_true : ndarray of int of shape (X, Y, Z)
+        In the spatial axis order of ``y_prob`` (any order: the scores do not depend on it).
     y_prob : ndarray of float of shape (X, Y, Z, n_classes)
-        Probabilities, or logits with ``from_logits=True``; any strides (a transposed view is
-        read as it is).
+        Probabilities, or logits with ``from_logits=True``; the classes on ``class_axis``.
+        Read as stored, in chunks: a channel-first array is not copied.
     spacing : sequence of 3 float
-        Voxel size in mm.
+        Voxel size in mm, in the order of the spatial axes.
     case_id : str
     protocol : str or EvaluationProtocol, default="speccal"
         The calibration protocol (:class:`speccal.evaluation.EvaluationProtocol`).
     from_logits : bool, default=False
+    class_axis : int, default=-1
     image : ndarray of shape (X, Y, Z, n_channels), optional
         Kept in the example slices.
+    example : bool, default=True
+        Keep example slices (along the last spatial axis, channels last); False leaves them
+        to the caller (``VolumeScores.example`` is then None).
 
     Returns
     -------
@@ -143,7 +175,7 @@ def score_volume(
     """
     from speccal.evaluation import SegmentationEvaluator
 
-    calibration = calibration_evaluator(protocol, from_logits)
+    calibration = calibration_evaluator(protocol, from_logits, class_axis)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:
@@ -160,10 +192,16 @@ def score_volume(
         ]
     for message in dict.fromkeys(messages):
         warnings.warn(f"case {case_id!r}: {message}", UserWarning, stacklevel=2)
-    segmentation = SegmentationEvaluator(n_classes=y_prob.shape[-1])
+    n_classes = y_prob.shape[class_axis]
+    segmentation = SegmentationEvaluator(n_classes=n_classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # inf distances are kept and shown
-        segmentation.fit(y_true=y_true, y_pred=y_prob.argmax(-1), spacing=spacing, case_id=case_id)
+        segmentation.fit(
+            y_true=y_true,
+            y_pred=predicted_labels(y_prob, class_axis),
+            spacing=spacing,
+            case_id=case_id,
+        )
     row = {"case_id": case_id}
     for key in CALIBRATION_KEYS:
         value = np.nan if calibration is None else calibration.volume_scores_[key][0]
@@ -171,12 +209,11 @@ def score_volume(
     row.update({k: float(np.mean(segmentation.scores_[k][0])) for k in SEGMENTATION_KEYS})
     row.update({k: v for k, v in segmentation.records_[0].items() if k != "case_id"})
     for key in PER_CLASS_KEYS:  # class k's own SCE / TACE term
-        for k in range(y_prob.shape[-1]):
+        for k in range(n_classes):
             value = np.nan if calibration is None else calibration.volume_class_scores_[key][0][k]
             row[f"{key}_{k}"] = float(value)
-    example = example_slices(y_true, y_prob, image)
-    example[1]["case_id"] = np.array(case_id)
-    return VolumeScores([row], calibration, example)
+    slices = example_slices(y_true, y_prob, image, case_id) if example else None
+    return VolumeScores([row], calibration, slices)
 
 
 def protocol_statement(calibration):
@@ -271,10 +308,9 @@ def save_maps(out_dir, case_id, y_true, y_prob, affine, *, from_logits=False):
     probs = np.asarray(y_prob, dtype=np.float32)
     if from_logits:
         probs = special.softmax(probs, axis=-1)
-    prediction = probs.argmax(-1)
-    label_type = np.uint8 if probs.shape[-1] <= 256 else np.uint16
+    prediction = predicted_labels(probs)
     maps = {
-        "prediction": prediction.astype(label_type),
+        "prediction": prediction,
         "confidence": probs.max(-1).astype(np.float32),
         "entropy": _entropy(probs).astype(np.float32),
         "error": (prediction != y_true).astype(np.uint8),

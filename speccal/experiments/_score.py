@@ -4,14 +4,17 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from speccal.experiments._predictions import (
     check_axes,
     match_predictions,
     read_label,
-    read_prediction,
+    read_stored_prediction,
 )
 from speccal.experiments._results import (
     VolumeScores,
+    example_slices,
     save_maps,
     score_volume,
     summary_metrics,
@@ -43,25 +46,31 @@ def score_case(pair, *, out_dir=None, protocol="speccal", from_logits=False, axe
         probabilities summing to 1 (not finite logits); the message names the file.
     """
     label, spacing, affine = read_label(pair.label)
-    y_prob = read_prediction(pair.prediction, axes)
+    stored, order = read_stored_prediction(pair.prediction, axes)
+    y_prob = np.transpose(stored, [order.index(axis) for axis in "xyzc"])  # a view
     if y_prob.shape[:-1] != label.shape:
         raise ValueError(
             f"{str(pair.prediction)!r}: the prediction's spatial shape {y_prob.shape[:-1]} "
             f"(read as (X, Y, Z, C) = {y_prob.shape}) must equal the shape {label.shape} of the "
             f"label {str(pair.label)!r} (wrong --axes?)."
         )
+    # scored in the stored order (no transposed copy): the label's axes follow it
+    spatial = ["xyz".index(axis) for axis in order if axis != "c"]
     try:
         scores = score_volume(
-            label,
-            y_prob,
-            spacing=spacing,
+            label.transpose(spatial),
+            stored,
+            spacing=tuple(spacing[i] for i in spatial),
             case_id=pair.case_id,
             protocol=protocol,
             from_logits=from_logits,
+            class_axis=order.index("c"),
+            example=False,
         )
     except ValueError as exc:
         hint = "" if from_logits else " (logits? pass --logits)"
         raise ValueError(f"{str(pair.prediction)!r}: {exc}{hint}") from exc
+    scores.example = example_slices(label, y_prob, case_id=pair.case_id)
     if out_dir is not None:
         save_maps(out_dir, pair.case_id, label, y_prob, affine, from_logits=from_logits)
     return scores
