@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from speccal._names import CALIBRATION_METRICS
 from speccal.evaluation._protocol import EvaluationProtocol
 from speccal.metrics import _binning as kernel
-from speccal.metrics._boundary import boundary_band, check_width
+from speccal.metrics._boundary import batch_axes, boundary_band, check_width, per_image
 from speccal.metrics._calibration import (
     KEEP_ALL,
     N_FINE_BINS,
@@ -288,7 +288,10 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
         spacing : sequence of float or list of sequences of float, optional
             Voxel size per axis (mm) of each volume, used by "boundary_ece" only: one spacing
             shared by all volumes or one per volume; 1 per axis if None. The band is found on
-            the whole volume; the protocol then selects its voxels (e.g. the foreground ones).
+            the whole volume, from every reference label (an ignored label too); the protocol
+            then selects its voxels (e.g. the foreground ones). With a class axis that is not
+            the last, the axes before it are batch axes: one band per image, and ``spacing``
+            has one entry per spatial axis.
 
         Returns
         -------
@@ -369,8 +372,9 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
         keep = protocol.select(y_true, mask)
         band = None
         if "boundary_ece" in settings.names:
-            spacing = _check_spacing(spacing, y_true.ndim)
-            band = boundary_band(y_true, spacing, settings.boundary_width)
+            n_batch = batch_axes(class_axis, y_prob.ndim)
+            spacing = _check_spacing(spacing, y_true.ndim - n_batch)
+            band = per_image(boundary_band, y_true, n_batch, spacing, settings.boundary_width)
             band = band[keep] if keep is not None else band.reshape(-1)
             if not band.any() and y_true.size:
                 warnings.warn(

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from speccal.metrics import _binning as kernel
+from speccal.metrics._rows import check_class_axis
 from speccal.metrics._segmentation import _check_spacing
 
 __all__ = [
@@ -183,14 +184,31 @@ def boundary_distance(labels, spacing, reach=math.inf):
     return distance
 
 
-def _check_labels(y_true, y_prob, class_axis=-1):
+def batch_axes(class_axis, ndim):
+    """Number of leading batch axes of a ``y_prob`` with ``ndim`` axes: those before a class
+    axis that is not the last one (``(B, C, D, H, W)``: 1; ``(C, D, H, W)`` or
+    ``(D, H, W, C)``: 0)."""
+    axis = check_class_axis(class_axis, ndim)
+    return axis if axis != ndim - 1 else 0
+
+
+def per_image(function, labels, n_batch, *args):
+    """``function(image, *args)`` for each image of ``labels`` after ``n_batch`` batch axes."""
+    if n_batch == 0:
+        return function(labels, *args)
+    images = labels.reshape(-1, *labels.shape[n_batch:])
+    return np.stack([function(image, *args) for image in images]).reshape(labels.shape)
+
+
+def _check_labels(y_true, y_prob, class_axis):
     y_true, y_prob = kernel.check_shapes(y_true, y_prob, class_axis=class_axis)
-    if y_true.ndim < 1:
+    n_batch = batch_axes(class_axis, y_prob.ndim)
+    if y_true.ndim - n_batch < 1:
         raise ValueError(f"`y_true` must be an image with >= 1 axis; got shape {y_true.shape!r}.")
-    return y_true, y_prob
+    return y_true, y_prob, n_batch
 
 
-def _top_label_sums(labels, probs, groups, n_groups, n_bins, class_axis=-1):
+def _top_label_sums(labels, probs, groups, n_groups, n_bins, class_axis):
     """Top-label bin sums per group: ``(3, n_groups, n_bins + 2)``; rows of group -1 dropped."""
     slots = kernel.n_slots(n_bins)
     out = np.zeros((3, n_groups, slots))
@@ -233,8 +251,10 @@ def boundary_calibration_error(
     n_bins : int, default=15
         Number M of equal-width bins on [0, 1]; bin b = [b/M, (b+1)/M), 1.0 in the last bin.
     class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes (0 for ``(n_classes, *spatial)``); read chunk
-        by chunk without a transposed copy, same value as channels last.
+        Axis of ``y_prob`` holding the classes. Axes before it, when it is not the last one,
+        are batch axes (``(B, C, D, H, W)`` with ``class_axis=1``): each image of the batch
+        gets its own band, and the ECE pools the bands. With the classes last, every axis of
+        ``y_true`` is spatial.
 
     Returns
     -------
@@ -281,9 +301,9 @@ def boundary_calibration_error(
     """
     n_bins = kernel.check_n_bins(n_bins)
     width = check_width(width)
-    y_true, y_prob = _check_labels(y_true, y_prob, class_axis)
-    spacing = _check_spacing(spacing, y_true.ndim)
-    band = boundary_band(y_true, spacing, width)
+    y_true, y_prob, n_batch = _check_labels(y_true, y_prob, class_axis)
+    spacing = _check_spacing(spacing, y_true.ndim - n_batch)
+    band = per_image(boundary_band, y_true, n_batch, spacing, width)
     if not band.any():
         raise ValueError(
             "`y_true` must hold a boundary (two labels on neighbouring voxels); got a single "
@@ -410,8 +430,9 @@ def calibration_by_distance(
     n_bins : int, default=15
         Equal-width bins of the ECE of each shell.
     class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes (0 for ``(n_classes, *spatial)``); read chunk
-        by chunk without a transposed copy, same value as channels last.
+        Axis of ``y_prob`` holding the classes; axes before it, when it is not the last one,
+        are batch axes (each image gets its own distances), as in
+        :func:`boundary_calibration_error`.
 
     Returns
     -------
@@ -451,10 +472,11 @@ def calibration_by_distance(
     """
     n_bins = kernel.check_n_bins(n_bins)
     edges = check_edges(edges)
-    y_true, y_prob = _check_labels(y_true, y_prob, class_axis)
-    spacing = _check_spacing(spacing, y_true.ndim)
+    y_true, y_prob, n_batch = _check_labels(y_true, y_prob, class_axis)
+    spacing = _check_spacing(spacing, y_true.ndim - n_batch)
     finite = edges[np.isfinite(edges)]
-    distance = boundary_distance(y_true, spacing, reach=float(finite[-1]))
+    reach = float(finite[-1])
+    distance = per_image(boundary_distance, y_true, n_batch, spacing, reach)
     if np.isinf(distance).all():
         raise ValueError(
             "`y_true` must hold a boundary (two labels on neighbouring voxels); got a single "

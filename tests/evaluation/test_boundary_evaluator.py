@@ -122,3 +122,15 @@ def test_score_passes_the_spacing(volumes):
     evaluator = CalibrationEvaluator(metrics=("boundary_ece",)).fit(y, p)
     expected = boundary_calibration_error(y, p, spacing=(3.0, 1.0, 1.0))
     assert evaluator.score(y, p, spacing=(3.0, 1.0, 1.0)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_batch_with_classes_on_axis_1_gets_one_band_per_image(volumes):
+    y = np.stack([v[0][:6, :6, :6] for v in volumes])
+    p = np.stack([v[1][:6, :6, :6] for v in volumes])
+    evaluator = CalibrationEvaluator(metrics=("boundary_ece",), class_axis=1).fit(
+        y, np.moveaxis(p, -1, 1), spacing=(1.0, 2.0, 1.0)
+    )
+    expected = CalibrationEvaluator(metrics=("boundary_ece",)).fit(
+        list(y), list(p), spacing=(1.0, 2.0, 1.0)
+    )
+    assert evaluator.score_ == pytest.approx(expected.score_, abs=1e-12)

@@ -169,3 +169,16 @@ def test_smooth_error_agrees_with_relplot(seed, n):
 def test_smooth_error_rejects_bad_parameters(rng, kwargs, message):
     with pytest.raises(ValueError, match=message):
         smooth_calibration_error(*miscalibrated(rng, 20), **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["top-label", "marginal"])
+def test_channel_first_input_gives_the_channels_last_values(rng, mode):
+    labels, probs = miscalibrated(rng, 240)
+    labels, probs = labels.reshape(4, 6, 10), probs.reshape(4, 6, 10, 3)
+    first = np.moveaxis(probs, -1, 0)
+    assert debiased_calibration_error(labels, first, mode=mode, class_axis=0) == (
+        debiased_calibration_error(labels, probs, mode=mode)
+    )
+    assert smooth_calibration_error(labels, first, class_axis=0) == smooth_calibration_error(
+        labels, probs
+    )

@@ -225,3 +225,28 @@ def test_boundary_ece_of_a_small_structure_in_a_large_image(rng, width):
     expected = loop_boundary_ece(labels, probs, (1.0, 0.8), width)
     value = boundary_calibration_error(labels, probs, spacing=(1.0, 0.8), width=width)
     assert value == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("function", [boundary_calibration_error, calibration_by_distance])
+def test_channel_first_image_and_batch_equal_channels_last(rng, function):
+    images = [blobs(rng, (6, 7, 5)) for _ in range(3)]
+    labels = np.stack([y for y, _ in images])
+    probs = np.stack([p for _, p in images])  # (B, D, H, W, C)
+    spacing = (1.0, 0.7, 2.0)
+    one = function(labels[0], probs[0], spacing=spacing)
+    first = function(labels[0], np.moveaxis(probs[0], -1, 0), spacing=spacing, class_axis=0)
+    batch = function(labels, np.moveaxis(probs, -1, 1), spacing=spacing, class_axis=1)
+    if function is boundary_calibration_error:
+        assert first == one
+        bands = [_boundary.boundary_band(y, np.array(spacing), 2.0) for y, _ in images]
+        pooled = expected_calibration_error(
+            np.concatenate([y[b] for (y, _), b in zip(images, bands, strict=True)]),
+            np.concatenate([p[b] for (_, p), b in zip(images, bands, strict=True)]),
+        )
+        assert batch == pytest.approx(pooled, abs=1e-12)
+    else:
+        np.testing.assert_array_equal(first.ece, one.ece)
+        counts = sum(function(y, p, spacing=spacing).count for y, p in images)
+        np.testing.assert_array_equal(batch.count, counts)
+    with pytest.raises(ValueError, match=r"`spacing` must be a positive finite number or a"):
+        function(labels, np.moveaxis(probs, -1, 1), spacing=(1.0,) * 4, class_axis=1)
