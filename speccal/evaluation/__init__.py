@@ -1,4 +1,5 @@
-"""Estimator-style evaluators: calibration (ECE/SCE/TACE/...) and segmentation (DSC/HD95/ASD).
+"""Estimator-style evaluators: calibration (ECE/SCE/TACE/...) and segmentation (DSC/HD95/ASD),
+and the statistics that compare them (case bootstrap, paired tests, Holm's correction).
 
 numpy only; importing this package never imports TensorFlow.
 """
@@ -14,6 +15,7 @@ from speccal.evaluation._calibration import (
 )
 from speccal.evaluation._protocol import PROTOCOL_PRESETS, EvaluationProtocol
 from speccal.evaluation._segmentation import SegmentationEvaluator
+from speccal.evaluation._statistics import PairedComparison, compare_paired, holm_correction
 
 __all__ = [
     "ACEEvaluator",
@@ -23,7 +25,10 @@ __all__ = [
     "EvaluationProtocol",
     "MCEEvaluator",
     "PROTOCOL_PRESETS",
+    "PairedComparison",
     "SCEEvaluator",
     "SegmentationEvaluator",
     "TACEEvaluator",
+    "compare_paired",
+    "holm_correction",
 ]
