@@ -20,26 +20,45 @@ the private helpers ``write_json``/``read_json``, ``write_csv``/``read_csv`` and
 
 :func:`score_predictions` writes the same results (but ``spectrum.npz``) through
 :func:`save_run` for probability maps saved by another framework. :func:`results_table`
-compares runs (methods as columns). TensorFlow is imported only when a run is trained or
-evaluated.
+compares runs (methods as columns); :func:`compare_runs` and :func:`paired_comparison_table`
+add intervals and paired tests against a reference method (reading ``per_volume.csv`` with
+:func:`read_per_volume`). TensorFlow is imported only when a run is trained or evaluated.
 """
 
 from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
+from speccal.experiments._compare import RunComparison, compare_runs, paired_comparison_table
 from speccal.experiments._config import RunConfig
 from speccal.experiments._evaluate import evaluate_run
-from speccal.experiments._run_folder import RunResult, load_run, read_results, save_run
+from speccal.experiments._run_folder import (
+    RunResult,
+    load_run,
+    read_per_volume,
+    read_results,
+    save_run,
+)
 from speccal.experiments._score import score_predictions
-from speccal.experiments._tables import results_table, summarize
+from speccal.experiments._tables import (
+    check_comparable,
+    column_labels,
+    results_table,
+    summarize,
+)
 from speccal.experiments._train import loss_variables, train_run
 
 __all__ = [
     "SEGMENTATION_METRICS",
     "TABLE_CALIBRATION_METRICS",
+    "RunComparison",
     "RunConfig",
     "RunResult",
+    "check_comparable",
+    "column_labels",
+    "compare_runs",
     "evaluate_run",
     "load_run",
     "loss_variables",
+    "paired_comparison_table",
+    "read_per_volume",
     "read_results",
     "results_table",
     "save_run",

@@ -228,7 +228,8 @@ def summary_metrics(scores, **identity):
     Means over volumes (``ece``, ..., ``asd``; calibration means over the volumes that have
     a value: ``boundary_ece`` is NaN for a volume without a reference boundary, every
     calibration value for one without a voxel under the protocol; NaN if no volume has one),
-    the protocol's pooled values (``*_pooled``), ``n_volumes`` and ``protocol``.
+    the protocol's pooled values (``*_pooled``), ``n_classes`` (runs of different class
+    counts are not compared), ``n_volumes`` and ``protocol``.
 
     Raises
     ------
@@ -244,6 +245,7 @@ def summary_metrics(scores, **identity):
         means[key] = float(np.mean(values)) if values else float("nan")
     return {
         **identity,
+        "n_classes": int(scores.calibration.n_classes_),
         "n_volumes": len(rows),
         **means,
         **{f"{k}_pooled": float(scores.calibration.scores_[k]) for k in CALIBRATION_KEYS},

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RunResult", "load_run", "read_results", "save_run"]
+__all__ = ["RunResult", "load_run", "read_per_volume", "read_results", "save_run"]
 
 METRICS_FILE = "metrics.json"
 PER_VOLUME_FILE = "per_volume.csv"
@@ -446,3 +446,41 @@ def read_results(run_dirs):
             )
         results.append(read_json(path))
     return results
+
+
+def read_per_volume(run_dir):
+    """Read ``per_volume.csv`` of an evaluated run, column by column.
+
+    Parameters
+    ----------
+    run_dir : str or path
+        A run directory evaluated by :func:`speccal.experiments.evaluate_run`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``case_id`` as an array of str (identifiers such as ``"001"`` stay text); every other
+        column as float64 (``"inf"`` becomes ``inf``), or as str if it is not numeric.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the run has no ``per_volume.csv`` (the message names the command to run).
+    ValueError
+        If the file has no ``case_id`` column, no row, or a row of another length (the
+        message names the file).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (run / "per_volume.csv").write_text("case_id,ece,hd95\\n001,0.1,inf\\n")
+    >>> read_per_volume(run)
+    {'case_id': array(['001'], dtype='<U3'), 'ece': array([0.1]), 'hd95': array([inf])}
+    """
+    path = Path(run_dir) / PER_VOLUME_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: run `speccal evaluate {run_dir}` before comparing."
+        )
+    return read_csv(path)

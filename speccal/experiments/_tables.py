@@ -1,10 +1,100 @@
 """Result tables in the paper's layout: metrics as rows, methods as columns (numpy only)."""
 
+import json
+
 import numpy as np
 
 from speccal._names import HIGHER_IS_BETTER, METRIC_UNITS, TABLE_FORMATS, metric_label
 
 FORMATS = TABLE_FORMATS
+
+
+def _format_value(value):
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def column_labels(results):
+    """One column label per run: its method, plus the loss parameters that set it apart.
+
+    Parameters
+    ----------
+    results : list of dict
+        ``metrics.json`` contents, each with ``method`` and optionally ``loss_params``.
+
+    Returns
+    -------
+    list of str
+        ``method`` for a method whose runs share their loss parameters (seeds of one
+        setting); otherwise ``"method (key=value, ...)"`` naming, in sorted order, the
+        parameters that differ between that method's runs (a parameter a run does not set
+        shows as ``key=default``).
+
+    Examples
+    --------
+    >>> column_labels([
+    ...     {"method": "ce", "loss_params": {}},
+    ...     {"method": "cespectral", "loss_params": {"lam": 0.01, "bands": 5}},
+    ...     {"method": "cespectral", "loss_params": {"lam": 0.5, "bands": 5}},
+    ... ])
+    ['ce', 'cespectral (lam=0.01)', 'cespectral (lam=0.5)']
+    """
+    params = [dict(r.get("loss_params") or {}) for r in results]
+    differing = {}
+    for result, param in zip(results, params, strict=True):
+        differing.setdefault(result["method"], []).append(param)
+    keys = {}
+    for method, group in differing.items():
+        names = sorted({k for p in group for k in p})
+        keys[method] = [k for k in names if len({_format_value(p.get(k)) for p in group}) > 1]
+    labels = []
+    for result, param in zip(results, params, strict=True):
+        method = result["method"]
+        if not keys[method]:
+            labels.append(method)
+            continue
+        parts = [
+            f"{k}={_format_value(param[k]) if k in param else 'default'}" for k in keys[method]
+        ]
+        labels.append(f"{method} ({', '.join(parts)})")
+    return labels
+
+
+def check_comparable(results, names=None):
+    """Refuse to compare runs of different datasets or class counts.
+
+    Parameters
+    ----------
+    results : list of dict
+        ``metrics.json`` contents; ``dataset`` and ``n_classes`` are compared when present.
+    names : list of str, optional
+        How to name each run in the message (e.g. its folder); default its method and seed.
+
+    Raises
+    ------
+    ValueError
+        Naming each dataset (or class count) and its runs.
+
+    Examples
+    --------
+    >>> check_comparable([{"method": "ce", "dataset": "acdc"},
+    ...                   {"method": "ce", "dataset": "brats2020"}], ["runs/a", "runs/b"])
+    Traceback (most recent call last):
+    ...
+    ValueError: runs of different datasets cannot be compared: acdc (runs/a); brats2020 (runs/b).
+    """
+    if names is None:
+        names = [f"{r.get('method', '?')} seed {r.get('seed', '?')}" for r in results]
+    for key, what in (("dataset", "datasets"), ("n_classes", "class counts")):
+        groups = {}
+        for result, name in zip(results, names, strict=True):
+            groups.setdefault(str(result.get(key, "unstated")), []).append(str(name))
+        if len(groups) > 1:
+            listed = "; ".join(f"{value} ({', '.join(runs)})" for value, runs in groups.items())
+            raise ValueError(f"runs of different {what} cannot be compared: {listed}.")
 
 
 def summarize(results, metrics):
@@ -21,7 +111,9 @@ def summarize(results, metrics):
     -------
     dict
         ``{method: {metric: (mean, sd, n_runs)}}`` in order of first appearance; ``sd`` is
-        the sample standard deviation (``ddof=1``), NaN for a single run.
+        the sample standard deviation (``ddof=1``), NaN for a single run. Runs are grouped by
+        ``method`` as given (:func:`results_table` first relabels them with
+        :func:`column_labels`).
 
     Examples
     --------
@@ -71,8 +163,10 @@ def results_table(results, metrics, *, format="markdown", digits=4, protocol=Non
     Parameters
     ----------
     results : list of dict
-        ``metrics.json`` contents (see :func:`speccal.experiments.evaluate_run`); runs of the
-        same ``method`` (several seeds) are shown as mean ± sd.
+        ``metrics.json`` contents (see :func:`speccal.experiments.evaluate_run`) of one
+        dataset and class count; runs of the same ``method`` and loss parameters (several
+        seeds) are shown as mean ± sd, runs of one method with different loss parameters as
+        separate columns labelled by what differs (:func:`column_labels`).
     metrics : sequence of str
         Rows, e.g. ``("dice", "hd95", "asd")`` (the paper's Table 1) or
         ``("ece", "sce", "tace")`` (Table 2). Dice is better when higher, all others lower.
@@ -91,7 +185,8 @@ def results_table(results, metrics, *, format="markdown", digits=4, protocol=Non
     Raises
     ------
     ValueError
-        If ``format`` is unknown, ``results`` is empty or lacks a metric.
+        If ``format`` is unknown, ``results`` is empty or lacks a metric, or its runs are of
+        different datasets or class counts (:func:`check_comparable`).
 
     Examples
     --------
@@ -111,7 +206,11 @@ def results_table(results, metrics, *, format="markdown", digits=4, protocol=Non
         missing = [r.get("method", "?") for r in results if metric not in r]
         if missing:
             raise ValueError(f"`results` of {missing} lack the metric {metric!r}.")
-    summary = summarize(results, metrics)
+    check_comparable(results)
+    labels = column_labels(results)
+    summary = summarize(
+        [{**r, "method": label} for r, label in zip(results, labels, strict=True)], metrics
+    )
     methods = list(summary)
     body = []
     for metric in metrics:
