@@ -117,12 +117,14 @@ def _shift_plan(spacing, width):
 
 def _dilate(boundary, plan):
     """Union of ``boundary`` shifted by every offset of ``plan`` (see the module notes)."""
-    along_last = [boundary]
-    for reach in range(1, max(r for _, r in plan) + 1):
-        grown = along_last[-1].copy()
+    needed = {reach for _, reach in plan}
+    along_last, grown = {0: boundary}, boundary
+    for reach in range(1, max(needed) + 1):  # keeps only the reaches the plan uses
+        grown = grown.copy()
         grown[..., reach:] |= boundary[..., :-reach]
         grown[..., :-reach] |= boundary[..., reach:]
-        along_last.append(grown)
+        if reach in needed:
+            along_last[reach] = grown
     band = np.zeros(boundary.shape, dtype=bool)
     for offset, reach in plan:
         target, source = [], []

@@ -88,7 +88,7 @@ def test_boundary_ece_equals_loop_over_voxels(shape, spacing, width):
     assert value == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize(("shape", "spacing"), CASES[::2])
+@pytest.mark.parametrize(("shape", "spacing"), [*CASES[::2], ((6, 20), (1.0, 0.3))])
 @pytest.mark.parametrize("width", [0.7, 2.4, 4.0])
 def test_band_by_distance_transform_equals_band_by_shifts(monkeypatch, shape, spacing, width):
     labels, _ = blobs(np.random.default_rng(3), shape)
