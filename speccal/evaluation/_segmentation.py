@@ -15,6 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from speccal._names import SEGMENTATION_METRICS
 from speccal.evaluation._calibration import _as_volumes, _FittedAttributes
+from speccal.evaluation._statistics import (
+    check_bootstrap_params,
+    percentile_interval,
+    resample_counts,
+)
 from speccal.metrics._segmentation import _check_method, _check_spacing, segmentation_scores
 
 __all__ = ["SegmentationEvaluator"]
@@ -296,6 +301,66 @@ class SegmentationEvaluator(_FittedAttributes, BaseEstimator):
         ]
         self._summarise()
         return self
+
+    def confidence_interval(
+        self, metric, *, n_resamples=1000, confidence_level=0.95, random_state=None
+    ):
+        """Percentile bootstrap interval over volumes of each class's mean of a metric.
+
+        Parameters
+        ----------
+        metric : {"dice", "hd95", "asd"}
+            The metric whose per-class mean (``mean_[metric]``) is resampled.
+        n_resamples : int, default=1000
+            Bootstrap resamples of the volumes.
+        confidence_level : float, default=0.95
+            Level of the interval, in (0, 1).
+        random_state : None, int or numpy.random.Generator, optional
+            Seed of the resampling (``numpy.random.default_rng(random_state)``).
+
+        Returns
+        -------
+        low, high : ndarray of shape (n_scored_classes,)
+            Per scored class (``classes_``), the interval of the mean over volumes.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the evaluator is not fitted.
+        ValueError
+            If ``metric`` or a parameter is invalid.
+
+        Notes
+        -----
+        Resample ``r`` takes the volumes ``rng.integers(0, n_volumes, size=(n_resamples,
+        n_volumes))[r]`` with ``rng = numpy.random.default_rng(random_state)``, as
+        :meth:`CalibrationEvaluator.confidence_interval` does, so intervals of both evaluators
+        fitted on the same volumes come from the same draws. A resample holding a volume
+        whose distance is ``inf`` (a missed structure) has mean ``inf``; the bounds are then
+        the quantiles of resampled means that include ``inf`` (``high`` is ``inf`` when more
+        than ``(1 - level) / 2`` of the resamples drew such a volume).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from speccal.evaluation import SegmentationEvaluator
+        >>> y_true = np.zeros((8, 8, 8), dtype=int); y_true[2:6, 2:6, 2:6] = 1
+        >>> y_pred = [np.roll(y_true, s, axis=0) for s in (0, 1, 1, 2)]
+        >>> evaluator = SegmentationEvaluator(n_classes=2).fit(y_true=[y_true] * 4, y_pred=y_pred)
+        >>> low, high = evaluator.confidence_interval("dice", random_state=0)
+        >>> bool(low[0] <= evaluator.mean_["dice"][0] <= high[0])
+        True
+        """
+        check_is_fitted(self, "scores_")
+        if metric not in SEGMENTATION_METRICS:
+            raise ValueError(f"`metric` must be one of {SEGMENTATION_METRICS}; got {metric!r}.")
+        n_resamples, level = check_bootstrap_params(n_resamples, confidence_level)
+        values = self.scores_[metric]
+        counts = resample_counts(values.shape[0], n_resamples, random_state)
+        finite = np.isfinite(values)
+        means = counts @ np.where(finite, values, 0.0) / values.shape[0]
+        means[(counts @ ~finite) > 0] = np.inf  # only +inf: distances are never -inf
+        return percentile_interval(means, level)
 
     def to_csv(self, path):
         """Write the per-volume table to a CSV file.

@@ -63,10 +63,30 @@ def resample_counts(n, n_resamples, random_state):
 
 
 def percentile_interval(values, confidence_level):
-    """The percentile bootstrap interval ``(low, high)`` of resampled statistics."""
+    """The percentile bootstrap interval ``(low, high)`` of resampled statistics.
+
+    ``values`` has shape (n_resamples,) or (n_resamples, ...): one interval per column, as
+    floats or arrays. numpy's linear quantiles; a column holding ``+inf`` (a mean over volumes
+    with an infinite distance) gets the same quantiles, read as limits (inf between two inf).
+    """
+    values = np.asarray(values, dtype=np.float64)
     alpha = (1.0 - confidence_level) / 2.0
-    low, high = np.quantile(np.asarray(values, dtype=np.float64), [alpha, 1.0 - alpha])
-    return float(low), float(high)
+    if np.isfinite(values).all():
+        low, high = np.quantile(values, [alpha, 1.0 - alpha], axis=0)
+    else:
+        ordered = np.sort(values, axis=0)
+        bounds = []
+        for q in (alpha, 1.0 - alpha):
+            position = (ordered.shape[0] - 1) * q
+            below = int(np.floor(position))
+            fraction = position - below
+            a, b = ordered[below], ordered[min(below + 1, ordered.shape[0] - 1)]
+            with np.errstate(invalid="ignore"):
+                bounds.append(np.where((fraction == 0) | (a == b), a, a + fraction * (b - a)))
+        low, high = bounds
+    if values.ndim == 1:
+        return float(low), float(high)
+    return low, high
 
 
 def _check_paired(a, b):

@@ -6,6 +6,7 @@ them, chunk by chunk, through the one binning kernel of :mod:`speccal.metrics._b
 :mod:`speccal.evaluation` reuse for streaming.
 """
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -121,6 +122,35 @@ class CalibrationAccumulator:
         if self.adaptive_binning == "exact":
             self.chunks = self.chunks + other.chunks
         return self
+
+    # -- the sums as one vector (case bootstrap: resampled volumes' sums add up) --
+    _TABLES = ("top", "boundary", "classwise", "scores")
+
+    def _table_arrays(self):
+        arrays = [getattr(self, name) for name in self._TABLES]
+        return [a for a in arrays if a is not None] + list(self.adaptive.values())
+
+    def tables(self):
+        """Every additive sum of the state as one float64 vector (read by :meth:`from_tables`)."""
+        return np.concatenate([a.ravel() for a in self._table_arrays()])
+
+    def from_tables(self, vector):
+        """A state of the same layout whose sums are views of ``vector`` (from :meth:`tables`
+        of states of this layout, or a sum of them). Equal-mass errors of the new state come
+        from its fine histograms (the exact mode's chunks are not carried over)."""
+        state = copy.copy(self)
+        state.adaptive_binning, state.chunks = "histogram", []
+        offset = 0
+        for name in self._TABLES:
+            array = getattr(self, name)
+            if array is not None:
+                setattr(state, name, vector[offset : offset + array.size].reshape(array.shape))
+                offset += array.size
+        state.adaptive = {}
+        for threshold, array in self.adaptive.items():
+            state.adaptive[threshold] = vector[offset : offset + array.size].reshape(array.shape)
+            offset += array.size
+        return state
 
     # -- results --
     def classes(self, include_background):
