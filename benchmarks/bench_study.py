@@ -1,20 +1,24 @@
 """What ``speccal study`` costs on top of its trials, and what two workers gain.
 
-Run: ``python benchmarks/bench_study.py [--seeds 2] [--steps 2]``.
+Run: ``python benchmarks/bench_study.py [--seeds 1 2] [--steps 2]``.
 
-Four tiny trials (CE and CE + spectral, 2 seeds; 16³ patches, a 4-filter 2-level U-Net,
-``--steps`` SGD steps; synthetic phantoms of 16x16x12 voxels) are run three ways, each from a
-fresh process and a fresh output folder, so every way pays TensorFlow's start-up once:
+Tiny trials (CE and CE + spectral; 16³ patches, a 4-filter 2-level U-Net, ``--steps`` SGD
+steps; synthetic phantoms of 16x16x12 voxels) are run three ways, each from a fresh process
+and a fresh output folder, so every way pays TensorFlow's start-up:
 
 (a) directly: one process calls :func:`speccal.experiments._study_run.run_trial` for each
     trial in turn (what a study does per trial, without Dask, the report or the figures);
 (b) ``speccal study --workers 1``: the same trials as Dask tasks on a one-process
-    LocalCluster, plus ``results.csv``, ``report.md`` and the figures.
+    LocalCluster, plus ``results.csv``, ``report.md`` and the figures;
 (c) ``speccal study --workers 2``.
 
-Printed: wall times, the scheduling overhead per trial ``((b) - (a)) / trials`` (goal <= 1 s)
-and the ratio (c) / (b) of two workers to one (two cores: ideally 0.5). The machine may be
-shared; the three ways run one after the other, so read the ratios with the load in mind.
+A study pays a fixed cost once (the client's imports, the cluster's start, the worker's
+TensorFlow import, the figures) and a cost per trial (dispatch, result, the report rewritten
+after each trial). Running ``--seeds`` 1 and 2 (2 and 4 trials) separates them: the scheduling
+overhead per trial is the growth of (b) - (a) per added trial (goal <= 1 s), the fixed cost
+what remains. Also printed: (c) / (b) at the largest size, two workers against one (ideally 0.5
+on two idle cores). The machine may be shared: the ways run one after the other, so read the
+numbers with the load in mind.
 """
 
 import argparse
@@ -66,33 +70,46 @@ def timed(command, env):
     return time.perf_counter() - start
 
 
+def run_ways(tmp, seeds, steps, env):
+    """Wall times of (a), (b) and (c) for ``seeds`` seeds (2 x seeds trials)."""
+    folder = tmp / f"seeds{seeds}"
+    folder.mkdir()
+    study_file = folder / "study.toml"
+    study_file.write_text(STUDY.format(steps=steps, seeds=list(range(seeds))))
+    (folder / "data").symlink_to(tmp / "data")
+    code = textwrap.dedent(DIRECT)
+    direct = timed([sys.executable, "-c", code, str(study_file), str(folder / "a")], env)
+    study = [sys.executable, "-m", "speccal", "study", str(study_file)]
+    one = timed([*study, "--out", str(folder / "b"), "--workers", "1"], env)
+    two = timed([*study, "--out", str(folder / "c"), "--workers", "2"], env)
+    return direct, one, two
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=2, help="seeds per method (trials: 2x)")
+    parser.add_argument("--seeds", type=int, nargs=2, default=[1, 2], help="two sizes (seeds)")
     parser.add_argument("--steps", type=int, default=2, help="SGD steps per trial")
     args = parser.parse_args()
     from speccal.datasets import SyntheticPhantoms
 
+    print(f"{os.cpu_count()} CPU cores (possibly shared); trials of {args.steps} steps")
+    times = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         SyntheticPhantoms.write(tmp / "data", n_cases=6, shape=(16, 16, 12), seed=0)
-        seeds = list(range(args.seeds))
-        (tmp / "study.toml").write_text(STUDY.format(steps=args.steps, seeds=seeds))
-        n_trials = 2 * len(seeds)
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SPECCAL_CACHE": str(tmp / "cache")}
-        code = textwrap.dedent(DIRECT)
-        direct = timed([sys.executable, "-c", code, str(tmp / "study.toml"), str(tmp / "a")],
-                       env)  # fmt: skip
-        study = [sys.executable, "-m", "speccal", "study", str(tmp / "study.toml")]
-        one = timed([*study, "--out", str(tmp / "b"), "--workers", "1"], env)
-        two = timed([*study, "--out", str(tmp / "c"), "--workers", "2"], env)
-    print(f"{os.cpu_count()} CPU cores (possibly shared); {n_trials} trials of {args.steps} steps")
-    print(f"(a) direct, one process:         {direct:7.1f} s")
-    print(f"(b) speccal study --workers 1:   {one:7.1f} s")
-    print(f"(c) speccal study --workers 2:   {two:7.1f} s")
-    print(f"scheduling overhead per trial ((b) - (a)) / {n_trials}: "
-          f"{(one - direct) / n_trials:6.2f} s (goal <= 1 s)")  # fmt: skip
-    print(f"two workers vs one (c) / (b): {two / one:5.2f} (ideal on 2 cores: 0.5)")
+        for seeds in args.seeds:
+            times[seeds] = direct, one, two = run_ways(tmp, seeds, args.steps, env)
+            print(f"{2 * seeds} trials: (a) direct {direct:7.1f} s   (b) study --workers 1 "
+                  f"{one:7.1f} s   (c) study --workers 2 {two:7.1f} s")  # fmt: skip
+    small, large = args.seeds
+    extra = {n: times[n][1] - times[n][0] for n in args.seeds}
+    per_trial = (extra[large] - extra[small]) / (2 * (large - small))
+    fixed = extra[small] - per_trial * 2 * small
+    print(f"scheduling overhead per trial: {per_trial:6.2f} s (goal <= 1 s); "
+          f"fixed cost per study: {fixed:6.1f} s")  # fmt: skip
+    print(f"two workers vs one at {2 * large} trials, (c) / (b): "
+          f"{times[large][2] / times[large][1]:5.2f} (ideal on 2 idle cores: 0.5)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -253,8 +253,38 @@ def write_report(study, trials, out, done, *, elapsed=None):
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Means over seeds (per trial: mean over its test volumes)", ""]
     lines += _means_table(trials, done, varying, centre)
+    lines += _compare_tables(study, trials, out, done, varying, centre)
     _atomic_write(Path(out) / "report.md", "\n".join(lines) + "\n")
     return rows
+
+
+def _compare_tables(study, trials, out, done, varying, centre):
+    """``speccal compare --reference`` tables of the finished trials, setting by setting
+    (mean ± sd, case-bootstrap intervals, Holm-adjusted paired Wilcoxon p-values)."""
+    from speccal.experiments import paired_comparison_table
+
+    groups = {}
+    for trial in trials:
+        if trial.name in done:
+            groups.setdefault(json.dumps(trial.setting, sort_keys=True), []).append(trial)
+    lines = []
+    for group in groups.values():
+        reference = [t for t in group if t.method == study.reference]
+        if not reference or len(reference) == len(group):
+            continue
+        setting = {k: group[0].setting[k] for k in varying}
+        lines += ["", f"## speccal compare at {_setting_text(setting, centre)}", ""]
+        names = ", ".join(sorted({t.method for t in group}))
+        lines += [f"Methods (study names): {names}; columns are labelled by loss and its "
+                  "parameters.", ""]  # fmt: skip
+        run_dirs = [Path(out) / RUNS_DIR / t.name for t in group]
+        measured = [set(next(iter(read_per_volume(d).values()))) for d in run_dirs]
+        metrics = [m for m in COMPARED if all(m in keys for keys in measured)]
+        table = paired_comparison_table(
+            run_dirs, reference=reference[0].config.loss, metrics=metrics
+        )
+        lines += table.splitlines()
+    return lines
 
 
 def _means_table(trials, done, varying, centre):
