@@ -107,8 +107,11 @@ def _run(args):
     def on_result(trial, result):
         progress(trial, result)
         done = finished(out, trials)
-        write_results_csv(out, trials, done)
-        write_report(study, trials, out, done, elapsed=time.perf_counter() - progress.started)
+        try:  # the interim report must not stop the trainings; the final one raises
+            write_results_csv(out, trials, done)
+            write_report(study, trials, out, done, elapsed=time.perf_counter() - progress.started)
+        except Exception as exc:  # noqa: BLE001
+            print(f"could not update the report: {type(exc).__name__}: {exc}", flush=True)
 
     failures = (
         run_trials(todo, out, workers=args.workers, scheduler=args.scheduler, on_result=on_result)
