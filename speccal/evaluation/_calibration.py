@@ -39,6 +39,8 @@ __all__ = [
     "TACEEvaluator",
 ]
 
+#: The part of the state (:meth:`CalibrationAccumulator.tables`) each pooled metric reads.
+_TABLE_OF = {"boundary_ece": "boundary", "sce": "classwise", "brier": "scores", "nll": "scores"}
 _TOP, _CLASSWISE, _SCORES = {"ece", "mce", "rmsce"}, {"sce"}, {"brier", "nll"}
 
 
@@ -511,12 +513,10 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
 
     def _volume_bin_sums(self):
         """Top-label bin sums per volume, read off the per-volume tables."""
-        top = self._state.top
         keep = self._state.n_bins + (self.protocol_.bin_rule == "left-extra")
         if not self._volume_tables:
             return np.zeros((0, 3, keep))
-        tables = np.stack([t[: top.size] for t in self._volume_tables])
-        return tables.reshape(-1, *top.shape)[..., :keep].copy()
+        return np.stack([tables["top"][:, :keep] for tables in self._volume_tables])
 
     # -- case bootstrap --
     def confidence_interval(
@@ -630,14 +630,29 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
 
     def _pooled_resamples(self, metric, counts, settings):
         """The pooled metric of each resample: summed per-volume tables, then the metric."""
-        tables = np.stack(self._volume_tables)
+        if metric in settings.thresholds:
+            keys = [("adaptive", settings.thresholds[metric])]
+        else:
+            keys = [_TABLE_OF.get(metric, "top")]
+        first = self._volume_tables[0]
+        shapes = [first[key].shape for key in keys]
+        stacked = np.concatenate(
+            [np.stack([tables[key].ravel() for tables in self._volume_tables]) for key in keys],
+            axis=1,
+        )
+        splits = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
         settings = settings._replace(names=(metric,))
         values = np.empty(counts.shape[0])
-        step = max(1, (1 << 23) // tables.shape[1])  # about 64 MB of summed tables at once
+        step = max(1, (1 << 23) // stacked.shape[1])  # about 64 MB of summed tables at once
         for start in range(0, counts.shape[0], step):
-            sums = counts[start : start + step] @ tables
+            sums = counts[start : start + step].astype(np.float64) @ stacked  # BLAS
             for i, row in enumerate(sums, start):
-                values[i] = self._scores_of(self._state.from_tables(row), settings)[0][metric]
+                parts = {
+                    key: part.reshape(shape)
+                    for key, part, shape in zip(keys, np.split(row, splits), shapes, strict=True)
+                }
+                state = self._state.from_tables(parts)
+                values[i] = self._scores_of(state, settings)[0][metric]
         return values
 
     def _mean_resamples(self, metric, counts):

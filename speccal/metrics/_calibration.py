@@ -123,33 +123,31 @@ class CalibrationAccumulator:
             self.chunks = self.chunks + other.chunks
         return self
 
-    # -- the sums as one vector (case bootstrap: resampled volumes' sums add up) --
-    _TABLES = ("top", "boundary", "classwise", "scores")
-
-    def _table_arrays(self):
-        arrays = [getattr(self, name) for name in self._TABLES]
-        return [a for a in arrays if a is not None] + list(self.adaptive.values())
-
+    # -- the sums by part (case bootstrap: resampled volumes' sums add up) --
     def tables(self):
-        """Every additive sum of the state as one float64 vector (read by :meth:`from_tables`)."""
-        return np.concatenate([a.ravel() for a in self._table_arrays()])
+        """The additive sums by part: ``"top"``, ``"boundary"``, ``"scores"``, ``"classwise"``
+        (class-wise bins, also when read off a fine histogram) and ``("adaptive", threshold)``
+        for each fine histogram; only the parts kept."""
+        parts = {
+            name: getattr(self, name)
+            for name in ("top", "boundary", "scores")
+            if getattr(self, name) is not None
+        }
+        classwise = self.classwise_state()
+        if classwise is not None:
+            parts["classwise"] = classwise
+        parts.update({("adaptive", t): state for t, state in self.adaptive.items()})
+        return parts
 
-    def from_tables(self, vector):
-        """A state of the same layout whose sums are views of ``vector`` (from :meth:`tables`
-        of states of this layout, or a sum of them). Equal-mass errors of the new state come
-        from its fine histograms (the exact mode's chunks are not carried over)."""
+    def from_tables(self, parts):
+        """A state of this layout holding the sums ``parts`` (keys of :meth:`tables`, or some
+        of them: the others are absent). Its equal-mass errors come from the fine histograms,
+        as in the histogram mode."""
         state = copy.copy(self)
-        state.adaptive_binning, state.chunks = "histogram", []
-        offset = 0
-        for name in self._TABLES:
-            array = getattr(self, name)
-            if array is not None:
-                setattr(state, name, vector[offset : offset + array.size].reshape(array.shape))
-                offset += array.size
-        state.adaptive = {}
-        for threshold, array in self.adaptive.items():
-            state.adaptive[threshold] = vector[offset : offset + array.size].reshape(array.shape)
-            offset += array.size
+        state.adaptive_binning, state.chunks, state.fused = "histogram", [], None
+        for name in ("top", "boundary", "scores", "classwise"):
+            setattr(state, name, parts.get(name))
+        state.adaptive = {key[1]: value for key, value in parts.items() if isinstance(key, tuple)}
         return state
 
     # -- results --
