@@ -8,8 +8,9 @@ nnU-Net v2 writes them with ``--save_probabilities``: ``<case>.npz`` compressed
 softmax runs on ``logits.float()``), ``<case>.pkl`` and the label map ``<case>.nii.gz``
 beside it, and the references ``labelsTs/<case>.nii.gz`` (uint8, spacing 1 x 1 x 1 mm). The
 labels are tumour-like nested ellipsoids (classes 1-3) in a brain-sized background; the
-probabilities a softmax of ``4 * onehot(label) + smooth noise``, so that about 3 % of the
-voxels are misclassified. Four distinct volumes are generated and copied to make the cases.
+probabilities a softmax of ``6 * blurred onehot(label) + noise``, so that the errors lie near
+the boundaries, as a network's do. Four distinct volumes are generated and copied to make
+the cases.
 
 Printed, all measured in this run, one process at a time:
 
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from scipy import special
+from scipy import ndimage, special
 
 N_CLASSES = 4
 DISTINCT = 4
@@ -53,10 +54,12 @@ def make_case(rng, shape):
     label[radius < 1.0] = 1
     label[radius < 0.7] = 2
     label[radius < 0.35] = 3
-    coarse = rng.normal(0.0, 1.0, (*(n // 8 + 1 for n in shape), N_CLASSES)).astype(np.float32)
-    noise = coarse.repeat(8, 0).repeat(8, 1).repeat(8, 2)[: shape[0], : shape[1], : shape[2]]
-    logits = noise + rng.normal(0.0, 0.5, noise.shape).astype(np.float32)
-    logits += 4.0 * np.eye(N_CLASSES, dtype=np.float32)[label]
+    # blurred class indicators: the errors fall near the boundaries, as a network's do
+    onehot = np.eye(N_CLASSES, dtype=np.float32)[label]
+    logits = 6.0 * ndimage.gaussian_filter(onehot, (1.5, 1.5, 1.5, 0))
+    coarse = rng.normal(0.0, 0.5, (*(n // 8 + 1 for n in shape), N_CLASSES)).astype(np.float32)
+    logits += coarse.repeat(8, 0).repeat(8, 1).repeat(8, 2)[: shape[0], : shape[1], : shape[2]]
+    logits += rng.normal(0.0, 0.3, logits.shape).astype(np.float32)
     probs = special.softmax(logits, axis=-1).astype(np.float32)
     return label, probs
 

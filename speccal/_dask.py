@@ -105,7 +105,7 @@ def dask_client(*, scheduler=None, workers=1, worker_env=None):
         dashboard_address=":0",  # a free port: no clash with other clusters on 8787
         env=dict(worker_env or {}),
         memory_limit=0,  # tasks here are whole trainings: no nanny restarts on memory use
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # closed-heartbeat noise at shutdown; tasks still raise
     )
     with cluster, distributed.Client(cluster) as client:
         yield client
