@@ -67,8 +67,8 @@ def load_volumes(dataset, case_ids, cache_dir=None):
 
     Parameters
     ----------
-    dataset : speccal.datasets.Dataset
-        The raw loader.
+    dataset : speccal.datasets.Dataset or speccal.datasets.PreprocessedDataset
+        The raw loader, or one already wrapped (then ``cache_dir`` is not used).
     case_ids : sequence of str
         Cases to load.
     cache_dir : str or path, optional
@@ -87,7 +87,10 @@ def load_volumes(dataset, case_ids, cache_dir=None):
     """
     from speccal.datasets import PreprocessedDataset
 
-    prepared = PreprocessedDataset(dataset, cache_dir=cache_dir)
+    if isinstance(dataset, PreprocessedDataset):  # already wrapped (its median spacing read)
+        prepared = dataset
+    else:
+        prepared = PreprocessedDataset(dataset, cache_dir=cache_dir)
     index = {case_id: i for i, case_id in enumerate(prepared.case_ids)}
     missing = [case_id for case_id in case_ids if case_id not in index]
     if missing:

@@ -50,8 +50,13 @@ def _open_run(run_dir):
     stamp = weights.stat().st_mtime_ns if weights.is_file() else None
     cached = _OPEN_RUNS.get(run_dir)
     if cached is None or cached[0] != stamp:
+        from speccal.datasets import PreprocessedDataset
+
         config = RunConfig.load(run_dir)
-        cached = [stamp, config, open_dataset(config.dataset, config.root), None]
+        dataset = open_dataset(config.dataset, config.root)
+        # wrapped once: the median spacing is read from every case's header
+        prepared = PreprocessedDataset(dataset, cache_dir=config.cache_dir)
+        cached = [stamp, config, prepared, None]
         _OPEN_RUNS.clear()  # one run at a time per process
         _OPEN_RUNS[run_dir] = cached
     return cached
@@ -72,7 +77,7 @@ def evaluate_case(run_dir, case_id, *, batch_size=2, protocol="speccal", save_ma
 
     opened = _open_run(run_dir)
     _, config, dataset, model = opened
-    volume = load_volumes(dataset, [case_id], config.cache_dir)[0]
+    volume = load_volumes(dataset, [case_id])[0]
     if model is None:
         model = opened[3] = load_trained_model(
             run_dir, config, volume.image.shape[-1], dataset.n_classes
