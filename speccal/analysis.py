@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speccal._bands import band_index, rfft_weights, separable_window
+from speccal._utils import check_scalar
 
 __all__ = [
     "BoundaryExperimentResult",
@@ -51,24 +52,6 @@ def _finite_array(x, name, ndims=None):
     return arr
 
 
-def _check_int(value, name, low, high=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int; got {value!r}.")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"`{name}` must be an int {bound}; got {value!r}.")
-    return int(value)
-
-
-def _check_real(value, name):
-    """``value`` as a finite float; a clear error naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"`{name}` must be a number; got {value!r}.")
-    if not np.isfinite(value):
-        raise ValueError(f"`{name}` must be finite; got {value!r}.")
-    return float(value)
-
-
 def _window(spatial_shape, window):
     """Separable window of ``spatial_shape`` (outer product of 1D windows), or None."""
     if window is None:
@@ -83,10 +66,10 @@ def _window(spatial_shape, window):
 
 
 def _high_band(bands, high_band):
-    bands = _check_int(bands, "bands", 1)
+    bands = check_scalar("bands", bands, integer=True, minimum=1)
     if high_band is None:
         return bands, bands // 2
-    return bands, _check_int(high_band, "high_band", 0, bands - 1)
+    return bands, check_scalar("high_band", high_band, integer=True, minimum=0, maximum=bands - 1)
 
 
 # ------------------------------------------------------------------- twins of spectral.py
@@ -180,7 +163,7 @@ def confidence_band_powers(
     (2, 4)
     """
     maps = _finite_array(confidence_maps, "confidence_maps", ndims=(3, 4))
-    bands = _check_int(bands, "bands", 1)
+    bands = check_scalar("bands", bands, integer=True, minimum=1)
     spatial = maps.shape[1:]
     w = _window(spatial, window)
     if w is not None:
@@ -237,8 +220,7 @@ def spectral_entropy(powers, eps=1e-6):
         raise ValueError(f"`powers` must have shape (..., bands); got shape {s.shape!r}.")
     if (s < 0).any():
         raise ValueError(f"`powers` must be non-negative; got minimum {float(s.min())!r}.")
-    if _check_real(eps, "eps") < 0:
-        raise ValueError(f"`eps` must be a finite number >= 0; got {eps!r}.")
+    eps = check_scalar("eps", eps, minimum=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = s / (s.sum(axis=-1, keepdims=True) + eps)  # 0/0 only when eps=0 and no power
         terms = np.where(p > 0, p * np.log(p + eps), 0.0)
@@ -304,7 +286,11 @@ def radial_power_spectrum(image, window=None, *, n_bins=None):
     m = min(img.shape)
     if m < 2:
         raise ValueError(f"`image` must be at least 2 voxels along each axis; got {img.shape!r}.")
-    n_bins = m // 2 + 1 if n_bins is None else _check_int(n_bins, "n_bins", 2, m // 2 + 1)
+    n_bins = (
+        m // 2 + 1
+        if n_bins is None
+        else check_scalar("n_bins", n_bins, integer=True, minimum=2, maximum=m // 2 + 1)
+    )
     w = _window(img.shape, window)
     norm = img.size if w is None else float((w**2).sum())
     if w is not None:
@@ -452,17 +438,17 @@ def boundary_confidence_experiment(
     a = _finite_array(alphas, "alphas", ndims=(1,))
     if ((a < 0.5) | (a > 1.0)).any():
         raise ValueError(f"`alphas` must lie in [0.5, 1]; got {a.tolist()!r}.")
-    size = _check_int(size, "size", 4)
+    size = check_scalar("size", size, integer=True, minimum=4)
     if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)) or ndim not in (2, 3):
         raise ValueError(f"`ndim` must be 2 or 3; got {ndim!r}.")
-    radius = size / 4 if radius is None else _check_real(radius, "radius")
+    radius = size / 4 if radius is None else check_scalar("radius", radius)
     if not 1 <= radius < size / 2:
         raise ValueError(f"`radius` must be in [1, size / 2); got {radius!r}.")
-    boundary_width = _check_int(boundary_width, "boundary_width", 1)
+    boundary_width = check_scalar("boundary_width", boundary_width, integer=True, minimum=1)
     bands, high_band = _high_band(bands, high_band)
     boundary = _boundary_masks(size, ndim, radius, boundary_width)
 
-    maps = np.full((len(a),) + boundary.shape, _check_real(interior, "interior"))
+    maps = np.full((len(a),) + boundary.shape, check_scalar("interior", interior))
     maps[:, boundary] = a[:, None]
     spectra = [radial_power_spectrum(m, window) for m in maps]
     powers = confidence_band_powers(maps, bands, window=window)

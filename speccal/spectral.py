@@ -13,7 +13,6 @@ call for a new input shape takes a moment to compile.
 """
 
 import functools
-import numbers
 import sys
 import warnings
 
@@ -21,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from speccal._bands import band_index, separable_window
+from speccal._utils import check_option, check_scalar
 
 __all__ = ["TAPERS", "band_powers", "confidence_map", "power_spectrum", "spectral_entropy"]
 
@@ -480,9 +480,7 @@ def band_powers(logits, bands=5, *, include_dc=False, include_corners=False, tap
 
 def check_taper(taper):
     """``taper`` if it is one of :data:`TAPERS`; a ``ValueError`` naming it otherwise."""
-    if not (taper is None or (isinstance(taper, str) and taper in TAPERS)):
-        raise ValueError(f"`taper` must be one of {TAPERS}; got {taper!r}.")
-    return taper
+    return check_option("taper", taper, TAPERS)
 
 
 @functools.lru_cache(maxsize=16)
@@ -546,8 +544,7 @@ def spectral_entropy(powers, eps=1e-6):
     >>> round(float(spectral_entropy(tf.constant([[1.0, 1.0, 1.0, 1.0]]))[0]), 4)  # log 4
     1.3863
     """
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-        raise ValueError(f"`eps` must be a positive float; got {eps!r}.")
+    eps = check_scalar("eps", eps, minimum=0, include_boundaries="right")
     powers = tf.cast(powers, tf.float32)
     prob = powers / (tf.reduce_sum(powers, axis=-1, keepdims=True) + eps)
     return -tf.reduce_sum(prob * tf.math.log(prob + eps), axis=-1)

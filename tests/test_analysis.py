@@ -93,9 +93,9 @@ def test_boundary_experiment_errors():
         boundary_confidence_experiment(high_band=5)
     with pytest.raises(ValueError, match="`ndim` must be 2 or 3; got 2.0"):
         boundary_confidence_experiment(ndim=2.0)
-    with pytest.raises(TypeError, match="`radius` must be a number; got '8'"):
+    with pytest.raises(TypeError, match="`radius` must be a finite number; got '8'"):
         boundary_confidence_experiment(radius="8")
-    with pytest.raises(TypeError, match="`interior` must be a number; got None"):
+    with pytest.raises(TypeError, match="`interior` must be a finite number; got None"):
         boundary_confidence_experiment(interior=None)
 
 
@@ -191,7 +191,7 @@ def test_spectral_entropy_formula(rng):
         spectral_entropy([1.0, -1.0])
     with pytest.raises(ValueError, match="`eps` must be a finite number >= 0; got -1"):
         spectral_entropy([1.0], eps=-1)
-    with pytest.raises(TypeError, match="`eps` must be a number; got '1e-6'"):
+    with pytest.raises(TypeError, match="`eps` must be a finite number >= 0; got '1e-6'"):
         spectral_entropy([1.0], eps="1e-6")
 
 

@@ -18,6 +18,48 @@ def test_version_and_lazy_import():
     assert out == ["False", speccal.__version__]
 
 
+#: Modules that import TensorFlow: everything else is the numpy side.
+TENSORFLOW_MODULES = (
+    "speccal.spectral",
+    "speccal.losses",
+    "speccal.models",
+    "speccal.inference",
+    "speccal.metrics.keras",
+    "speccal.posthoc.keras",
+    "speccal.datasets.tfdata",
+)
+
+
+def _numpy_side_modules():
+    """Every module of the package that is not on the TensorFlow side, from the file tree
+    (``pkgutil.walk_packages`` would import the TensorFlow packages to list them)."""
+    root = Path(speccal.__file__).parent
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if not name.startswith(TENSORFLOW_MODULES) and name != "speccal.__main__":
+            names.append(name)
+    return names
+
+
+def test_every_numpy_side_module_imports_under_python_OO():
+    """``python -OO`` strips docstrings; the docstring helpers must cope (they once failed)."""
+    names = _numpy_side_modules()
+    assert {"speccal.metrics._calibration", "speccal.datasets._releases"} <= set(names)
+    code = (
+        "import importlib, sys, speccal\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "assert speccal.metrics.expected_calibration_error.__doc__ is None\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-OO", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
 def test_unknown_attribute():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         speccal.nope  # noqa: B018

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+from speccal._utils import fill_doc
 from speccal.datasets._base import Dataset
 from speccal.datasets._io import NIFTI_SUFFIXES, find_nifti, strip_nifti_suffix
 
@@ -390,4 +391,4 @@ def _normalisation(channel_names):
 
 
 for _cls, _test in ((MedicalDecathlon, 'the "test" images'), (NNUNetRaw, "imagesTs")):
-    _cls.__doc__ = _cls.__doc__.replace("{params}", _COMMON.replace("{test}", _test))
+    fill_doc(params=_COMMON.replace("{test}", _test))(_cls)

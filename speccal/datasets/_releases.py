@@ -6,6 +6,7 @@ and only says where its files are.
 
 import re
 
+from speccal._utils import fill_doc
 from speccal.datasets._base import Dataset
 from speccal.datasets._io import find_nifti, strip_nifti_suffix
 
@@ -36,11 +37,10 @@ _PARAMS = """Parameters
 
 
 def _doc(cls):
-    splits = ", ".join(f'"{s}"' for s in cls.splits)
-    cls.__doc__ = cls.__doc__.format(
-        params=_PARAMS.format(splits="{" + splits + "}", nolabel=cls._nolabel_doc)
-    )
-    return cls
+    """Fill ``{params}``: the shared parameters with this release's splits."""
+    splits = "{" + ", ".join(f'"{s}"' for s in cls.splits) + "}"
+    params = _PARAMS.replace("{splits}", splits).replace("{nolabel}", cls._nolabel_doc)
+    return fill_doc(params=params)(cls)
 
 
 def _matching(folder, pattern):
@@ -53,10 +53,10 @@ def _matching(folder, pattern):
 
 @_doc
 class BraTS2020(Dataset):
-    """BraTS 2020 brain tumours: four co-registered MR sequences, labels {{0, 1, 2, 4}}.
+    """BraTS 2020 brain tumours: four co-registered MR sequences, labels {0, 1, 2, 4}.
 
-    Layout: ``MICCAI_BraTS2020_TrainingData/BraTS20_Training_NNN/BraTS20_Training_NNN_{{t1,
-    t1ce,t2,flair,seg}}.nii[.gz]`` and ``MICCAI_BraTS2020_ValidationData/...`` (no ``seg``).
+    Layout: ``MICCAI_BraTS2020_TrainingData/BraTS20_Training_NNN/BraTS20_Training_NNN_{t1,
+    t1ce,t2,flair,seg}.nii[.gz]`` and ``MICCAI_BraTS2020_ValidationData/...`` (no ``seg``).
     Label 4 (enhancing tumour) becomes class 3. Case 355's label named
     ``W39_1998.09.19_Segm.nii`` in a widely used copy is accepted.
 
@@ -64,7 +64,7 @@ class BraTS2020(Dataset):
     Notes
     -----
     Evaluation regions (:meth:`region_masks`, class indices after remapping): whole tumour
-    WT = {{1, 2, 3}}, tumour core TC = {{1, 3}}, enhancing tumour ET = {{3}}.
+    WT = {1, 2, 3}, tumour core TC = {1, 3}, enhancing tumour ET = {3}.
 
     Examples
     --------
@@ -105,7 +105,7 @@ class BraTS2020(Dataset):
 class ACDC(Dataset):
     """ACDC cardiac cine MRI: the ED and ES frames of each patient are the cases.
 
-    Layout: ``database/{{training,testing}}/patientNNN/`` with ``Info.cfg`` (``ED: 1``,
+    Layout: ``database/{training,testing}/patientNNN/`` with ``Info.cfg`` (``ED: 1``,
     ``ES: 12``, ...), ``patientNNN_frameYY.nii.gz`` and ``patientNNN_frameYY_gt.nii.gz``.
     Case ids are ``patientNNN_ED`` and ``patientNNN_ES``; both share the group
     ``patientNNN`` so splits keep them together.
@@ -240,9 +240,9 @@ class FLARE2021(Dataset):
 class ISeg2017(Dataset):
     """iSeg-2017 six-month infant brain MRI (T1, T2): CSF, grey and white matter.
 
-    Layout: Analyze 7.5 pairs ``iSeg-2017-Training/subject-N-{{T1,T2,label}}.{{hdr,img}}``
-    (N = 1-10) and ``iSeg-2017-Testing/subject-N-{{T1,T2}}.{{hdr,img}}``. Labels
-    {{0, 10, 150, 250}} become {{0, 1, 2, 3}}; the trailing singleton axis is squeezed.
+    Layout: Analyze 7.5 pairs ``iSeg-2017-Training/subject-N-{T1,T2,label}.{hdr,img}``
+    (N = 1-10) and ``iSeg-2017-Testing/subject-N-{T1,T2}.{hdr,img}``. Labels
+    {0, 10, 150, 250} become {0, 1, 2, 3}; the trailing singleton axis is squeezed.
     Analyze has no orientation: nibabel's flipped-x (LAS) affine is reoriented to RAS+.
 
     {params}
@@ -321,8 +321,8 @@ class ATLAS2023(Dataset):
 class PROMISE12(Dataset):
     """PROMISE12 prostate T2 MRI, MetaImage files (read with SimpleITK, the ``promise`` extra).
 
-    Layout: ``training_data/CaseNN.{{mhd,raw}}`` + ``CaseNN_segmentation.{{mhd,raw}}`` and
-    ``test_data/CaseNN.{{mhd,raw}}`` (no segmentation). Ids repeat between splits: a case's
+    Layout: ``training_data/CaseNN.{mhd,raw}`` + ``CaseNN_segmentation.{mhd,raw}`` and
+    ``test_data/CaseNN.{mhd,raw}`` (no segmentation). Ids repeat between splits: a case's
     unique key is :attr:`Case.key`, ``(split, case_id)``.
 
     {params}

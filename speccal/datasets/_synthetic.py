@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, special
 
+from speccal._utils import check_scalar
 from speccal.datasets._base import Case, Dataset
 from speccal.datasets._io import find_nifti, strip_nifti_suffix, write_metaimage
 from speccal.datasets._releases import BraTS2020
@@ -127,7 +128,7 @@ class SyntheticPhantoms(Dataset):
         if root is not None:
             self._init_from_disk(root, split)
             return
-        _check_int("n_cases", n_cases, 1)
+        check_scalar("n_cases", n_cases, integer=True, minimum=1)
         if len(tuple(shape)) != 3 or any(int(n) != n or n < 4 for n in shape):
             raise ValueError(f"`shape` must be 3 ints >= 4; got {shape!r}.")
         self.params = {
@@ -142,7 +143,8 @@ class SyntheticPhantoms(Dataset):
         }
         for key in ("n_classes", "n_modalities"):
             if self.params[key] is not None:
-                _check_int(key, self.params[key], 2 if key == "n_classes" else 1, 8)
+                minimum = 2 if key == "n_classes" else 1
+                check_scalar(key, self.params[key], integer=True, minimum=minimum, maximum=8)
         if spacing is not None and (len(spacing) != 3 or min(spacing) <= 0):
             raise ValueError(f"`spacing` must be 3 positive floats; got {spacing!r}.")
         if not 0 <= spacing_jitter < 0.5:
@@ -293,7 +295,7 @@ class SyntheticPhantoms(Dataset):
             raise ValueError(
                 f"`layout` must be one of {', '.join(map(repr, _WRITERS))}; got {layout!r}."
             )
-        _check_int("n_test", n_test, 0)
+        check_scalar("n_test", n_test, integer=True, minimum=0)
         loader = _loader(layout)
         if loader is SyntheticPhantoms:
             n_classes, n_modalities = len(self.class_names), len(self.modalities)
@@ -320,13 +322,6 @@ class SyntheticPhantoms(Dataset):
         n_cases = self.params["n_cases"]
         _WRITERS[layout](self, root, volumes(0, n_cases), volumes(n_cases, n_test))
         return loader(root, "train")
-
-
-def _check_int(name, value, low, high=None):
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
-    if not ok or (high is not None and value > high):
-        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"`{name}` must be an int {bound}; got {value!r}.")
 
 
 # -- the phantom itself ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from speccal._names import SEGMENTATION_METRICS
+from speccal._utils import check_bool, check_scalar
 from speccal.evaluation._calibration import _as_volumes, _FittedAttributes
 from speccal.evaluation._statistics import (
     check_bootstrap_params,
@@ -398,28 +399,20 @@ class SegmentationEvaluator(_FittedAttributes, BaseEstimator):
             isinstance(names, str) or not all(isinstance(n, str) for n in names)
         ):
             raise ValueError(f"`class_names` must be a sequence of str; got {names!r}.")
-        n_classes = self.n_classes
+        n_classes = check_scalar(
+            "n_classes", self.n_classes, integer=True, minimum=2, allow_none=True
+        )
         if n_classes is None:
             n_classes = len(names) if names is not None else _largest_label(trues + preds) + 1
             n_classes = max(n_classes, 2)
-        elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
-            raise ValueError(f"`n_classes` must be an integer >= 2 or None; got {n_classes!r}.")
-        elif n_classes < 2:
-            raise ValueError(f"`n_classes` must be an integer >= 2 or None; got {n_classes!r}.")
         if names is not None and len(names) != n_classes:
             raise ValueError(
                 f"`class_names` must hold one name per class ({n_classes}, background "
                 f"included); got {len(names)} names."
             )
-        if not isinstance(self.include_background, bool | np.bool_):
-            raise TypeError(
-                f"`include_background` must be a bool; got {self.include_background!r}."
-            )
+        check_bool("include_background", self.include_background)
         _check_method(self.hd95_method, "hd95_method")
-        if self.n_jobs is not None and (
-            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral)
-        ):
-            raise ValueError(f"`n_jobs` must be an integer or None; got {self.n_jobs!r}.")
+        check_scalar("n_jobs", self.n_jobs, integer=True, allow_none=True)
         self.n_classes_ = int(n_classes)
         self.classes_ = np.arange(0 if self.include_background else 1, self.n_classes_)
         names = list(names) if names is not None else [str(k) for k in range(self.n_classes_)]

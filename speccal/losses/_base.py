@@ -13,46 +13,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from speccal._utils import check_scalar, fill_doc
+
 _MEAN_REDUCTIONS = ("sum_over_batch_size", "mean")
-
-
-def check_scalar(name, value, *, minimum=None, maximum=None, exclusive=False, integer=False):
-    """Validate a scalar hyperparameter and return it as a Python number.
-
-    Parameters
-    ----------
-    name : str
-        Argument name, quoted in the error message.
-    value : object
-        The value to check.
-    minimum, maximum : float or None
-        Bounds; ``minimum`` is exclusive when ``exclusive`` is true.
-    exclusive : bool, default=False
-        Whether ``minimum`` itself is rejected.
-    integer : bool, default=False
-        Require an integer.
-
-    Returns
-    -------
-    value : float or int
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not a finite real number (an integer when ``integer``) within
-        the bounds.
-    """
-    kind = "an int" if integer else "a finite number"
-    ok_type = isinstance(value, numbers.Integral if integer else numbers.Real)
-    if isinstance(value, bool) or not ok_type or not np.isfinite(value):
-        raise ValueError(f"`{name}` must be {kind}; got {value!r}.")
-    value = int(value) if integer else float(value)
-    if minimum is not None and (value <= minimum if exclusive else value < minimum):
-        sign = ">" if exclusive else ">="
-        raise ValueError(f"`{name}` must be {kind} {sign} {minimum}; got {value!r}.")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"`{name}` must be {kind} <= {maximum}; got {value!r}.")
-    return value
 
 
 def check_kernel_size(kernel_size):
@@ -67,8 +30,8 @@ def check_ignore_class(ignore_class):
     """Validate ``ignore_class`` (None or an int label) and return it."""
     if ignore_class is None:
         return None
-    if isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral):
-        raise ValueError(f"`ignore_class` must be None or an int; got {ignore_class!r}.")
+    if isinstance(ignore_class, bool | np.bool_) or not isinstance(ignore_class, numbers.Integral):
+        raise TypeError(f"`ignore_class` must be None or an int; got {ignore_class!r}.")
     return int(ignore_class)
 
 
@@ -335,12 +298,6 @@ _CALL = """Called as ``loss(y_true, y_pred)`` with integer labels ``y_true`` of 
     returns the scalar loss."""
 
 
-def fill_doc(cls):
-    """Complete a loss docstring: the call convention after the summary, and the shared
-    parameter descriptions at ``{common_parameters}``."""
-    if cls.__doc__ is None:  # python -OO strips docstrings
-        return cls
-    summary, rest = cls.__doc__.split("\n\n", 1)
-    doc = f"{summary}\n\n    {_CALL}\n\n{rest}"
-    cls.__doc__ = doc.replace("{common_parameters}", _COMMON_PARAMETERS)
-    return cls
+#: Completes a loss docstring: ``{call}`` (the call convention, after the summary) and
+#: ``{common_parameters}`` (the parameters every loss shares).
+fill_loss_doc = fill_doc(call=_CALL, common_parameters=_COMMON_PARAMETERS)

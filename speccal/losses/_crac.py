@@ -8,7 +8,7 @@ from speccal.losses._base import (
     SegmentationLoss,
     box_kernel,
     check_scalar,
-    fill_doc,
+    fill_loss_doc,
     local_filter,
     one_hot_with_mask,
     prepare_inputs,
@@ -38,9 +38,11 @@ def _state(name, value, n_classes, default, *, positive=True):
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class CRaCLoss(SegmentationLoss):
     """Cross-entropy plus augmented-Lagrangian constraints per class and region (CRaC).
+
+    {call}
 
     Every voxel is *boundary* if its :math:`3^d` label window holds two or more
     classes, *inner* otherwise. Each (region, class) pair has its own Lagrange
@@ -145,9 +147,11 @@ class CRaCLoss(SegmentationLoss):
     ):
         super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
         self.margin = check_scalar("margin", margin, minimum=0.0)
-        self.rho_min = check_scalar("rho_min", rho_min, minimum=0.0, exclusive=True)
+        self.rho_min = check_scalar("rho_min", rho_min, minimum=0.0, include_boundaries="right")
         self.rho_max = check_scalar("rho_max", rho_max, minimum=self.rho_min)
-        self.lambd_min = check_scalar("lambd_min", lambd_min, minimum=0.0, exclusive=True)
+        self.lambd_min = check_scalar(
+            "lambd_min", lambd_min, minimum=0.0, include_boundaries="right"
+        )
         self.lambd_max = check_scalar("lambd_max", lambd_max, minimum=self.lambd_min)
         if n_classes is None and multipliers is not None:
             n_classes = len(multipliers[0])
@@ -325,7 +329,7 @@ class CRaCCallback(keras.callbacks.Callback):
     ):
         super().__init__()
         self.validation_data = validation_data
-        self.gamma = check_scalar("gamma", gamma, minimum=0.0, exclusive=True)
+        self.gamma = check_scalar("gamma", gamma, minimum=0.0, include_boundaries="right")
         self.mu = check_scalar("mu", mu, minimum=0.0)
         self.rho_step = check_scalar("rho_step", rho_step, minimum=0, integer=True)
         self.batch_size = check_scalar("batch_size", batch_size, minimum=1, integer=True)

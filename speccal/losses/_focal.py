@@ -3,13 +3,15 @@
 import keras
 import tensorflow as tf
 
-from speccal.losses._base import SegmentationLoss, check_scalar, fill_doc
+from speccal.losses._base import SegmentationLoss, check_scalar, fill_loss_doc
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class FocalLoss(SegmentationLoss):
     """Softmax focal loss on sparse labels (Lin et al. 2017; FL-3 of Mukhoti et al. 2020).
+
+    {call}
 
     Wraps :func:`keras.losses.categorical_focal_crossentropy` with ``alpha=1`` on
     one-hot labels, so it equals
@@ -74,9 +76,11 @@ class FocalLoss(SegmentationLoss):
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class AdaptiveFocalLoss(SegmentationLoss):
     """Sample-dependent focal loss FLSD-53 (Mukhoti et al. 2020), vectorised over voxels.
+
+    {call}
 
     Parameters
     ----------
@@ -134,9 +138,9 @@ class AdaptiveFocalLoss(SegmentationLoss):
         super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
         self.gamma = check_scalar("gamma", gamma, minimum=0.0)
         self.gamma_low = check_scalar("gamma_low", gamma_low, minimum=0.0)
-        self.threshold = check_scalar("threshold", threshold, minimum=0.0, exclusive=True)
-        if self.threshold >= 1.0:
-            raise ValueError(f"`threshold` must be a finite number in (0, 1); got {threshold!r}.")
+        self.threshold = check_scalar(
+            "threshold", threshold, minimum=0, maximum=1, include_boundaries="neither"
+        )
 
     def voxel_losses(self, labels, logits, onehot, valid):
         log_pt = tf.reduce_sum(onehot * tf.nn.log_softmax(logits), axis=-1)

@@ -2,13 +2,15 @@
 
 import keras
 
-from speccal.losses._base import SegmentationLoss, check_scalar, fill_doc
+from speccal.losses._base import SegmentationLoss, check_scalar, fill_loss_doc
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class LabelSmoothingLoss(SegmentationLoss):
     """Cross-entropy against uniformly smoothed one-hot targets.
+
+    {call}
 
     Wraps :func:`keras.losses.categorical_crossentropy` with ``label_smoothing=alpha``
     on one-hot labels, so it equals

@@ -3,13 +3,20 @@
 import keras
 import tensorflow as tf
 
-from speccal.losses._base import SegmentationLoss, check_scalar, fill_doc, softmax_cross_entropy
+from speccal.losses._base import (
+    SegmentationLoss,
+    check_scalar,
+    fill_loss_doc,
+    softmax_cross_entropy,
+)
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class MarginLabelSmoothingLoss(SegmentationLoss):
     """Cross-entropy plus an L1 hinge on logit gaps beyond a margin (MbLS).
+
+    {call}
 
     Parameters
     ----------

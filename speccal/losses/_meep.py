@@ -3,15 +3,22 @@
 import keras
 import tensorflow as tf
 
-from speccal.losses._base import SegmentationLoss, check_scalar, fill_doc, softmax_cross_entropy
+from speccal.losses._base import (
+    SegmentationLoss,
+    check_scalar,
+    fill_loss_doc,
+    softmax_cross_entropy,
+)
 
 _EPS = 1e-7  # keras.backend.epsilon(), the clip of the TensorFlow reference
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class MEEPLoss(SegmentationLoss):
     """Cross-entropy plus a pull towards the uniform distribution on misclassified voxels.
+
+    {call}
 
     The KL form of MEEP (``CE + MEEP_KL`` of the reference, its default).
 

@@ -8,7 +8,7 @@ from speccal.losses._base import (
     box_kernel,
     check_kernel_size,
     check_scalar,
-    fill_doc,
+    fill_loss_doc,
     local_filter,
     softmax_cross_entropy,
 )
@@ -17,9 +17,11 @@ _DISTANCES = ("l1", "l2")
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class NACLLoss(SegmentationLoss):
     """Cross-entropy plus a penalty pulling logits to the local class proportions (NACL).
+
+    {call}
 
     Parameters
     ----------

@@ -3,15 +3,22 @@
 import keras
 import tensorflow as tf
 
-from speccal.losses._base import SegmentationLoss, check_scalar, fill_doc, softmax_cross_entropy
+from speccal.losses._base import (
+    SegmentationLoss,
+    check_scalar,
+    fill_loss_doc,
+    softmax_cross_entropy,
+)
 
 _EPS = 1e-10
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class ConfidencePenaltyLoss(SegmentationLoss):
     """Cross-entropy minus a multiple of the prediction entropy (confidence penalty).
+
+    {call}
 
     Parameters
     ----------

@@ -1,12 +1,12 @@
 """The spectral entropy regularizer (paper §3, Algorithm 1) and ``CE + lam * L_spectral``."""
 
-import numbers
 import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from speccal._utils import check_option, check_scalar
 from speccal.losses._base import check_ignore_class, check_labels, expand_sample_weight
 from speccal.spectral import _band_powers_and_finite, check_taper, spectral_entropy
 
@@ -15,20 +15,6 @@ __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
 _WARMUPS = ("replicate", "partial")
 # Keras runs `model.evaluate`, validation inside `fit` and `predict` through these methods.
 _EVALUATION_STEPS = frozenset({"test_step", "predict_step"})
-
-
-def _check_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be an int >= 1; got {value!r}.")
-    return int(value)
-
-
-def _check_real(value, name, constraint, valid):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not valid(value):
-        raise ValueError(f"`{name}` must be {constraint}; got {value!r}.")
-    if not np.isfinite(value):
-        raise ValueError(f"`{name}` must be a finite float; got {value!r}.")
-    return float(value)
 
 
 def _in_keras_evaluation():
@@ -196,12 +182,10 @@ class SpectralEntropyRegularizer(tf.Module):
         name="spectral_entropy_regularizer",
     ):
         super().__init__(name=name)
-        self.window = _check_int(window, "window")
-        self.bands = _check_int(bands, "bands")
-        if warmup not in _WARMUPS:
-            raise ValueError(f"`warmup` must be one of {_WARMUPS}; got {warmup!r}.")
-        self.warmup = warmup
-        self.eps = _check_real(eps, "eps", "a positive float", lambda v: v > 0)
+        self.window = check_scalar("window", window, integer=True, minimum=1)
+        self.bands = check_scalar("bands", bands, integer=True, minimum=1)
+        self.warmup = check_option("warmup", warmup, _WARMUPS)
+        self.eps = check_scalar("eps", eps, minimum=0, include_boundaries="right")
         self.include_dc = bool(include_dc)
         self.include_corners = bool(include_corners)
         self.taper = check_taper(taper)
@@ -424,7 +408,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.lam = _check_real(lam, "lam", "a float >= 0", lambda v: v >= 0)
+        self.lam = check_scalar("lam", lam, minimum=0)
         self.from_logits = bool(from_logits)
         self.ignore_class = check_ignore_class(ignore_class)
         self.regularizer = SpectralEntropyRegularizer(

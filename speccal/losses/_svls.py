@@ -8,7 +8,7 @@ from speccal.losses._base import (
     SegmentationLoss,
     check_kernel_size,
     check_scalar,
-    fill_doc,
+    fill_loss_doc,
     local_filter,
     softmax_cross_entropy,
 )
@@ -44,9 +44,11 @@ def svls_kernel(n_spatial, sigma, kernel_size=3):
 
 
 @keras.saving.register_keras_serializable(package="speccal")
-@fill_doc
+@fill_loss_doc
 class SpatiallyVaryingLabelSmoothingLoss(SegmentationLoss):
     """Cross-entropy against one-hot labels smoothed by a local Gaussian (SVLS).
+
+    {call}
 
     Parameters
     ----------
@@ -106,7 +108,7 @@ class SpatiallyVaryingLabelSmoothingLoss(SegmentationLoss):
         dtype=None,
     ):
         super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
-        self.sigma = check_scalar("sigma", sigma, minimum=0.0, exclusive=True)
+        self.sigma = check_scalar("sigma", sigma, minimum=0.0, include_boundaries="right")
         self.kernel_size = check_kernel_size(kernel_size)
 
     def kernel_weights(self, n_spatial):

@@ -8,6 +8,7 @@ so a whole test set streams through in constant memory and two states merge by a
 import numpy as np
 from scipy import special
 
+from speccal._utils import check_scalar
 from speccal.metrics._rows import as_rows, check_class_axis, without_axis
 
 #: Rows of ``y_prob`` must sum to 1 within this absolute tolerance.
@@ -19,10 +20,8 @@ BIN_RULES = ("left", "left-extra", "right", "right-nonzero")
 
 
 def check_n_bins(n_bins, name="n_bins"):
-    """Return ``n_bins`` as an int after checking it is an integer >= 1."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1; got {n_bins!r}.")
-    return int(n_bins)
+    """Return ``n_bins`` as an int after checking it is an int >= 1."""
+    return check_scalar(name, n_bins, integer=True, minimum=1)
 
 
 #: Largest bin state, in bytes, one calibration accumulator may hold (1 GiB).
@@ -49,20 +48,7 @@ def check_state_size(n_floats, name, value, n_classes):
 
 def check_threshold(threshold, name="threshold"):
     """Return ``threshold`` as a float after checking it lies in [0, 1)."""
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float, np.floating, np.integer))
-        or not 0.0 <= float(threshold) < 1.0
-    ):
-        raise ValueError(f"`{name}` must be a number in [0, 1); got {threshold!r}.")
-    return float(threshold)
-
-
-def check_bin_rule(bin_rule):
-    """Check ``bin_rule`` is one of :data:`BIN_RULES`."""
-    if bin_rule not in BIN_RULES:
-        raise ValueError(f"`bin_rule` must be one of {BIN_RULES}; got {bin_rule!r}.")
-    return bin_rule
+    return check_scalar(name, threshold, minimum=0, maximum=1, include_boundaries="left")
 
 
 def as_samples(y_true, y_prob, *, class_axis=-1, keep=None):

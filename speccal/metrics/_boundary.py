@@ -31,6 +31,7 @@ from numbers import Real
 import numpy as np
 from scipy import ndimage
 
+from speccal._utils import check_scalar
 from speccal.metrics import _binning as kernel
 from speccal.metrics._rows import check_class_axis
 from speccal.metrics._segmentation import _check_spacing
@@ -50,9 +51,7 @@ MAX_SHIFTS = 64
 
 def check_width(width, name="width"):
     """Return ``width`` as a float after checking it is a finite number >= 0."""
-    if isinstance(width, bool) or not isinstance(width, Real) or not 0 <= width < math.inf:
-        raise ValueError(f"`{name}` must be a finite number >= 0; got {width!r}.")
-    return float(width)
+    return check_scalar(name, width, minimum=0)
 
 
 def boundary_voxels(labels):

@@ -11,6 +11,7 @@ from numbers import Real
 
 import numpy as np
 
+from speccal._utils import check_option, fill_doc
 from speccal.metrics import _binning as kernel
 
 #: Default number of fine bins per class for streaming equal-mass (ACE/TACE) bins.
@@ -261,18 +262,12 @@ _AVERAGE = """average : {"macro", None}, default="macro"
         background)."""
 
 
-def _doc(func):
-    texts = {"{shapes}": _SHAPES, "{raises}": _RAISES, "{average}": _AVERAGE}
-    for key, text in {**texts, "{class_axis}": _CLASS_AXIS}.items():
-        func.__doc__ = func.__doc__.replace(key, text)
-    return func
+_doc = fill_doc(shapes=_SHAPES, raises=_RAISES, average=_AVERAGE, class_axis=_CLASS_AXIS)
 
 
 def check_average(average):
     """Check ``average`` is "macro" or None."""
-    if average is not None and average != "macro":
-        raise ValueError(f"`average` must be 'macro' or None; got {average!r}.")
-    return average
+    return check_option("average", average, ("macro", None))
 
 
 def _averaged(errors, state, include_background, average):

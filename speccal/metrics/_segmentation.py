@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from speccal._names import SEGMENTATION_METRICS
+from speccal._utils import check_bool, check_option, check_scalar, fill_doc
 
 __all__ = [
     "average_surface_distance",
@@ -42,7 +43,7 @@ HD95_METHODS = ("medpy", "monai")
 
 # -- shared parameter documentation (nilearn's ``docdict`` / ``fill_doc``) ----------------
 
-_DOCDICT = {
+_DOCS = {
     "masks": """y_true : array-like of shape (*spatial)
         Ground-truth (reference) binary mask: bool, or numbers that are all 0 or 1.
     y_pred : array-like of shape (*spatial)
@@ -54,12 +55,6 @@ _DOCDICT = {
         The distance, in the units of ``spacing``. 0 when both masks are empty; ``inf``
         (with a :class:`UserWarning`) when exactly one is.""",
 }
-
-
-def _fill_doc(function):
-    """Substitute the ``%(name)s`` fields of a docstring from ``_DOCDICT``."""
-    function.__doc__ = function.__doc__ % _DOCDICT
-    return function
 
 
 # -- input validation ---------------------------------------------------------------------
@@ -128,8 +123,7 @@ def _check_spacing(spacing, ndim):
 
 
 def _check_method(method, name="method"):
-    if method not in HD95_METHODS:
-        raise ValueError(f"`{name}` must be 'medpy' or 'monai'; got {method!r}.")
+    return check_option(name, method, HD95_METHODS)
 
 
 def _as_labels(labels, name):
@@ -157,10 +151,7 @@ def _check_n_classes(n_classes, true, pred):
     largest = max(int(true.max(initial=0)), int(pred.max(initial=0)))
     if n_classes is None:
         return max(largest + 1, 2)
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
-        raise ValueError(f"`n_classes` must be an integer >= 2; got {n_classes!r}.")
-    if n_classes < 2:
-        raise ValueError(f"`n_classes` must be an integer >= 2; got {n_classes!r}.")
+    n_classes = check_scalar("n_classes", n_classes, integer=True, minimum=2)
     for name, labels in (("y_true", true), ("y_pred", pred)):
         if labels.size and labels.max() >= n_classes:
             raise ValueError(
@@ -281,13 +272,13 @@ def _empty_distance(pred_empty, true_empty, what, stacklevel):
 # -- public functions ---------------------------------------------------------------------
 
 
-@_fill_doc
+@fill_doc(**_DOCS)
 def dice_score(y_true, y_pred):
     r"""Dice similarity coefficient of two binary masks.
 
     Parameters
     ----------
-    %(masks)s
+    {masks}
 
     Returns
     -------
@@ -331,14 +322,14 @@ def dice_score(y_true, y_pred):
     return float(2.0 * np.count_nonzero(pred & true) / total)
 
 
-@_fill_doc
+@fill_doc(**_DOCS)
 def hausdorff_distance_95(y_true, y_pred, *, spacing=None, method="medpy"):
     r"""95th-percentile Hausdorff distance between the surfaces of two binary masks.
 
     Parameters
     ----------
-    %(masks)s
-    %(spacing)s
+    {masks}
+    {spacing}
     method : {"medpy", "monai"}, default="medpy"
         ``"medpy"``: the 95th percentile of the union of both directed distance sets (medpy
         0.5 ``hd95``). ``"monai"``: the larger of the two directed 95th percentiles (MONAI
@@ -346,7 +337,7 @@ def hausdorff_distance_95(y_true, y_pred, *, spacing=None, method="medpy"):
 
     Returns
     -------
-    %(distance)s
+    {distance}
 
     Raises
     ------
@@ -393,14 +384,14 @@ def hausdorff_distance_95(y_true, y_pred, *, spacing=None, method="medpy"):
     return value if value is not None else _hd95(to_true, to_pred, method)
 
 
-@_fill_doc
+@fill_doc(**_DOCS)
 def average_surface_distance(y_true, y_pred, *, spacing=None, symmetric=True):
     r"""Average surface distance between two binary masks.
 
     Parameters
     ----------
-    %(masks)s
-    %(spacing)s
+    {masks}
+    {spacing}
     symmetric : bool, default=True
         True: the mean over the surface voxels of both masks (medpy ``assd``). False: the
         directed mean from the prediction to the reference, i.e. the mean, over the surface
@@ -410,7 +401,7 @@ def average_surface_distance(y_true, y_pred, *, spacing=None, symmetric=True):
 
     Returns
     -------
-    %(distance)s
+    {distance}
 
     Raises
     ------
@@ -449,8 +440,7 @@ def average_surface_distance(y_true, y_pred, *, spacing=None, symmetric=True):
     >>> round(average_surface_distance(y_true, y_pred, symmetric=False), 4)
     0.2857
     """
-    if not isinstance(symmetric, bool | np.bool_):
-        raise TypeError(f"`symmetric` must be a bool; got {symmetric!r}.")
+    check_bool("symmetric", symmetric)
     to_true, to_pred, value = _binary_surface_distances(y_true, y_pred, spacing, "ASD")
     return value if value is not None else _asd(to_true, to_pred, symmetric)
 
@@ -472,7 +462,7 @@ def _class_boxes(labels, n_classes, include_background):
     return boxes
 
 
-@_fill_doc
+@fill_doc(**_DOCS)
 def segmentation_scores(
     y_true,
     y_pred,
@@ -498,7 +488,7 @@ def segmentation_scores(
     n_classes : int, optional
         Number of classes, at least 2; labels must lie in ``[0, n_classes)``. Default: one
         more than the largest label in either map (and at least 2).
-    %(spacing)s
+    {spacing}
     include_background : bool, default=False
         Whether class 0 is scored too.
     hd95_method : {"medpy", "monai"}, default="medpy"
@@ -550,8 +540,7 @@ def segmentation_scores(
     [0.9811, 1.0]
     """
     _check_method(hd95_method, "hd95_method")
-    if not isinstance(include_background, bool | np.bool_):
-        raise TypeError(f"`include_background` must be a bool; got {include_background!r}.")
+    check_bool("include_background", include_background)
     true = _as_labels(y_true, "y_true")
     pred = _as_labels(y_pred, "y_pred")
     _check_same_shape(true, pred)

@@ -7,6 +7,7 @@ the paper's networks are ``base_filters=32, depth=5`` on 96³ patches.
 import keras
 from keras import layers
 
+from speccal._utils import fill_doc
 from speccal.models._blocks import (
     attention_gate,
     check_architecture,
@@ -49,9 +50,7 @@ _RETURNS_RAISES_DOC = """Returns
         ``2**(depth-1)``."""
 
 
-def _fill_doc(func):
-    func.__doc__ = func.__doc__.format(params=_PARAMS_DOC, returns_raises=_RETURNS_RAISES_DOC)
-    return func
+_fill_doc = fill_doc(params=_PARAMS_DOC, returns_raises=_RETURNS_RAISES_DOC)
 
 
 def _encoder(x, *, base_filters, depth, spatial_dims, normalization):
@@ -215,7 +214,7 @@ def attention_unet3d(
     -----
     With skip features :math:`x` and upsampled decoder features :math:`g` the gate is
 
-    .. math:: \\hat{{x}} = x \\cdot \\sigma\\big(\\psi^\\top \\mathrm{{ReLU}}(W_x x + W_g g)\\big).
+    .. math:: \\hat{x} = x \\cdot \\sigma\\big(\\psi^\\top \\mathrm{ReLU}(W_x x + W_g g)\\big).
 
     Examples
     --------
@@ -249,9 +248,9 @@ def unet_pp3d(
 ):
     """3D UNet++ (Zhou et al., 2018) returning per-voxel logits.
 
-    Nested, densely connected skip pathways: node :math:`X^{{i,j}}` (level ``i``, column
+    Nested, densely connected skip pathways: node :math:`X^{i,j}` (level ``i``, column
     ``j``) convolves the concatenation of every earlier node of its level with the upsampled
-    node :math:`X^{{i+1,j-1}}`; the logits come from :math:`X^{{0,depth-1}}` (no deep
+    node :math:`X^{i+1,j-1}`; the logits come from :math:`X^{0,depth-1}` (no deep
     supervision).
 
     Parameters
@@ -262,7 +261,7 @@ def unet_pp3d(
 
     Notes
     -----
-    .. math:: X^{{i,j}} = H\\big([X^{{i,0}}, \\dots, X^{{i,j-1}}, U(X^{{i+1,j-1}})]\\big),
+    .. math:: X^{i,j} = H\\big([X^{i,0}, \\dots, X^{i,j-1}, U(X^{i+1,j-1})]\\big),
               \\quad j \\ge 1.
 
     Examples

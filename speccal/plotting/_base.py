@@ -47,12 +47,13 @@ def new_axes(ax, *, polar=False):
     return ax
 
 
-def new_axes_row(ax, n, name):
-    """``n`` axes in a row: ``ax`` if given (a sequence of ``n`` Axes), else a new figure."""
+def new_axes_row(ax, n, name, *, size=3.2):
+    """``n`` axes in a row: ``ax`` if given (a sequence of ``n`` Axes), else a new figure
+    with ``size``-inch square panels."""
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
+        _, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
         return axes[0]
     axes = np.asarray(ax, dtype=object).ravel()
     if axes.size != n:

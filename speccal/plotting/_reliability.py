@@ -5,16 +5,10 @@ numpy only at import time; never imports TensorFlow.
 
 import numpy as np
 
+from speccal.metrics._binning import per_bin
+from speccal.plotting._base import new_axes_row
+
 __all__ = ["ReliabilityDisplay"]
-
-
-def _per_bin(count, total_conf, total_hits):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (
-            count,
-            np.where(count > 0, total_conf / count, np.nan),
-            np.where(count > 0, total_hits / count, np.nan),
-        )
 
 
 class ReliabilityDisplay:
@@ -126,10 +120,10 @@ class ReliabilityDisplay:
 
         state = accumulate(y_true, y_prob, n_bins=n_bins, top=not per_class, classwise=per_class)
         if per_class:
-            sums, score, name = state.classwise_state()[..., :n_bins], state.sce(), "SCE"
+            sums, score, name = state.classwise_state(), state.sce(), "SCE"
         else:
-            sums, score, name = state.top[..., :n_bins], state.ece(), "ECE"
-        count, confidence, accuracy = _per_bin(*sums)
+            sums, score, name = state.top, state.ece(), "ECE"
+        count, confidence, accuracy = per_bin(sums, n_bins)
         display = cls(
             bin_count=count,
             bin_confidence=confidence,
@@ -186,7 +180,7 @@ class ReliabilityDisplay:
             sums = [
                 np.concatenate([s[..., :-2], s[..., -2:].sum(-1, keepdims=True)], -1) for s in sums
             ]
-            bins = _per_bin(*sums)
+            bins = per_bin(np.stack(sums), count.shape[-1] - 1)
         display = cls(
             bin_count=bins[0],
             bin_confidence=bins[1],
@@ -257,7 +251,7 @@ class ReliabilityDisplay:
         count = np.atleast_2d(self.bin_count)
         confidence = np.atleast_2d(self.bin_confidence)
         accuracy = np.atleast_2d(self.bin_accuracy)
-        axes = self._axes(ax, count.shape[0])
+        axes = new_axes_row(ax, count.shape[0], "ax", size=4)
         self.bars_, self.gap_bars_, self.curve_, self.hist_ax_, self.hist_bars_ = (
             [],
             [],
@@ -271,17 +265,6 @@ class ReliabilityDisplay:
                 axis.set_title(f"class {i}")
         self.axes_, self.ax_, self.figure_ = axes, axes[0], axes[0].figure
         return self
-
-    def _axes(self, ax, n):
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            _, axes = plt.subplots(1, n, figsize=(4 * n, 4), squeeze=False)
-            return axes[0]
-        axes = np.asarray(ax, dtype=object).ravel()
-        if axes.size != n:
-            raise ValueError(f"`ax` must hold {n} Axes (one per diagram); got {axes.size}.")
-        return axes
 
     def _draw(self, ax, count, confidence, accuracy, kind, gaps, histogram, kwargs):
         n_bins = count.shape[0]

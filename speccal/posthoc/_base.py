@@ -8,7 +8,6 @@ fixed-size chunks, so fitting on 10⁸ voxels never allocates a 10⁸-sized floa
 """
 
 import warnings
-from numbers import Integral
 
 import numpy as np
 from scipy import sparse
@@ -17,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from speccal._utils import check_option, check_scalar
 from speccal.metrics._binning import ROW_SUM_ATOL
 from speccal.metrics._rows import as_rows, check_class_axis, without_axis
 
@@ -36,12 +36,6 @@ def _chunks(n_rows, chunk_rows=CHUNK_ROWS):
     """Yield ``slice`` objects covering ``range(n_rows)`` in blocks of ``chunk_rows``."""
     for start in range(0, n_rows, chunk_rows):
         yield slice(start, min(start + chunk_rows, n_rows))
-
-
-def check_positive_int(value, name, alternative=""):
-    """Raise ``ValueError`` unless ``value`` is an int >= 1 (``bool`` excluded)."""
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be an int >= 1{alternative}; got {value!r}.")
 
 
 def _count_nonfinite(scores_2d):
@@ -320,13 +314,9 @@ class BaseCalibrator(BaseEstimator):
     _requires_all_classes = True
 
     def _check_params(self):
-        class_axis = getattr(self, "class_axis", -1)
-        if isinstance(class_axis, bool) or not isinstance(class_axis, Integral):
-            raise TypeError(f"`class_axis` must be an int; got {class_axis!r}.")
-        if self.input not in _INPUTS:
-            raise ValueError(f"`input` must be one of {_INPUTS}; got {self.input!r}.")
-        if self.max_samples is not None:
-            check_positive_int(self.max_samples, "max_samples", " or None")
+        check_scalar("class_axis", getattr(self, "class_axis", -1), integer=True)
+        check_option("input", self.input, _INPUTS)
+        check_scalar("max_samples", self.max_samples, integer=True, minimum=1, allow_none=True)
 
     def fit(self, X, y):
         """Fit the calibrator on held-out scores and labels.

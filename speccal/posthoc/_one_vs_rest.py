@@ -9,11 +9,11 @@ from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 from sklearn.isotonic import IsotonicRegression
 
+from speccal._utils import check_scalar
 from speccal.metrics._binning import bin_index
 from speccal.posthoc._base import (
     BaseCalibrator,
     _chunks,
-    check_positive_int,
     renormalise,
     to_probabilities,
     warn_if_not_converged,
@@ -224,7 +224,7 @@ class HistogramBinning(BaseCalibrator):
 
     def _check_params(self):
         super()._check_params()
-        check_positive_int(self.n_bins, "n_bins")
+        check_scalar("n_bins", self.n_bins, integer=True, minimum=1)
 
     def _fit(self, scores, y):
         n_classes, n_bins = self.n_classes_, self.n_bins

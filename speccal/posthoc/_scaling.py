@@ -9,6 +9,7 @@ from scipy.special import log_softmax, logsumexp, softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from speccal._utils import check_scalar
 from speccal.posthoc._base import (
     BaseCalibrator,
     to_log_probabilities,
@@ -485,8 +486,7 @@ class MatrixScaling(_AffineLogitScaling):
 
     def _check_params(self):
         super()._check_params()
-        if not isinstance(self.l2, Real) or not np.isfinite(self.l2) or self.l2 < 0:
-            raise ValueError(f"`l2` must be a finite float >= 0; got {self.l2!r}.")
+        check_scalar("l2", self.l2, minimum=0)
 
     def _identity(self):
         return np.eye(self.n_classes_).ravel()

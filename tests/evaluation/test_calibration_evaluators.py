@@ -210,7 +210,7 @@ def test_sklearn_conventions():
     # parameters are stored untouched, validated only in fit
     bad = ECEEvaluator(n_bins=0)
     assert bad.n_bins == 0
-    with pytest.raises(ValueError, match="`n_bins` must be an integer >= 1; got 0."):
+    with pytest.raises(ValueError, match="`n_bins` must be an int >= 1; got 0."):
         bad.fit(np.array([0]), np.array([[1.0, 0.0]]))
 
 
@@ -225,8 +225,8 @@ def test_sklearn_conventions():
         ({"protocol": "nope"}, r"`protocol` must be one of \('speccal'"),
         ({"protocol": 3}, "`protocol` must be a preset name or an EvaluationProtocol; got 3."),
         ({"adaptive_binning": "fast"}, "`adaptive_binning` must be 'histogram' or 'exact'"),
-        ({"n_fine_bins": 0}, "`n_fine_bins` must be an integer >= 1; got 0."),
-        ({"threshold": 1.0}, r"`threshold` must be a number in \[0, 1\); got 1.0."),
+        ({"n_fine_bins": 0}, "`n_fine_bins` must be an int >= 1; got 0."),
+        ({"threshold": 1.0}, r"`threshold` must be a finite number in \[0, 1\); got 1.0."),
         (
             {"protocol": EvaluationProtocol(aggregation="mean")},
             r"`aggregation` must be one of \('pooled', 'per_volume'\); got 'mean'.",

@@ -214,17 +214,21 @@ def test_fit_and_partial_fit_read_reference_first_positionally_and_by_keyword():
 @pytest.mark.parametrize(
     ("params", "error", "message"),
     [
-        ({"n_classes": 1}, ValueError, r"`n_classes` must be an integer >= 2 or None; got 1"),
-        ({"n_classes": "3"}, ValueError, r"`n_classes` must be an integer >= 2 or None; got '3'"),
+        ({"n_classes": 1}, ValueError, r"`n_classes` must be an int >= 2 or None; got 1"),
+        ({"n_classes": "3"}, TypeError, r"`n_classes` must be an int >= 2 or None; got '3'"),
         ({"class_names": "ab"}, ValueError, r"`class_names` must be a sequence of str"),
         (
             {"class_names": ["a", "b"], "n_classes": 3},
             ValueError,
             r"`class_names` must hold one name per class \(3, background included\); got 2",
         ),
-        ({"hd95_method": "max"}, ValueError, r"`hd95_method` must be 'medpy' or 'monai'"),
+        (
+            {"hd95_method": "max"},
+            ValueError,
+            r"`hd95_method` must be one of \('medpy', 'monai'\); got 'max'",
+        ),
         ({"include_background": 1}, TypeError, r"`include_background` must be a bool; got 1"),
-        ({"n_jobs": 1.5}, ValueError, r"`n_jobs` must be an integer or None; got 1.5"),
+        ({"n_jobs": 1.5}, TypeError, r"`n_jobs` must be an int or None; got 1.5"),
     ],
 )
 def test_bad_parameters(params, error, message):

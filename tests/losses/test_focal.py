@@ -66,16 +66,29 @@ def test_adaptive_focal_gamma_choice_has_no_gradient(rng):
     ("factory", "match"),
     [
         (lambda: FocalLoss(gamma=-1.0), "`gamma` must be a finite number >= 0.0; got -1.0"),
-        (lambda: FocalLoss(gamma="3"), "`gamma` must be a finite number; got '3'"),
         (lambda: AdaptiveFocalLoss(gamma_low=-0.5), "`gamma_low` must be"),
         (
             lambda: AdaptiveFocalLoss(threshold=1.5),
             r"`threshold` must be a finite number in \(0, 1\)",
         ),
-        (lambda: AdaptiveFocalLoss(threshold=0.0), "`threshold` must be a finite number > 0.0"),
-        (lambda: FocalLoss(ignore_class=1.5), "`ignore_class` must be None or an int; got 1.5"),
+        (
+            lambda: AdaptiveFocalLoss(threshold=0.0),
+            r"`threshold` must be a finite number in \(0, 1\)",
+        ),
     ],
 )
 def test_focal_bad_hyperparameters(factory, match):
     with pytest.raises(ValueError, match=match):
+        factory()
+
+
+@pytest.mark.parametrize(
+    ("factory", "match"),
+    [
+        (lambda: FocalLoss(gamma="3"), "`gamma` must be a finite number >= 0.0; got '3'"),
+        (lambda: FocalLoss(ignore_class=1.5), "`ignore_class` must be None or an int; got 1.5"),
+    ],
+)
+def test_focal_hyperparameters_of_another_type(factory, match):
+    with pytest.raises(TypeError, match=match):
         factory()

@@ -275,7 +275,7 @@ def test_band_power_gradient_keeps_the_float16_dtype(rng):
         (
             lambda: spectral.spectral_entropy(np.ones((1, 3), np.float32), eps=0.0),
             ValueError,
-            "`eps` must be a positive float; got 0.0",
+            "`eps` must be a finite number > 0; got 0.0",
         ),
     ],
 )
@@ -489,19 +489,30 @@ def test_from_logits_false_takes_probabilities(rng):
     "kwargs, match",
     [
         ({"window": 0}, "`window` must be an int >= 1; got 0"),
-        ({"window": 2.5}, "`window` must be an int >= 1; got 2.5"),
         ({"bands": 0}, "`bands` must be an int >= 1; got 0"),
-        ({"lam": -0.1}, "`lam` must be a float >= 0; got -0.1"),
+        ({"lam": -0.1}, "`lam` must be a finite number >= 0; got -0.1"),
         ({"warmup": "zeros"}, r"`warmup` must be one of \('replicate', 'partial'\); got 'zeros'"),
-        ({"eps": -1.0}, "`eps` must be a positive float; got -1.0"),
-        ({"eps": float("inf")}, "`eps` must be a finite float; got inf"),
-        ({"lam": float("inf")}, "`lam` must be a finite float; got inf"),
-        ({"ignore_class": "void"}, "`ignore_class` must be None or an int; got 'void'"),
+        ({"eps": -1.0}, "`eps` must be a finite number > 0; got -1.0"),
+        ({"eps": float("inf")}, "`eps` must be a finite number > 0; got inf"),
+        ({"lam": float("inf")}, "`lam` must be a finite number >= 0; got inf"),
         ({"taper": "Hamming"}, r"`taper` must be one of \(None, 'hamming'\); got 'Hamming'"),
     ],
 )
 def test_bad_hyperparameters_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        CESpectral(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"window": 2.5}, "`window` must be an int >= 1; got 2.5"),
+        ({"lam": "0.1"}, "`lam` must be a finite number >= 0; got '0.1'"),
+        ({"ignore_class": "void"}, "`ignore_class` must be None or an int; got 'void'"),
+    ],
+)
+def test_hyperparameters_of_another_type_are_type_errors(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         CESpectral(**kwargs)
 
 

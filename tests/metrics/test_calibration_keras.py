@@ -85,7 +85,7 @@ def test_numpy_integer_n_bins_like_the_evaluator(rng):
 
 @pytest.mark.parametrize("n_bins", [0, 1.5, True])
 def test_bad_n_bins(n_bins):
-    with pytest.raises(ValueError, match="`n_bins` must be an integer >= 1; got"):
+    with pytest.raises(ValueError, match="`n_bins` must be an int >= 1; got"):
         ECEMetric(n_bins=n_bins)
 
 

@@ -488,9 +488,13 @@ def test_bad_spacing_in_segmentation_scores():
 
 def test_bad_method_and_symmetric():
     mask = np.ones((3, 3), bool)
-    with pytest.raises(ValueError, match=r"`method` must be 'medpy' or 'monai'; got 'max'"):
+    with pytest.raises(
+        ValueError, match=r"`method` must be one of \('medpy', 'monai'\); got 'max'"
+    ):
         hausdorff_distance_95(y_true=mask, y_pred=mask, method="max")
-    with pytest.raises(ValueError, match=r"`hd95_method` must be 'medpy' or 'monai'; got None"):
+    with pytest.raises(
+        ValueError, match=r"`hd95_method` must be one of \('medpy', 'monai'\); got None"
+    ):
         segmentation_scores(y_true=mask, y_pred=mask, hd95_method=None)
     with pytest.raises(TypeError, match=r"`symmetric` must be a bool; got 'yes'"):
         average_surface_distance(y_true=mask, y_pred=mask, symmetric="yes")
@@ -521,13 +525,18 @@ def test_bad_method_and_symmetric():
             r"`y_pred` must hold labels in "
             r"\[0, n_classes=3\); got label 3",
         ),
-        ([0, 1, 2], [0, 1, 2], {"n_classes": 1}, r"`n_classes` must be an integer >= 2; got 1"),
-        ([0, 1, 2], [0, 1, 2], {"n_classes": 3.0}, r"`n_classes` must be an integer >= 2"),
+        ([0, 1, 2], [0, 1, 2], {"n_classes": 1}, r"`n_classes` must be an int >= 2; got 1"),
     ],
 )
 def test_bad_label_maps(pred, true, kwargs, message):
     with pytest.raises(ValueError, match=message):
         segmentation_scores(y_true=np.array(true), y_pred=np.array(pred), **kwargs)
+
+
+def test_n_classes_of_another_type_is_a_type_error():
+    labels = np.array([0, 1, 2])
+    with pytest.raises(TypeError, match=r"`n_classes` must be an int >= 2; got 3\.0"):
+        segmentation_scores(labels, labels, n_classes=3.0)
 
 
 def test_non_numeric_labels_is_type_error():

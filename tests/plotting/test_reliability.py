@@ -102,7 +102,7 @@ def test_errors(pyplot):
     with pytest.raises(ValueError, match="`kind` must be 'bars' or 'line'; got 'pie'."):
         display.plot(kind="pie")
     _, axes = pyplot.subplots(1, 2)
-    with pytest.raises(ValueError, match="`ax` must hold 1 Axes"):
+    with pytest.raises(ValueError, match=r"`ax` must be None or a sequence of 1 Axes; got 2"):
         display.plot(ax=axes)
     with pytest.raises(ValueError, match="`displays` must hold at least one display"):
         ReliabilityDisplay.overlay([])

@@ -123,7 +123,7 @@ def test_parameter_errors(data):
     logits, y = data
     with pytest.raises(ValueError, match=r"`bounds` must be a pair \(T_min, T_max\)"):
         TemperatureScaling(bounds=(2.0, 1.0)).fit(logits, y)
-    with pytest.raises(ValueError, match=r"`l2` must be a finite float >= 0; got -1"):
+    with pytest.raises(ValueError, match=r"`l2` must be a finite number >= 0; got -1"):
         MatrixScaling(l2=-1).fit(logits, y)
     with pytest.raises(ValueError, match=r"`n_bins` must be an int >= 1; got 0"):
         HistogramBinning(n_bins=0).fit(logits, y)
