@@ -14,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from speccal._names import CALIBRATION_METRICS
+from speccal._utils import check_bool, check_option, check_scalar, fill_doc
 from speccal.evaluation._protocol import EvaluationProtocol
 from speccal.evaluation._statistics import (
     check_bootstrap_params,
@@ -235,11 +236,10 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
                 f"`metrics` must be a non-empty sequence of {CALIBRATION_METRICS}; got "
                 f"{self.metrics!r}."
             )
-        for flag in ("per_volume", "from_logits"):
-            if not isinstance(getattr(self, flag), bool | np.bool_):
-                raise ValueError(f"`{flag}` must be a bool; got {getattr(self, flag)!r}.")
+        check_bool("per_volume", self.per_volume)
+        check_bool("from_logits", self.from_logits)
         n_bins = kernel.check_n_bins(self.n_bins)
-        threshold = kernel.check_threshold(getattr(self, "threshold", 1e-3))
+        threshold = kernel.check_threshold(self.threshold)
         protocol = self.protocol
         if isinstance(protocol, str):
             protocol = EvaluationProtocol.preset(protocol)
@@ -248,17 +248,11 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
                 f"`protocol` must be a preset name or an EvaluationProtocol; got {protocol!r}."
             )
         protocol.validate()
-        binning = getattr(self, "adaptive_binning", "histogram")
-        if binning not in ("histogram", "exact"):
-            raise ValueError(
-                f"`adaptive_binning` must be 'histogram' or 'exact'; got {binning!r}."
-            )
-        n_fine_bins = kernel.check_n_bins(getattr(self, "n_fine_bins", N_FINE_BINS), "n_fine_bins")
+        binning = check_option("adaptive_binning", self.adaptive_binning, ("histogram", "exact"))
+        n_fine_bins = kernel.check_n_bins(self.n_fine_bins, "n_fine_bins")
         thresholds = {"ace": KEEP_ALL, "tace": threshold}
-        width = check_width(getattr(self, "boundary_width", 2.0), "boundary_width")
-        class_axis = getattr(self, "class_axis", -1)
-        if isinstance(class_axis, bool) or not isinstance(class_axis, int | np.integer):
-            raise TypeError(f"`class_axis` must be an int; got {class_axis!r}.")
+        width = check_width(self.boundary_width, "boundary_width")
+        class_axis = check_scalar("class_axis", self.class_axis, integer=True)
         return _Settings(
             names, n_bins, thresholds, protocol, binning, n_fine_bins, width, int(class_axis)
         )
@@ -673,6 +667,11 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
     def score(self, y_true, y_prob, *, mask=None, spacing=None):
         """Value of the first metric on new data (this evaluator is left unchanged).
 
+        The value is the calibration *error* itself: lower is better. This is unlike
+        scikit-learn, whose ``score`` is greater-is-better; for a scikit-learn model search,
+        use the negated value (as ``sklearn.metrics.make_scorer(...,
+        greater_is_better=False)`` does).
+
         Parameters
         ----------
         y_true, y_prob, mask, spacing
@@ -681,6 +680,7 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
         Returns
         -------
         float
+            The error (lower is better).
 
         Raises
         ------
@@ -708,17 +708,7 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
         ValueError
             If the classes, parameters or numbers of classes differ.
         """
-        check_is_fitted(self, "scores_")
-        check_is_fitted(other, "scores_")
-        if type(other) is not type(self) or _layout_free(other) != _layout_free(self):
-            raise ValueError(
-                f"`other` must be a fitted {type(self).__name__} with the same parameters; "
-                f"got {other!r}."
-            )
-        if other.n_classes_ != self.n_classes_:
-            raise ValueError(
-                f"`other` must have {self.n_classes_} classes; got {other.n_classes_}."
-            )
+        check_mergeable(self, other)
         merged = copy.deepcopy(self)
         merged._state += other._state  # builds new sums; `other` is left as it is
         merged.n_samples_ += other.n_samples_
@@ -741,30 +731,85 @@ def _layout_free(evaluator):
     return repr(params)
 
 
+def check_mergeable(evaluator, other):
+    """Raise unless both evaluators are fitted, of one class, parameters and class count."""
+    check_is_fitted(evaluator, "scores_")
+    check_is_fitted(other, "scores_")
+    if type(other) is not type(evaluator) or _layout_free(other) != _layout_free(evaluator):
+        raise ValueError(
+            f"`other` must be a fitted {type(evaluator).__name__} with the same parameters; "
+            f"got {other!r}."
+        )
+    if other.n_classes_ != evaluator.n_classes_:
+        raise ValueError(
+            f"`other` must have {evaluator.n_classes_} classes; got {other.n_classes_}."
+        )
+
+
 class _OneMetricEvaluator(CalibrationEvaluator):
-    """Base of the one-metric evaluators: ``metrics`` is fixed by the class."""
+    """Base of the one-metric evaluators: a :class:`CalibrationEvaluator` whose ``metrics``
+    is fixed by the class; every other parameter is the same."""
 
     _metric = None
+
+    def __init__(
+        self,
+        *,
+        n_bins=15,
+        threshold=1e-3,
+        boundary_width=2.0,
+        protocol="speccal",
+        adaptive_binning="histogram",
+        n_fine_bins=N_FINE_BINS,
+        per_volume=False,
+        from_logits=False,
+        class_axis=-1,
+    ):
+        self.n_bins = n_bins
+        self.threshold = threshold
+        self.boundary_width = boundary_width
+        self.protocol = protocol
+        self.adaptive_binning = adaptive_binning
+        self.n_fine_bins = n_fine_bins
+        self.per_volume = per_volume
+        self.from_logits = from_logits
+        self.class_axis = class_axis
 
     def _metric_names(self):
         return (self._metric,)
 
 
+_ONE_METRIC_PARAMETERS = """Those of :class:`CalibrationEvaluator` but ``metrics``, which the class
+    fixes (the evaluator is that one metric of :class:`CalibrationEvaluator`):
+
+    n_bins : int, default=15
+        Number of bins M.
+    threshold : float, default=1e-3
+        TACE threshold ε in [0, 1) (used by :class:`TACEEvaluator`).
+    boundary_width : float, default=2.0
+        Width of the boundary band of "boundary_ece" (unused here).
+    protocol : str or EvaluationProtocol, default="speccal"
+        A preset name ("speccal", "nixon", "mbls", "monai") or an
+        :class:`EvaluationProtocol`.
+    adaptive_binning : {"histogram", "exact"}, default="histogram"
+        Equal-mass binning of ACE/TACE, see :class:`CalibrationEvaluator`.
+    n_fine_bins : int, default=16384
+        Fine histogram bins per class for ``adaptive_binning="histogram"``.
+    per_volume : bool, default=False
+        Also keep one value per volume in ``volume_scores_``.
+    from_logits : bool, default=False
+        ``y_prob`` holds logits.
+    class_axis : int, default=-1
+        Axis of ``y_prob`` that holds the classes."""
+
+
+@fill_doc(parameters=_ONE_METRIC_PARAMETERS)
 class ECEEvaluator(_OneMetricEvaluator):
     """Expected calibration error as an evaluator (top-label, equal-width bins).
 
     Parameters
     ----------
-    n_bins : int, default=15
-        Number of equal-width bins.
-    protocol : str or EvaluationProtocol, default="speccal"
-        See :class:`CalibrationEvaluator`.
-    per_volume : bool, default=False
-        Also keep one value per volume.
-    from_logits : bool, default=False
-        ``y_prob`` holds logits.
-    class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
+    {parameters}
 
     Attributes
     ----------
@@ -798,27 +843,14 @@ class ECEEvaluator(_OneMetricEvaluator):
 
     _metric = "ece"
 
-    def __init__(
-        self, *, n_bins=15, protocol="speccal", per_volume=False, from_logits=False, class_axis=-1
-    ):
-        self.n_bins = n_bins
-        self.protocol = protocol
-        self.per_volume = per_volume
-        self.from_logits = from_logits
-        self.class_axis = class_axis
 
-
+@fill_doc(parameters=_ONE_METRIC_PARAMETERS)
 class MCEEvaluator(ECEEvaluator):
     """Maximum calibration error as an evaluator (largest gap over non-empty bins).
 
     Parameters
     ----------
-    n_bins : int, default=15
-    protocol : str or EvaluationProtocol, default="speccal"
-    per_volume : bool, default=False
-    from_logits : bool, default=False
-    class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
+    {parameters}
 
     Attributes
     ----------
@@ -846,17 +878,13 @@ class MCEEvaluator(ECEEvaluator):
     _metric = "mce"
 
 
+@fill_doc(parameters=_ONE_METRIC_PARAMETERS)
 class SCEEvaluator(ECEEvaluator):
     """Static calibration error as an evaluator (class-wise, equal-width bins).
 
     Parameters
     ----------
-    n_bins : int, default=15
-    protocol : str or EvaluationProtocol, default="speccal"
-    per_volume : bool, default=False
-    from_logits : bool, default=False
-    class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
+    {parameters}
 
     Attributes
     ----------
@@ -887,20 +915,13 @@ class SCEEvaluator(ECEEvaluator):
     _metric = "sce"
 
 
+@fill_doc(parameters=_ONE_METRIC_PARAMETERS)
 class ACEEvaluator(_OneMetricEvaluator):
     """Adaptive calibration error as an evaluator (class-wise, equal-mass bins).
 
     Parameters
     ----------
-    n_bins : int, default=15
-    protocol : str or EvaluationProtocol, default="speccal"
-    adaptive_binning : {"histogram", "exact"}, default="histogram"
-        See :class:`CalibrationEvaluator`.
-    n_fine_bins : int, default=16384
-    per_volume : bool, default=False
-    from_logits : bool, default=False
-    class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
+    {parameters}
 
     Attributes
     ----------
@@ -932,42 +953,14 @@ class ACEEvaluator(_OneMetricEvaluator):
 
     _metric = "ace"
 
-    def __init__(
-        self,
-        *,
-        n_bins=15,
-        protocol="speccal",
-        adaptive_binning="histogram",
-        n_fine_bins=N_FINE_BINS,
-        per_volume=False,
-        from_logits=False,
-        class_axis=-1,
-    ):
-        self.n_bins = n_bins
-        self.protocol = protocol
-        self.adaptive_binning = adaptive_binning
-        self.n_fine_bins = n_fine_bins
-        self.per_volume = per_volume
-        self.from_logits = from_logits
-        self.class_axis = class_axis
 
-
+@fill_doc(parameters=_ONE_METRIC_PARAMETERS)
 class TACEEvaluator(_OneMetricEvaluator):
     """Thresholded adaptive calibration error as an evaluator (Nixon et al. 2019).
 
     Parameters
     ----------
-    n_bins : int, default=15
-    threshold : float, default=1e-3
-        Only ``p_k > threshold`` enter class k's bins.
-    protocol : str or EvaluationProtocol, default="speccal"
-    adaptive_binning : {"histogram", "exact"}, default="histogram"
-        See :class:`CalibrationEvaluator`.
-    n_fine_bins : int, default=16384
-    per_volume : bool, default=False
-    from_logits : bool, default=False
-    class_axis : int, default=-1
-        Axis of ``y_prob`` holding the classes; see :class:`CalibrationEvaluator`.
+    {parameters}
 
     Attributes
     ----------
@@ -996,24 +989,3 @@ class TACEEvaluator(_OneMetricEvaluator):
     """
 
     _metric = "tace"
-
-    def __init__(
-        self,
-        *,
-        n_bins=15,
-        threshold=1e-3,
-        protocol="speccal",
-        adaptive_binning="histogram",
-        n_fine_bins=N_FINE_BINS,
-        per_volume=False,
-        from_logits=False,
-        class_axis=-1,
-    ):
-        self.n_bins = n_bins
-        self.threshold = threshold
-        self.protocol = protocol
-        self.adaptive_binning = adaptive_binning
-        self.n_fine_bins = n_fine_bins
-        self.per_volume = per_volume
-        self.from_logits = from_logits
-        self.class_axis = class_axis

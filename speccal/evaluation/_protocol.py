@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from speccal._utils import check_bool, check_option, check_scalar
 from speccal.metrics._binning import BIN_RULES
 
 __all__ = ["PROTOCOL_PRESETS", "EvaluationProtocol"]
@@ -117,6 +118,8 @@ class EvaluationProtocol:
         ------
         ValueError
             Naming the field, the allowed values and the value received.
+        TypeError
+            If ``ignore_class`` is not an int or None, or ``include_background`` not a bool.
         """
         for field, allowed in (
             ("voxels", _VOXELS),
@@ -124,15 +127,9 @@ class EvaluationProtocol:
             ("volume_weights", _VOLUME_WEIGHTS),
             ("bin_rule", BIN_RULES),
         ):
-            value = getattr(self, field)
-            if value not in allowed:
-                raise ValueError(f"`{field}` must be one of {allowed}; got {value!r}.")
-        if self.ignore_class is not None and not isinstance(self.ignore_class, int | np.integer):
-            raise ValueError(f"`ignore_class` must be an int or None; got {self.ignore_class!r}.")
-        if not isinstance(self.include_background, bool | np.bool_):
-            raise ValueError(
-                f"`include_background` must be a bool; got {self.include_background!r}."
-            )
+            check_option(field, getattr(self, field), allowed)
+        check_scalar("ignore_class", self.ignore_class, integer=True, allow_none=True)
+        check_bool("include_background", self.include_background)
         return self
 
     def select(self, y_true, mask=None):

@@ -3,6 +3,7 @@
 numpy, scipy, scikit-learn and joblib only: this module never imports TensorFlow.
 """
 
+import copy
 import csv
 import numbers
 import warnings
@@ -15,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from speccal._names import SEGMENTATION_METRICS
 from speccal._utils import check_bool, check_scalar
-from speccal.evaluation._calibration import _as_volumes, _FittedAttributes
+from speccal.evaluation._calibration import _as_volumes, _FittedAttributes, check_mergeable
 from speccal.evaluation._statistics import (
     check_bootstrap_params,
     percentile_interval,
@@ -104,8 +105,9 @@ class SegmentationEvaluator(_FittedAttributes, BaseEstimator):
     r"""Per-volume Dice, HD95 and ASD for every class, with means and standard deviations.
 
     Each volume is scored with :func:`speccal.metrics.segmentation_scores`, using its own
-    voxel spacing; volumes can be scored in parallel with joblib, and :meth:`partial_fit`
-    adds volumes one call at a time.
+    voxel spacing; volumes can be scored in parallel with joblib, :meth:`partial_fit` adds
+    volumes one call at a time, and ``a + b`` (:meth:`merge`) joins the tables of two
+    evaluators, like the calibration evaluators' states.
 
     Parameters
     ----------
@@ -362,6 +364,41 @@ class SegmentationEvaluator(_FittedAttributes, BaseEstimator):
         means = counts @ np.where(finite, values, 0.0) / values.shape[0]
         means[(counts @ ~finite) > 0] = np.inf  # only +inf: distances are never -inf
         return percentile_interval(means, level)
+
+    def merge(self, other):
+        """The table of the volumes of two fitted evaluators with the same parameters.
+
+        Parameters
+        ----------
+        other : SegmentationEvaluator
+            Fitted, with the same parameters and number of classes.
+
+        Returns
+        -------
+        SegmentationEvaluator
+            A new fitted evaluator; the volumes of ``self`` come first. ``a + b`` is
+            ``a.merge(b)``, as for the calibration evaluators, so volumes scored apart (for
+            example on Dask workers) add up to one table.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If either evaluator is not fitted.
+        ValueError
+            If the classes, parameters or numbers of classes differ.
+        """
+        check_mergeable(self, other)
+        merged = copy.deepcopy(self)
+        merged.scores_ = {
+            m: np.concatenate([self.scores_[m], other.scores_[m]]) for m in self.scores_
+        }
+        merged.case_ids_ = self.case_ids_ + other.case_ids_
+        merged.spacings_ = self.spacings_ + other.spacings_
+        merged._summarise()
+        return merged
+
+    def __add__(self, other):
+        return self.merge(other)
 
     def to_csv(self, path):
         """Write the per-volume table to a CSV file.

@@ -15,15 +15,21 @@ __all__ = ["CESpectral", "SpectralEntropyRegularizer"]
 _WARMUPS = ("replicate", "partial")
 # Keras runs `model.evaluate`, validation inside `fit` and `predict` through these methods.
 _EVALUATION_STEPS = frozenset({"test_step", "predict_step"})
+#: Keras versions :func:`_in_keras_evaluation` is tested on (tests/losses/test_spectral_keras.py).
+TESTED_KERAS_VERSIONS = ("3.15",)
 
 
 def _in_keras_evaluation():
     """Whether the caller runs inside a Keras ``Model.test_step`` or ``predict_step``.
 
-    Keras 3 drops the ``training`` flag in ``Trainer.compute_loss`` before it calls the
-    losses (``keras/src/trainers/trainer.py``), so the call stack is the only place a loss can
-    learn that it is being evaluated. Under :func:`tf.function` this runs once, at trace time
-    (eagerly, with ``run_eagerly=True``, once per call).
+    Tested on Keras 3.15 (:data:`TESTED_KERAS_VERSIONS`). Keras 3 has no public way for a
+    loss to learn that it is being evaluated: ``Model.compute_loss`` takes ``training``
+    (since 3.3) but its default implementation drops it before calling the compiled loss
+    (``keras/src/trainers/trainer.py``), and the feature request for such a signal
+    (keras-team/keras issue 18212) is open. So the call stack is read here, in this one
+    function. Under :func:`tf.function` this runs once, at trace time (eagerly, with
+    ``run_eagerly=True``, once per call). ``test_evaluation_steps_keep_their_names`` fails
+    if a Keras release renames the steps or stops calling the loss from inside them.
 
     Why it holds: Keras' ``evaluate``, the validation inside ``fit`` and ``predict`` all run
     ``Model.test_step``/``predict_step`` (or a user's override, which keeps the name), and

@@ -11,7 +11,7 @@ from numbers import Real
 
 import numpy as np
 
-from speccal._utils import check_option, fill_doc
+from speccal._utils import check_bool, check_option, fill_doc
 from speccal.metrics import _binning as kernel
 
 #: Default number of fine bins per class for streaming equal-mass (ACE/TACE) bins.
@@ -478,9 +478,7 @@ def static_calibration_error(
 
 def check_classes(state, include_background):
     """Check ``include_background`` is a bool, and True when there is a single class."""
-    if not isinstance(include_background, bool | np.bool_):
-        raise ValueError(f"`include_background` must be a bool; got {include_background!r}.")
-    if not include_background and state.n_classes < 2:
+    if not check_bool("include_background", include_background) and state.n_classes < 2:
         raise ValueError(
             "`include_background` must be True when there is a single class; got False."
         )

@@ -179,6 +179,16 @@ def test_score_evaluates_new_data_without_changing_the_evaluator(data):
         ECEEvaluator().score(trues[1], probs[1])
 
 
+def test_score_is_an_error_lower_is_better(rng):
+    """score() returns the error itself (documented), not scikit-learn's greater-is-better."""
+    y_prob = rng.dirichlet(np.ones(3), size=4000)
+    calibrated = np.array([rng.choice(3, p=p) for p in y_prob])
+    overconfident = y_prob.argmax(-1)  # always right at confidences well below 1
+    evaluator = ECEEvaluator().fit(calibrated, y_prob)
+    assert evaluator.score(calibrated, y_prob) < 0.03
+    assert evaluator.score(overconfident, y_prob) > 0.2
+
+
 def test_from_logits_equals_softmax_probabilities(rng):
     logits = rng.normal(size=(5, 6, 3)).astype(np.float32) * 3
     y_true = rng.integers(0, 3, (5, 6))
@@ -193,8 +203,10 @@ def test_from_logits_equals_softmax_probabilities(rng):
 
 def test_sklearn_conventions():
     evaluator = TACEEvaluator(n_bins=7, threshold=0.01, protocol="mbls")
-    assert evaluator.get_params() == {
+    params = evaluator.get_params()
+    assert params == {
         "adaptive_binning": "histogram",
+        "boundary_width": 2.0,
         "class_axis": -1,
         "from_logits": False,
         "n_bins": 7,
@@ -203,6 +215,10 @@ def test_sklearn_conventions():
         "protocol": "mbls",
         "threshold": 0.01,
     }
+    # the one-metric evaluators keep CalibrationEvaluator's signature, less `metrics`
+    assert {"metrics", *params} == set(CalibrationEvaluator().get_params())
+    for cls in (ECEEvaluator, MCEEvaluator, SCEEvaluator, ACEEvaluator):
+        assert cls().get_params() == TACEEvaluator().get_params()
     copy = clone(evaluator.set_params(n_bins=9))
     assert copy.get_params()["n_bins"] == 9 and copy is not evaluator
     protocol = EvaluationProtocol(voxels="foreground")
@@ -220,11 +236,12 @@ def test_sklearn_conventions():
         ({"metrics": ("ece", "bogus")}, "`metrics` must be a non-empty sequence of"),
         ({"metrics": "ece"}, "`metrics` must be a non-empty sequence of .*; got 'ece'."),
         ({"metrics": 5}, "`metrics` must be a non-empty sequence of .*; got 5."),
-        ({"per_volume": "yes"}, "`per_volume` must be a bool; got 'yes'."),
-        ({"from_logits": 1}, "`from_logits` must be a bool; got 1."),
         ({"protocol": "nope"}, r"`protocol` must be one of \('speccal'"),
         ({"protocol": 3}, "`protocol` must be a preset name or an EvaluationProtocol; got 3."),
-        ({"adaptive_binning": "fast"}, "`adaptive_binning` must be 'histogram' or 'exact'"),
+        (
+            {"adaptive_binning": "fast"},
+            r"`adaptive_binning` must be one of \('histogram', 'exact'\); got 'fast'",
+        ),
         ({"n_fine_bins": 0}, "`n_fine_bins` must be an int >= 1; got 0."),
         ({"threshold": 1.0}, r"`threshold` must be a finite number in \[0, 1\); got 1.0."),
         (
@@ -236,6 +253,22 @@ def test_sklearn_conventions():
 def test_bad_parameters_raise_in_fit(params, match):
     evaluator = CalibrationEvaluator(**params)
     with pytest.raises(ValueError, match=match):
+        evaluator.fit(np.array([0, 1]), np.array([[0.6, 0.4], [0.3, 0.7]]))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"per_volume": "yes"}, "`per_volume` must be a bool; got 'yes'."),
+        ({"from_logits": 1}, "`from_logits` must be a bool; got 1."),
+        ({"class_axis": 1.0}, "`class_axis` must be an int; got 1.0."),
+        ({"protocol": EvaluationProtocol(ignore_class=1.5)}, "`ignore_class` must be an int or"),
+        ({"protocol": EvaluationProtocol(include_background=1)}, "`include_background` must be"),
+    ],
+)
+def test_parameters_of_another_type_raise_type_errors_in_fit(params, match):
+    evaluator = CalibrationEvaluator(**params)
+    with pytest.raises(TypeError, match=match):
         evaluator.fit(np.array([0, 1]), np.array([[0.6, 0.4], [0.3, 0.7]]))
 
 

@@ -208,6 +208,37 @@ def test_fit_and_partial_fit_read_reference_first_positionally_and_by_keyword():
         SegmentationEvaluator(n_classes=3).fit(true, 3 * missed)
 
 
+def test_plus_merges_tables_like_one_fit(rng):
+    preds, trues = make_volumes(rng)
+    ids = ["a", "b", "c", "d"]
+    whole = SegmentationEvaluator(n_classes=3).fit(
+        y_true=trues, y_pred=preds, spacing=SPACINGS, case_id=ids
+    )
+    first = SegmentationEvaluator(n_classes=3).fit(
+        y_true=trues[:1], y_pred=preds[:1], spacing=SPACINGS[:1], case_id=ids[:1]
+    )
+    rest = SegmentationEvaluator(n_classes=3).fit(
+        y_true=trues[1:], y_pred=preds[1:], spacing=SPACINGS[1:], case_id=ids[1:]
+    )
+    merged = first + rest
+    assert merged.records_ == whole.records_
+    assert merged.spacings_ == whole.spacings_ and merged.n_volumes_ == 4
+    for metric in METRICS:
+        np.testing.assert_array_equal(merged.mean_[metric], whole.mean_[metric])
+        np.testing.assert_array_equal(merged.std_[metric], whole.std_[metric])
+    assert first.n_volumes_ == 1 and first.case_ids_ == ["a"]  # the operands are unchanged
+
+
+def test_plus_refuses_other_parameters_and_unfitted_evaluators(rng):
+    preds, trues = make_volumes(rng, n_volumes=1)
+    fitted = SegmentationEvaluator(n_classes=3).fit(y_true=trues, y_pred=preds)
+    other = SegmentationEvaluator(n_classes=3, hd95_method="monai").fit(y_true=trues, y_pred=preds)
+    with pytest.raises(ValueError, match="`other` must be a fitted SegmentationEvaluator with"):
+        fitted + other
+    with pytest.raises(NotFittedError):
+        fitted + SegmentationEvaluator(n_classes=3)
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 

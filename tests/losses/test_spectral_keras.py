@@ -73,6 +73,30 @@ def test_only_training_batches_move_the_buffer(compile_kwargs):
     assert int(loss.regularizer.step) == 6
 
 
+def test_evaluation_steps_keep_their_names():
+    """The one place that reads the call stack: fails if Keras renames ``test_step`` /
+    ``predict_step`` or stops calling the loss from inside them (tested Keras versions are
+    in ``TESTED_KERAS_VERSIONS``)."""
+    from speccal.losses._spectral import _EVALUATION_STEPS, _in_keras_evaluation
+
+    for name in _EVALUATION_STEPS:
+        assert callable(getattr(keras.Model, name, None)), f"keras.Model.{name} is gone"
+    seen = []
+
+    def recording_loss(y_true, y_pred):
+        seen.append(_in_keras_evaluation())
+        return keras.ops.mean(keras.ops.square(y_pred))
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(keras.optimizers.SGD(0.0), loss=recording_loss, run_eagerly=True)
+    x, y = np.ones((2, 2), np.float32), np.zeros((2, 1), np.float32)
+    model.fit(x, y, batch_size=2, epochs=1, validation_data=(x, y), verbose=0)
+    model.evaluate(x, y, batch_size=2, verbose=0)
+    assert seen == [False, True, True]  # training batch, validation batch, evaluate
+    assert not _in_keras_evaluation()
+
+
 def test_jit_compile_with_smaller_last_batch():
     x, y = data(5)
     model = tiny_model()

@@ -381,7 +381,7 @@ def test_bad_threshold(threshold, error):
     ],
 )
 def test_include_background_must_be_a_bool(func):
-    with pytest.raises(ValueError, match="`include_background` must be a bool; got 'no'."):
+    with pytest.raises(TypeError, match="`include_background` must be a bool; got 'no'."):
         func(np.array([0, 1]), np.array([[0.8, 0.2], [0.3, 0.7]]), include_background="no")
 
 
