@@ -14,6 +14,7 @@ from scipy import sparse
 from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, gen_batches
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from speccal._utils import check_option, check_scalar
@@ -33,9 +34,8 @@ _INPUTS = ("logits", "probabilities")
 
 
 def _chunks(n_rows, chunk_rows=CHUNK_ROWS):
-    """Yield ``slice`` objects covering ``range(n_rows)`` in blocks of ``chunk_rows``."""
-    for start in range(0, n_rows, chunk_rows):
-        yield slice(start, min(start + chunk_rows, n_rows))
+    """``slice`` objects covering ``range(n_rows)`` in blocks of ``chunk_rows``."""
+    return gen_batches(n_rows, chunk_rows)
 
 
 def _count_nonfinite(scores_2d):
@@ -83,18 +83,26 @@ def check_scores(scores, *, name, input, n_classes=None, owner="the calibrator",
             f"`{name}` must be a dense array; sparse input is not supported; got "
             f"{type(scores).__name__}."
         )
-    scores = np.asarray(scores)
-    if scores.dtype.kind == "c":
-        raise ValueError(f"`{name}` must be real; Complex data not supported; got {scores.dtype}.")
-    if scores.dtype.kind == "O":
-        try:
-            scores = scores.astype(np.float64)
-        except (TypeError, ValueError) as error:
-            raise TypeError(
-                f"`{name}` must be a numeric array; got dtype object ({error})."
+    kind = np.asarray(scores).dtype.kind
+    try:  # object arrays become float64; complex, text and bytes are refused
+        scores = check_array(
+            scores,
+            dtype="numeric",
+            ensure_2d=False,
+            allow_nd=True,
+            ensure_all_finite=False,
+            ensure_min_samples=0,
+            ensure_min_features=0,
+        )
+    except (TypeError, ValueError) as error:
+        dtype = np.asarray(scores).dtype
+        if kind == "c":  # scikit-learn's message quotes the whole array
+            raise ValueError(
+                f"`{name}` must be real; Complex data not supported; got {dtype}."
             ) from error
-    if scores.dtype.kind not in "biuf":
-        raise ValueError(f"`{name}` must be a numeric array; got dtype {scores.dtype!r}.")
+        raise (TypeError if kind == "O" else ValueError)(
+            f"`{name}` must be a numeric array; got dtype {dtype} ({error})."
+        ) from error
     if scores.ndim < 2:
         raise ValueError(
             f"`{name}` must have shape (n_samples, n_classes) or (..., n_classes) with the "
