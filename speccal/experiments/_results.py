@@ -268,6 +268,7 @@ def write_evaluation(run_dir, metrics, scores, *, spectrum=None):
             "bin_count": calibration.bin_count_,
             "bin_confidence": calibration.bin_confidence_,
             "bin_accuracy": calibration.bin_accuracy_,
+            "volume_bin_sums": calibration.volume_bin_sums_,  # for bootstrap bands
         },
         spectrum=spectrum,
         example=scores.example[1],

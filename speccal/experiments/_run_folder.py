@@ -191,7 +191,8 @@ class RunResult:
     per_volume : dict of str to ndarray
         Columns of ``per_volume.csv``: numeric columns as float arrays, others as str arrays.
     reliability : dict of str to ndarray
-        ``bin_count``, ``bin_confidence``, ``bin_accuracy`` of ``reliability.npz``.
+        ``bin_count``, ``bin_confidence``, ``bin_accuracy`` of ``reliability.npz`` (and
+        ``volume_bin_sums``, shape (n_volumes, 3, n_bins), when evaluated by this version).
     spectrum : dict of str to ndarray
         ``frequencies`` and ``power`` of ``spectrum.npz`` (empty for a ``speccal score``
         folder).

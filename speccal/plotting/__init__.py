@@ -27,6 +27,7 @@ from speccal.plotting._ranks import (
 )
 from speccal.plotting._reliability import ReliabilityDisplay
 from speccal.plotting._report import save_figures
+from speccal.plotting._seeds import reliability_band
 
 __all__ = [
     "HIGHER_IS_BETTER",
@@ -46,5 +47,6 @@ __all__ = [
     "plot_run_reliability",
     "plot_segmentation",
     "radar_scores",
+    "reliability_band",
     "save_figures",
 ]

@@ -106,7 +106,9 @@ def test_figures_rejects_duplicate_runs(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["figures", str(run), str(run), "--out", str(tmp_path / "figs")])
     assert exit_info.value.code == 2
-    assert "must hold one run per method; got 'ce' twice" in capsys.readouterr().err
+    assert "must hold one run per method and seed; got 'ce' seed None twice" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "figs").exists()
 
 

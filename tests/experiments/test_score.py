@@ -96,6 +96,10 @@ def test_formats_agree_and_equal_the_evaluators(tmp_path, cases, labels):
     assert float(rows[1]["ece"]) == pytest.approx(calibration.volume_scores_["ece"][1], rel=1e-12)
     reliability = np.load(out / "reliability.npz")
     assert reliability["bin_count"].sum() == sum(np.prod(s) for s in SHAPES)
+    np.testing.assert_array_equal(  # per-volume bins, for bootstrap bands in the figures
+        reliability["volume_bin_sums"][:, 0].sum(0), reliability["bin_count"]
+    )
+    assert reliability["volume_bin_sums"].shape == (3, 3, 15)
     example = np.load(out / "example.npz")
     assert example["probability"].shape == (*example["label"].shape, N_CLASSES)
     assert not (out / "spectrum.npz").exists()
