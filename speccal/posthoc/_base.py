@@ -32,6 +32,26 @@ PROBABILITY_FLOOR = 1e-12
 
 _INPUTS = ("logits", "probabilities")
 
+#: Parameter and attribute descriptions shared by the calibrators' docstrings.
+CALIBRATOR_PARAMETERS = {
+    "fitted_attributes": """n_classes_ : int
+        Number of classes seen in ``fit``.
+    classes_ : ndarray of shape (n_classes,)
+        ``arange(n_classes_)``.
+    n_samples_fit_ : int
+        Number of samples used in ``fit``.""",
+    "max_samples": """max_samples : int or None, default=1_000_000
+        Fit on a class-stratified random subsample of at most this many voxels; ``None``
+        uses every voxel.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seed of the subsample.""",
+    "class_axis": """class_axis : int, default=-1
+        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
+        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
+        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
+        read one transposed chunk at a time; results equal those of the channels-last array.""",
+}
+
 
 def _chunks(n_rows, chunk_rows=CHUNK_ROWS):
     """``slice`` objects covering ``range(n_rows)`` in blocks of ``chunk_rows``."""

@@ -9,9 +9,10 @@ from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 from sklearn.isotonic import IsotonicRegression
 
-from speccal._utils import check_scalar
+from speccal._utils import check_scalar, fill_doc
 from speccal.metrics._binning import bin_index
 from speccal.posthoc._base import (
+    CALIBRATOR_PARAMETERS,
     BaseCalibrator,
     _chunks,
     renormalise,
@@ -55,6 +56,7 @@ def _fit_sigmoid(score, positive):
     return result.x
 
 
+@fill_doc(**CALIBRATOR_PARAMETERS)
 class PlattScaling(BaseCalibrator):
     """Platt scaling, one-vs-rest: a sigmoid per class on its binary logit, renormalised.
 
@@ -62,16 +64,9 @@ class PlattScaling(BaseCalibrator):
     ----------
     input : {"logits", "probabilities"}, default="logits"
         What ``X`` holds.
-    max_samples : int or None, default=1_000_000
-        Fit on a class-stratified random subsample of at most this many voxels; ``None``
-        uses every voxel.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the subsample.
-    class_axis : int, default=-1
-        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
-        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
-        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
-        read one transposed chunk at a time; results equal those of the channels-last array.
+    {max_samples}
+    {random_state}
+    {class_axis}
 
     Attributes
     ----------
@@ -79,12 +74,7 @@ class PlattScaling(BaseCalibrator):
         Per-class sigmoid slopes :math:`a_k`.
     intercept_ : ndarray of shape (n_classes,)
         Per-class sigmoid intercepts :math:`b_k`.
-    n_classes_ : int
-        Number of classes seen in ``fit``.
-    classes_ : ndarray of shape (n_classes,)
-        ``arange(n_classes_)``.
-    n_samples_fit_ : int
-        Number of samples used in ``fit``.
+    {fitted_attributes}
 
     Raises
     ------
@@ -140,6 +130,7 @@ class PlattScaling(BaseCalibrator):
         return renormalise(expit(binary_logits * self.coef_ + self.intercept_))
 
 
+@fill_doc(**CALIBRATOR_PARAMETERS)
 class HistogramBinning(BaseCalibrator):
     """Histogram binning, one-vs-rest: each class's probability replaced by its bin's frequency.
 
@@ -153,13 +144,8 @@ class HistogramBinning(BaseCalibrator):
         Fit on a class-stratified random subsample of at most this many voxels. The default
         ``None`` uses every voxel: the fit only accumulates per-(class, bin) counts, chunk by
         chunk, in constant memory.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the subsample.
-    class_axis : int, default=-1
-        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
-        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
-        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
-        read one transposed chunk at a time; results equal those of the channels-last array.
+    {random_state}
+    {class_axis}
 
     Attributes
     ----------
@@ -170,12 +156,7 @@ class HistogramBinning(BaseCalibrator):
     bin_values_ : ndarray of shape (n_classes, n_bins)
         Calibrated value of each bin: the fraction of its samples labelled k; the bin centre
         for an empty bin.
-    n_classes_ : int
-        Number of classes seen in ``fit``.
-    classes_ : ndarray of shape (n_classes,)
-        ``arange(n_classes_)``.
-    n_samples_fit_ : int
-        Number of samples used in ``fit``.
+    {fitted_attributes}
 
     Raises
     ------
@@ -246,6 +227,7 @@ class HistogramBinning(BaseCalibrator):
         return renormalise(np.take_along_axis(self.bin_values_.T, bins, axis=0))
 
 
+@fill_doc(**CALIBRATOR_PARAMETERS)
 class IsotonicCalibration(BaseCalibrator):
     """Isotonic regression, one-vs-rest, renormalised.
 
@@ -253,27 +235,15 @@ class IsotonicCalibration(BaseCalibrator):
     ----------
     input : {"logits", "probabilities"}, default="logits"
         What ``X`` holds; logits go through a softmax first.
-    max_samples : int or None, default=1_000_000
-        Fit on a class-stratified random subsample of at most this many voxels; ``None``
-        uses every voxel.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the subsample.
-    class_axis : int, default=-1
-        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
-        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
-        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
-        read one transposed chunk at a time; results equal those of the channels-last array.
+    {max_samples}
+    {random_state}
+    {class_axis}
 
     Attributes
     ----------
     calibrators_ : list of sklearn.isotonic.IsotonicRegression
         One fitted, non-decreasing map per class.
-    n_classes_ : int
-        Number of classes seen in ``fit``.
-    classes_ : ndarray of shape (n_classes,)
-        ``arange(n_classes_)``.
-    n_samples_fit_ : int
-        Number of samples used in ``fit``.
+    {fitted_attributes}
 
     Raises
     ------

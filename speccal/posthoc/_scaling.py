@@ -9,8 +9,9 @@ from scipy.special import log_softmax, logsumexp, softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from speccal._utils import check_scalar
+from speccal._utils import check_scalar, fill_doc
 from speccal.posthoc._base import (
+    CALIBRATOR_PARAMETERS,
     BaseCalibrator,
     to_log_probabilities,
     warn_if_not_converged,
@@ -27,6 +28,7 @@ def _multinomial_nll(logits, y):
     return loss, grad / n
 
 
+@fill_doc(**CALIBRATOR_PARAMETERS)
 class TemperatureScaling(BaseCalibrator):
     """Temperature scaling: divide every logit by one fitted temperature.
 
@@ -40,13 +42,8 @@ class TemperatureScaling(BaseCalibrator):
     max_samples : int or None, default=1_000_000
         Fit on a class-stratified random subsample of at most this many voxels (see
         :func:`speccal.posthoc._base.stratified_subsample`); ``None`` uses every voxel.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the subsample.
-    class_axis : int, default=-1
-        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
-        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
-        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
-        read one transposed chunk at a time; results equal those of the channels-last array.
+    {random_state}
+    {class_axis}
 
     Attributes
     ----------
@@ -272,6 +269,7 @@ class _AffineLogitScaling(BaseCalibrator):
         return softmax(self._affine(scores), axis=1)
 
 
+@fill_doc(**CALIBRATOR_PARAMETERS)
 class VectorScaling(_AffineLogitScaling):
     """Vector scaling: one scale and one bias per class on the logits.
 
@@ -279,16 +277,9 @@ class VectorScaling(_AffineLogitScaling):
     ----------
     input : {"logits", "probabilities"}, default="logits"
         What ``X`` holds; probabilities are turned into log-probabilities.
-    max_samples : int or None, default=1_000_000
-        Fit on a class-stratified random subsample of at most this many voxels; ``None``
-        uses every voxel.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the subsample.
-    class_axis : int, default=-1
-        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
-        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
-        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
-        read one transposed chunk at a time; results equal those of the channels-last array.
+    {max_samples}
+    {random_state}
+    {class_axis}
 
     Attributes
     ----------
@@ -296,12 +287,7 @@ class VectorScaling(_AffineLogitScaling):
         Per-class scales :math:`w`.
     intercept_ : ndarray of shape (n_classes,)
         Per-class biases :math:`b`.
-    n_classes_ : int
-        Number of classes seen in ``fit``.
-    classes_ : ndarray of shape (n_classes,)
-        ``arange(n_classes_)``.
-    n_samples_fit_ : int
-        Number of samples used in ``fit``.
+    {fitted_attributes}
     n_iter_ : int
         L-BFGS iterations.
 
@@ -400,6 +386,7 @@ class VectorScaling(_AffineLogitScaling):
         )
 
 
+@fill_doc(**CALIBRATOR_PARAMETERS)
 class MatrixScaling(_AffineLogitScaling):
     """Matrix scaling: a full linear map plus bias on the logits, optionally L2-regularised.
 
@@ -411,16 +398,9 @@ class MatrixScaling(_AffineLogitScaling):
         Strength :math:`\\lambda \\ge 0` of the penalty :math:`\\lambda \\lVert W - I
         \\rVert_F^2`, which shrinks the map towards the identity (no change); useful with
         many classes or few samples.
-    max_samples : int or None, default=1_000_000
-        Fit on a class-stratified random subsample of at most this many voxels; ``None``
-        uses every voxel.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the subsample.
-    class_axis : int, default=-1
-        Axis of ``X`` holding the classes: -1 for ``(..., n_classes)``, 0 for channel-first
-        volumes ``(n_classes, D, H, W)``, 1 for ``(B, n_classes, D, H, W)``; ``y`` has the
-        shape of ``X`` without it and ``predict_proba`` returns the layout of ``X``. Rows are
-        read one transposed chunk at a time; results equal those of the channels-last array.
+    {max_samples}
+    {random_state}
+    {class_axis}
 
     Attributes
     ----------
@@ -428,12 +408,7 @@ class MatrixScaling(_AffineLogitScaling):
         Matrix :math:`W`.
     intercept_ : ndarray of shape (n_classes,)
         Bias :math:`b`.
-    n_classes_ : int
-        Number of classes seen in ``fit``.
-    classes_ : ndarray of shape (n_classes,)
-        ``arange(n_classes_)``.
-    n_samples_fit_ : int
-        Number of samples used in ``fit``.
+    {fitted_attributes}
     n_iter_ : int
         L-BFGS iterations.
 
