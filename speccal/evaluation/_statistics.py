@@ -8,7 +8,6 @@ reproduced outside speccal: with ``rng = numpy.random.default_rng(random_state)`
 """
 
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,7 +198,7 @@ def compare_paired(a, b, *, n_resamples=9999, confidence_level=0.95, random_stat
     absolute differences share their mean rank, and the exact null distribution is used for
     fewer than 50 non-zero differences without ties (the normal approximation otherwise).
     When every difference is zero there is nothing to test: ``statistic`` is 0 and
-    ``pvalue`` 1, as scipy returns.
+    ``pvalue`` 1, as scipy returns for two or more cases (it raises for a single case).
 
     References
     ----------
@@ -220,17 +219,19 @@ def compare_paired(a, b, *, n_resamples=9999, confidence_level=0.95, random_stat
     difference = a - b
     counts = resample_counts(difference.size, n_resamples, random_state)
     means = counts @ difference / difference.size
-    with warnings.catch_warnings():
-        # all differences zero: scipy divides 0 by 0 in its normal approximation, then
-        # returns statistic 0 and p-value 1 (documented above)
-        warnings.simplefilter("ignore", RuntimeWarning)
+    if not difference.any():
+        # nothing to test; scipy returns this for two or more cases (dividing 0 by 0 on the
+        # way) and raises for one
+        statistic, pvalue = 0.0, 1.0
+    else:
         test = stats.wilcoxon(a, b)
+        statistic, pvalue = test.statistic, test.pvalue
     return PairedComparison(
         n=int(difference.size),
         mean_difference=float(difference.mean()),
         confidence_interval=percentile_interval(means, confidence_level),
-        statistic=float(test.statistic),
-        pvalue=float(test.pvalue),
+        statistic=float(statistic),
+        pvalue=float(pvalue),
         confidence_level=confidence_level,
         n_resamples=n_resamples,
     )

@@ -41,6 +41,10 @@ def test_all_zero_differences_give_p_one_without_a_warning(recwarn):
     assert (result.statistic, result.pvalue) == (0.0, 1.0)
     assert result.confidence_interval == (0.0, 0.0)
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    # one case: scipy raises; nothing to test is still p = 1
+    assert compare_paired([0.5], [0.5], n_resamples=10).pvalue == 1.0
+    single = compare_paired([0.7], [0.5], n_resamples=10)
+    assert (single.statistic, single.pvalue) == (0.0, 1.0) == tuple(stats.wilcoxon([0.7], [0.5]))
 
 
 def test_interval_equals_a_loop_over_the_documented_draws():
