@@ -40,6 +40,8 @@ PROMISE_REQUIRE = ["SimpleITK>=2.5"]
 TEST_EXTRA_REQUIRE = ["relplot>=1.0.3", "uncertainty-calibration>=0.1.4"]
 
 EXTRAS_REQUIRE = {
+    # optional compiled loop of the calibration kernel (speccal.metrics._fused); numpy otherwise
+    "fast": ["numba>=0.68"],
     "gpu": ["tensorflow[and-cuda]>=2.21"],
     "promise": PROMISE_REQUIRE,
     "docs": DOCS_REQUIRE,

@@ -13,6 +13,7 @@ import numpy as np
 
 from speccal._utils import check_bool, check_option, fill_doc
 from speccal.metrics import _binning as kernel
+from speccal.metrics import _fused
 
 #: Default number of fine bins per class for streaming equal-mass (ACE/TACE) bins.
 N_FINE_BINS = 1 << 14
@@ -88,8 +89,9 @@ class CalibrationAccumulator:
     def update(self, labels, probs, band=None, reread=None):
         """Add one validated chunk of samples (``band``: bool per row, for ``boundary``;
         ``reread``: kept instead of the chunk by the exact mode, see ``kernel.iter_chunks``)."""
+        top, classwise, adaptive = self._fused_update(labels, probs)
         conf = hit = None
-        if self.top is not None:
+        if top:
             conf, hit = kernel.top_label(labels, probs)
             index = kernel.bin_index(conf, self.n_bins, self.bin_rule)
             self.top += kernel.binned_sums(index, conf, hit, self.top.shape[-1])
@@ -100,7 +102,7 @@ class CalibrationAccumulator:
                 conf, hit = conf[band], hit[band]
             index = kernel.bin_index(conf, self.n_bins, self.bin_rule)
             self.boundary += kernel.binned_sums(index, conf, hit, self.boundary.shape[-1])
-        if self.classwise is not None:
+        if classwise:
             kernel.classwise_sums(labels, probs, self.n_bins, self.bin_rule, out=self.classwise)
         if self.scores is not None:
             true_prob = np.take_along_axis(probs, labels[:, None].astype(np.intp), axis=1)[:, 0]
@@ -109,10 +111,44 @@ class CalibrationAccumulator:
             brier = squares - 2.0 * true_prob.sum() + labels.shape[0]
             nll = -np.log(np.maximum(true_prob, self.eps)).sum()
             self.scores += [labels.shape[0], brier, nll]
-        for threshold, state in self.adaptive.items():
+        for threshold in adaptive:
+            state = self.adaptive[threshold]
             kernel.fine_histogram(labels, probs, self.n_fine_bins, threshold, out=state)
         if self.adaptive and self.adaptive_binning == "exact":
             self.chunks.append((labels, probs) if reread is None else reread)
+
+    def _fused_update(self, labels, probs):
+        """Add what the compiled one-read loop covers (:mod:`speccal.metrics._fused`).
+
+        Returns whether the top-label and class-wise bins are still to be added, and the
+        thresholds whose fine histograms are (all of them without numba).
+        """
+        top, classwise = self.top is not None, self.classwise is not None
+        adaptive = list(self.adaptive)
+        if not _fused.usable(labels, probs):
+            return top, classwise, adaptive
+        # the boundary band reuses the top-label confidences of the numpy path
+        fuse_top = top and self.boundary is None and self.bin_rule == "left"
+        histograms = []
+        if self.n_fine_bins <= _fused.MAX_FINE_BINS:
+            histograms = [(self.adaptive[t], self.n_fine_bins, t) for t in adaptive]
+            adaptive = []
+        if classwise and self.bin_rule == "left":  # the same loop with M bins, nothing discarded
+            histograms.append((self.classwise, self.n_bins, KEEP_ALL))
+            classwise = False
+        if fuse_top and not histograms:
+            _fused.accumulate(labels, probs, top=self.top, n_bins=self.n_bins)
+        for i, (state, n_fine, threshold) in enumerate(histograms):
+            _fused.accumulate(
+                labels,
+                probs,
+                top=self.top if fuse_top and i == 0 else None,
+                n_bins=self.n_bins,
+                fine=state,
+                n_fine=n_fine,
+                threshold=threshold,
+            )
+        return top and not fuse_top, classwise, adaptive
 
     def __iadd__(self, other):
         for name in ("top", "boundary", "classwise", "scores"):

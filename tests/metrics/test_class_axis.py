@@ -72,8 +72,10 @@ def test_channel_first_reads_without_a_transposed_copy(rng, monkeypatch):
     ):
         channels_last = _peak(function, y_true, prob)
         peak = _peak(function, y_true, channel_first, class_axis=0)
-        # the channels-last working memory plus the transposed chunk, far below a whole copy
-        assert peak <= channels_last + 2 * one_chunk, (function.__name__, peak, channels_last)
+        # the channels-last working memory plus the transposed chunks (the one read and the
+        # one before it, still referenced), far below a whole copy; with the compiled kernel
+        # the channels-last working memory is below a chunk, so the margin is 3 chunks
+        assert peak <= channels_last + 3 * one_chunk, (function.__name__, peak, channels_last)
         assert peak < prob.nbytes / 2
 
 
