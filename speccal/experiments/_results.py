@@ -4,8 +4,9 @@ One volume is scored by :func:`score_volume` into a :class:`VolumeScores`; the s
 volumes merge with ``+`` (the calibration evaluators' additive bin sums, the per-volume rows
 concatenated), so volumes can be scored in any process or on any Dask worker and merged on the
 client in case order: the result equals one pass over the volumes. The metric keys live here
-once: :data:`CALIBRATION_KEYS` and :data:`SEGMENTATION_KEYS` (adding a metric is one entry
-there and one in :func:`score_volume`).
+once, for both commands: :data:`CALIBRATION_KEYS` (adding a metric that
+:class:`~speccal.evaluation.CalibrationEvaluator` computes is one entry there) and
+:data:`SEGMENTATION_KEYS`.
 
 numpy, scipy, nibabel only: TensorFlow is never imported here.
 """
