@@ -45,9 +45,11 @@ def written_files(root, layout, index):
     """``([channel files in the loader's modality order], label file, reader)`` of a case."""
     n = index + 1
     if layout == "synthetic":
-        return [root / f"imagesTr/phantom_{index:03d}.nii.gz"], root / (
-            f"labelsTr/phantom_{index:03d}.nii.gz"
-        ), _canonical
+        return (
+            [root / f"imagesTr/phantom_{index:03d}.nii.gz"],
+            root / (f"labelsTr/phantom_{index:03d}.nii.gz"),
+            _canonical,
+        )
     if layout == "brats2020":
         case = root / f"MICCAI_BraTS2020_TrainingData/BraTS20_Training_{n:03d}"
         channels = [case / f"{case.name}_{m}.nii.gz" for m in ("t1", "t1ce", "t2", "flair")]
@@ -56,26 +58,34 @@ def written_files(root, layout, index):
         patient = root / "database/training/patient001"
         frame = _acdc_frames(patient)[index]  # case 0 is ED, case 1 is ES
         stem = patient / f"patient001_{frame}"
-        return [stem.with_name(stem.name + ".nii.gz")], stem.with_name(
-            stem.name + "_gt.nii.gz"
-        ), _canonical
+        return (
+            [stem.with_name(stem.name + ".nii.gz")],
+            stem.with_name(stem.name + "_gt.nii.gz"),
+            _canonical,
+        )
     if layout == "flare2021":
-        return [root / f"TrainingImg/train_{index:03d}_0000.nii.gz"], root / (
-            f"TrainingMask/train_{index:03d}.nii.gz"
-        ), _canonical
+        return (
+            [root / f"TrainingImg/train_{index:03d}_0000.nii.gz"],
+            root / (f"TrainingMask/train_{index:03d}.nii.gz"),
+            _canonical,
+        )
     if layout == "iseg2017":
         folder = root / "iSeg-2017-Training"
         channels = [folder / f"subject-{n}-{m}.hdr" for m in ("T1", "T2")]
         return channels, folder / f"subject-{n}-label.hdr", _canonical
     if layout == "atlas2023":
         folder = root / "atlas-train-dataset-1.0.1/train"
-        return [folder / f"imagesTr/im{index}.nii.gz"], folder / f"labelsTr/lb{index}.nii.gz", (
-            _canonical
+        return (
+            [folder / f"imagesTr/im{index}.nii.gz"],
+            folder / f"labelsTr/lb{index}.nii.gz",
+            (_canonical),
         )
     if layout == "promise12":
         folder = root / "training_data"
-        return [folder / f"Case{index:02d}.mhd"], folder / f"Case{index:02d}_segmentation.mhd", (
-            _metaimage
+        return (
+            [folder / f"Case{index:02d}.mhd"],
+            folder / f"Case{index:02d}_segmentation.mhd",
+            (_metaimage),
         )
     raise AssertionError(layout)
 

@@ -93,3 +93,64 @@ def test_model_trains_and_round_trips_through_save(tmp_path):
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
+
+
+# -- issue 14: one value check per architecture --
+def _outputs(model, names, x):
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    return [np.asarray(v) for v in probe(x)]
+
+
+def _input(shape, channels=1):
+    return np.random.default_rng(0).normal(size=(1, *shape, channels)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("builder", "shape", "concat", "skip", "up"),
+    [
+        (unet3d, (4, 4, 4), "dec0_concat", "enc0_act2", "dec0_up"),
+        (unet2d, (4, 4), "dec0_concat", "enc0_act2", "dec0_up"),
+        (unet_pp3d, (4, 4, 4), "x01_concat", "enc0_act2", "x01_up"),
+        (attention_unet3d, (4, 4, 4), "dec0_concat", "dec0_att_gate", "dec0_up"),
+    ],
+    ids=["unet3d", "unet2d", "unet_pp3d", "attention_unet3d"],
+)
+def test_skip_connection_carries_the_encoder_features(builder, shape, concat, skip, up):
+    """The decoder sees [skip, upsampled]: the concatenation equals the two tensors, and
+    silencing the skip's half of the next convolution changes the logits."""
+    keras.utils.set_random_seed(0)
+    model = builder(1, 3, base_filters=2, depth=2, patch_size=shape)
+    x = _input(shape)
+    joined, skipped, upsampled, logits = _outputs(model, [concat, skip, up, "logits"], x)
+    np.testing.assert_array_equal(joined, np.concatenate([skipped, upsampled], axis=-1))
+    conv = model.get_layer(concat.replace("concat", "conv1"))
+    kernel, *rest = conv.get_weights()
+    silenced = kernel.copy()
+    silenced[..., : skipped.shape[-1], :] = 0.0
+    conv.set_weights([silenced, *rest])
+    assert np.abs(np.asarray(model(x)) - logits).max() > 1e-4
+
+
+def test_attention_gate_scales_the_skip_and_a_closed_gate_changes_the_output():
+    keras.utils.set_random_seed(0)
+    model = attention_unet3d(1, 3, base_filters=2, depth=2, patch_size=(4, 4, 4))
+    x = _input((4, 4, 4))
+    skip, psi, gated, logits = _outputs(
+        model, ["enc0_act2", "dec0_att_psi", "dec0_att_gate", "logits"], x
+    )
+    np.testing.assert_allclose(gated, skip * psi, rtol=1e-6)
+    assert 0.0 < psi.min() and psi.max() < 1.0
+    layer = model.get_layer("dec0_att_psi")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.zeros_like(kernel), np.full_like(bias, -50.0)])  # gate closed
+    closed = np.asarray(model(x))
+    assert np.abs(closed - logits).max() > 1e-4
+    assert np.abs(_outputs(model, ["dec0_att_gate"], x)[0]).max() < 1e-12
+
+
+def test_unet_pp_nested_node_sees_every_earlier_node_of_its_level():
+    keras.utils.set_random_seed(0)
+    model = unet_pp3d(1, 2, base_filters=2, depth=3, patch_size=(4, 4, 4))
+    x = _input((4, 4, 4))
+    x00, x01, up, joined = _outputs(model, ["enc0_act2", "x01_act2", "x02_up", "x02_concat"], x)
+    np.testing.assert_array_equal(joined, np.concatenate([x00, x01, up], axis=-1))
