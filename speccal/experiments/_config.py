@@ -108,8 +108,16 @@ class RunConfig:
             raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {self.strategy!r}.")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"`optimizer` must be 'sgd' or 'adam'; got {self.optimizer!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be > 0; got {self.learning_rate!r}.")
+        if not 0 < self.learning_rate < float("inf"):  # also refuses NaN
+            raise ValueError(
+                f"`learning_rate` must be > 0 and finite; got {self.learning_rate!r}."
+            )
+        if not 0 <= self.momentum <= 1:
+            raise ValueError(f"`momentum` must be in [0, 1]; got {self.momentum!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed:
+            raise ValueError(f"`seed` must be an int >= 0; got {self.seed!r}.")
+        if self.seed >= 2**32:
+            raise ValueError(f"`seed` must be an int < 2**32; got {self.seed!r}.")
         if not 0 <= self.foreground_fraction <= 1:
             raise ValueError(
                 f"`foreground_fraction` must be in [0, 1]; got {self.foreground_fraction!r}."
@@ -170,6 +178,10 @@ def empty_output_dir(path, name, overwrite, hint=""):
     ``overwrite`` is false; ``hint`` ends the message (e.g. another way out).
     """
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"`{name}` must be a folder to create or fill; got the file {str(path)!r}."
+        )
     if path.exists() and any(path.iterdir()):
         if not overwrite:
             raise FileExistsError(
