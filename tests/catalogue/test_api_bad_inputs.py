@@ -110,12 +110,12 @@ for name, f in CALIBRATION_FUNCTIONS.items():
             f"{name}-n_bins-zero": (
                 lambda f=f: f(Y, P, n_bins=0),
                 ValueError,
-                r"`n_bins` must be an integer >= 1; got 0",
+                r"`n_bins` must be an int >= 1; got 0",
             ),
             f"{name}-n_bins-float": (
                 lambda f=f: f(Y, P, n_bins=2.5),
-                ValueError,
-                r"`n_bins` must be an integer >= 1; got 2.5",
+                TypeError,
+                r"`n_bins` must be an int >= 1; got 2.5",
             ),
             f"{name}-n_bins-huge": (
                 lambda f=f: f(Y, P, n_bins=10**12),
@@ -130,12 +130,12 @@ CASES.update(
         "tace-threshold-one": (
             lambda: metrics.thresholded_adaptive_calibration_error(Y, P, threshold=1.0),
             ValueError,
-            r"`threshold` must be a number in \[0, 1\); got 1.0",
+            r"`threshold` must be a finite number in \[0, 1\); got 1.0",
         ),
         "tace-threshold-negative": (
             lambda: metrics.thresholded_adaptive_calibration_error(Y, P, threshold=-0.1),
             ValueError,
-            r"`threshold` must be a number in \[0, 1\); got -0.1",
+            r"`threshold` must be a finite number in \[0, 1\); got -0.1",
         ),
         "nll-eps-zero": (
             lambda: metrics.negative_log_likelihood(Y, P, eps=0.0),
@@ -172,7 +172,7 @@ CASES.update(
         "hd95-unknown-method": (
             lambda: metrics.hausdorff_distance_95(y_true=MASK, y_pred=MASK, method="max"),
             ValueError,
-            r"`method` must be 'medpy' or 'monai'; got 'max'",
+            r"`method` must be one of \('medpy', 'monai'\); got 'max'",
         ),
         "asd-text-spacing": (
             lambda: metrics.average_surface_distance(y_true=MASK, y_pred=MASK, spacing="1mm"),
@@ -202,7 +202,7 @@ CASES.update(
         ),
         "evaluator-per_volume-not-bool": (
             lambda: CalibrationEvaluator(per_volume="yes").fit(Y, P),
-            ValueError,
+            TypeError,
             r"`per_volume` must be a bool; got 'yes'",
         ),
         "evaluator-unknown-protocol": (
@@ -218,7 +218,7 @@ CASES.update(
         "evaluator-adaptive_binning": (
             lambda: TACEEvaluator(adaptive_binning="fast").fit(Y, P),
             ValueError,
-            r"`adaptive_binning` must be 'histogram' or 'exact'; got 'fast'",
+            r"`adaptive_binning` must be one of \('histogram', 'exact'\); got 'fast'",
         ),
         "evaluator-n_bins-huge": (
             lambda: ECEEvaluator(n_bins=10**12).fit(Y, P),
@@ -279,7 +279,7 @@ CASES.update(
         "segmentation-evaluator-n_classes": (
             lambda: SegmentationEvaluator(n_classes=1).fit(y_true=MASK, y_pred=MASK),
             ValueError,
-            r"`n_classes` must be an integer >= 2 or None; got 1",
+            r"`n_classes` must be an int >= 2 or None; got 1",
         ),
         "segmentation-evaluator-spatial_dims": (
             lambda: SegmentationEvaluator(spatial_dims=4).fit(y_true=MASK, y_pred=MASK),

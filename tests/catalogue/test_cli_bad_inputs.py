@@ -96,11 +96,11 @@ CASES = {
     ),
     "train-lam-negative": (
         [*TRAIN, "--loss", "cespectral", "--lam", "-1"],
-        r"`lam` must be a float >= 0; got -1.0\.",
+        r"`lam` must be a finite number >= 0; got -1.0\.",
     ),
     "train-lam-nan": (
         [*TRAIN, "--loss", "cespectral", "--lam", "nan"],
-        r"`lam` must be a float >= 0; got nan\.",
+        r"`lam` must be a finite number >= 0; got nan\.",
     ),
     "train-window-zero": (
         [*TRAIN, "--loss", "cespectral", "--window", "0"],
@@ -125,7 +125,7 @@ CASES = {
     ),
     "train-loss-param-text": (
         [*TRAIN, "--loss", "focal", "--loss-param", "gamma=abc"],
-        r"`gamma` must be a finite number; got 'abc'\.",
+        r"`gamma` must be a finite number >= 0.0; got 'abc'\.",
     ),
     "train-loss-param-unknown": (
         [*TRAIN, "--loss", "focal", "--loss-param", "nope=1"],
