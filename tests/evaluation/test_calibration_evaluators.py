@@ -516,3 +516,102 @@ def test_huge_n_fine_bins_names_n_fine_bins(data):
         TACEEvaluator(n_fine_bins=10**10).fit(*data)
     with pytest.raises(ValueError, match=r"`n_bins` must be small enough .* GiB"):
         metrics.static_calibration_error(data[0][0], data[1][0], n_bins=10**9)
+
+
+# -- issue 14: presets on exact 0 and 1 probabilities and ties, against per-voxel loops --
+def exact_volumes(seed, n_volumes=3, shape=(4, 5, 6)):
+    """float32 volumes whose rows are one-hot (exact 0 and 1), tied, on bin edges or drawn."""
+    rng = np.random.default_rng(seed)
+    special_rows = np.array(
+        [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+            [0.5, 0.5, 0],
+            [0, 0.5, 0.5],
+            [1 / 3, 1 / 3, 1 / 3],
+            [0.2, 0.8, 0],
+            [0.4, 0.6, 0],
+        ],
+        dtype=np.float32,
+    )
+    trues, probs = [], []
+    for _ in range(n_volumes):
+        n = int(np.prod(shape))
+        rows = rng.dirichlet(np.full(3, 0.5), size=n).astype(np.float32)
+        pick = rng.random(n) < 0.6
+        rows[pick] = special_rows[rng.integers(0, len(special_rows), pick.sum())]
+        probs.append(rows.reshape(*shape, 3))
+        trues.append(rng.integers(0, 3, size=shape))
+    return trues, probs
+
+
+def loop_guo_ece(values, hits, n_bins):
+    """Guo et al.'s ECE, one sample at a time: float32 bins (lo, hi]; 0 is in no bin but
+    counts in N."""
+    edges = np.linspace(0, 1, n_bins + 1, dtype=np.float32)
+    count, total, correct = [0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
+    for value, hit in zip(values, hits, strict=True):
+        for b in range(n_bins):
+            if edges[b] < value <= edges[b + 1]:
+                count[b] += 1
+                total[b] += float(value)
+                correct[b] += float(hit)
+                break
+    n = len(values)
+    return sum(
+        abs(total[b] / count[b] - correct[b] / count[b]) * count[b] / n
+        for b in range(n_bins)
+        if count[b]
+    )
+
+
+def loop_monai_ece(values, targets, n_bins):
+    """MONAI's per-channel calibration error, one voxel at a time: bin b holds
+    e_b < p <= e_{b+1} on float32 edges linspace(0, 1 + eps); 0 is in bin 0."""
+    edges = np.linspace(0.0, 1.0 + np.finfo(np.float32).eps, n_bins + 1, dtype=np.float32)
+    count, total, positive = [0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
+    for value, target in zip(values, targets, strict=True):
+        b = 0
+        while value > edges[b + 1]:
+            b += 1
+        count[b] += 1
+        total[b] += float(value)
+        positive[b] += float(target)
+    n = len(values)
+    return sum(
+        abs(total[b] / count[b] - positive[b] / count[b]) * count[b] / n
+        for b in range(n_bins)
+        if count[b]
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mbls_preset_on_exact_zeros_ones_and_ties_equals_loops(seed):
+    trues, probs = exact_volumes(seed)
+    evaluator = CalibrationEvaluator(metrics=("ece", "sce"), protocol="mbls").fit(trues, probs)
+    eces, sces, counts = [], [], []
+    for label, prob in zip(trues, probs, strict=True):
+        keep = label != 0
+        y, p = label[keep], prob[keep]
+        predicted = [int(np.argmax(row)) for row in p]  # first maximum on ties
+        eces.append(
+            loop_guo_ece(p.max(1), [c == t for c, t in zip(predicted, y, strict=True)], 15)
+        )
+        sces.append(np.mean([loop_guo_ece(p[:, k], y == k, 15) for k in range(3)]))
+        counts.append(keep.sum())
+    weights = np.array(counts) / sum(counts)
+    assert evaluator.scores_["ece"] == pytest.approx(np.dot(weights, eces), abs=1e-6)
+    assert evaluator.scores_["sce"] == pytest.approx(np.dot(weights, sces), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_monai_preset_on_exact_zeros_ones_and_ties_equals_loops(seed):
+    trues, probs = exact_volumes(seed)
+    got = SCEEvaluator(n_bins=20, protocol="monai").fit(trues, probs).score_
+    values = [
+        loop_monai_ece(prob[..., k].ravel(), (label == k).ravel(), 20)
+        for label, prob in zip(trues, probs, strict=True)
+        for k in range(3)
+    ]
+    assert got == pytest.approx(np.mean(values), abs=1e-9)
