@@ -83,9 +83,11 @@ def test_numpy_integer_n_bins_like_the_evaluator(rng):
     assert float(metric.result()) == pytest.approx(expected, abs=1e-6)
 
 
-@pytest.mark.parametrize("n_bins", [0, 1.5, True])
-def test_bad_n_bins(n_bins):
-    with pytest.raises(ValueError, match="`n_bins` must be an int >= 1; got"):
+@pytest.mark.parametrize(
+    ("n_bins", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_bad_n_bins(n_bins, error):
+    with pytest.raises(error, match="`n_bins` must be an int >= 1; got"):
         ECEMetric(n_bins=n_bins)
 
 
