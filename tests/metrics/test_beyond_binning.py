@@ -96,7 +96,7 @@ def test_debiased_error_equals_uncertainty_calibration(rng, dtype, mode):
     [
         ({"mode": "classwise"}, r"`mode` must be one of \('top-label', 'marginal'\); got"),
         ({"binning": "equal-width"}, r"`binning` must be one of \('equal-mass', 'unique'\)"),
-        ({"n_bins": 0}, r"`n_bins` must be an integer >= 1; got 0"),
+        ({"n_bins": 0}, r"`n_bins` must be an int >= 1; got 0"),
     ],
 )
 def test_debiased_error_rejects_bad_parameters(rng, kwargs, message):
@@ -163,7 +163,7 @@ def test_smooth_error_agrees_with_relplot(seed, n):
         ({"bandwidth": 0.0}, r"`bandwidth` must be None or a number in \(0, 1\]; got 0\.0"),
         ({"bandwidth": 1.5}, r"`bandwidth` must be None or a number in \(0, 1\]; got 1\.5"),
         ({"bandwidth": "auto"}, r"`bandwidth` must be None or a number in \(0, 1\]; got 'auto'"),
-        ({"n_grid": 0}, r"`n_grid` must be an integer >= 1; got 0"),
+        ({"n_grid": 0}, r"`n_grid` must be an int >= 1; got 0"),
     ],
 )
 def test_smooth_error_rejects_bad_parameters(rng, kwargs, message):
