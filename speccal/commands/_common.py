@@ -68,7 +68,7 @@ def add_protocol_argument(parser):
     )
 
 
-def _positive_int(text):
+def positive_int(text):
     import argparse
 
     try:
@@ -86,7 +86,7 @@ def add_engine_arguments(parser, *, jobs):
     if jobs:
         group.add_argument(
             "--jobs",
-            type=_positive_int,
+            type=positive_int,
             default=1,
             metavar="N",
             help="volumes scored in N local processes (default: 1, this process)",

@@ -1,6 +1,11 @@
 """``speccal compare``: the paper's comparison tables from evaluated runs."""
 
-from speccal.commands._common import add_format_argument, print_tables, reporting_errors
+from speccal.commands._common import (
+    add_format_argument,
+    positive_int,
+    print_tables,
+    reporting_errors,
+)
 
 HELP = """Read RUN_DIR/metrics.json of each evaluated run and print the paper's Table 1
 (DSC, HD95, ASD) and Table 2 (ECE, SCE, TACE) layouts: methods as columns, runs of the same
@@ -32,18 +37,6 @@ def _run(args):
     return 0
 
 
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}")
-    return value
-
-
 def register(subparsers):
     """Add the ``compare`` command."""
     parser = subparsers.add_parser("compare", help="compare evaluated runs", description=HELP)
@@ -56,7 +49,7 @@ def register(subparsers):
     )
     parser.add_argument(
         "--resamples",
-        type=_positive_int,
+        type=positive_int,
         default=9999,
         metavar="N",
         help="bootstrap resamples with --reference (default: 9999)",
