@@ -17,7 +17,8 @@ Printed, all measured in this run, one process at a time:
 - the time to read every file alone (``np.load(...)["probabilities"]`` and the label with
   nibabel), and ``speccal score`` (``--jobs 1``) on the folder: their ratio (goal <= 3);
 - the peak memory of ``speccal score`` in a fresh subprocess (``tracemalloc`` peak of Python
-  and numpy allocations; and the growth of the maximum resident set over the imports)
+  and numpy allocations; and the growth of the resident-set high-water mark over the
+  imports, Linux only)
   divided by the size of one volume's probabilities (goal <= 3);
 - ``--jobs 2`` vs ``--jobs 1`` wall time (a LocalCluster of two processes; its start-up is
   included).
@@ -105,16 +106,24 @@ def score(preds, labels, out, jobs):
     return time.perf_counter() - start, metrics
 
 
+# The resident-set peak is VmHWM of /proc/self/status (Linux): ru_maxrss would carry the
+# parent's peak over fork + exec.
 MEMORY_SCRIPT = """
-import json, resource, sys, tracemalloc
+import json, sys, tracemalloc
 import speccal.experiments, speccal.evaluation, scipy.ndimage, nibabel  # imports first
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def high_water():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+base = high_water()
 tracemalloc.start()
 speccal.experiments.score_predictions(sys.argv[1], sys.argv[2], sys.argv[3], progress=False)
 peak = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
-grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
-print(json.dumps({"traced": peak, "rss_growth": grown}))
+print(json.dumps({"traced": peak, "rss_growth": high_water() - base}))
 """
 
 
