@@ -302,8 +302,11 @@ def _means_table(trials, done, varying, centre):
             if np.all(np.isnan(values)):
                 cells.append("n/a")
             else:
-                sd = np.nanstd(values, ddof=min(1, len(values) - 1))
-                cells.append(f"{np.nanmean(values):.4f} ± {sd:.4f}")
+                finite = values[~np.isnan(values)]
+                if finite.size == 1:  # one seed: no spread to show
+                    cells.append(f"{finite[0]:.4f}")
+                else:
+                    cells.append(f"{finite.mean():.4f} ± {finite.std(ddof=1):.4f}")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
