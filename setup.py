@@ -34,6 +34,8 @@ DOCS_REQUIRE = [
     "numpydoc>=1.11",
     "sphinx-gallery>=0.22",
     "pydata-sphinx-theme>=0.24",
+    "sphinx-argparse>=0.6.1",
+    "sphinx-mathjax-offline>=0.0.2",
 ]
 PROMISE_REQUIRE = ["SimpleITK>=2.5"]
 # Reference implementations the tests compare with (importorskip: optional even for them).
@@ -69,7 +71,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="BSD-3-Clause",
-    python_requires=">=3.10",
+    # numpy 2.4, scipy 1.17, scikit-learn 1.9, keras 3.15 and matplotlib 3.11 require 3.11
+    python_requires=">=3.11",
     packages=find_packages(include=["speccal", "speccal.*"]),
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
@@ -77,6 +80,7 @@ setup(
     entry_points={"console_scripts": ["speccal = speccal.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
         "Topic :: Scientific/Engineering :: Medical Science Apps.",
         "Topic :: Scientific/Engineering :: Image Processing",
     ],

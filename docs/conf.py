@@ -22,15 +22,39 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax bundled into _static: formulas render without network (no CDN)
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    # the command-line reference, generated from speccal.cli.build_parser
+    "sphinxarg.ext",
 ]
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/**/*.ipynb"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"speccal {release}"
+html_static_path = ["_static"]
+# The version switcher reads docs/_static/switcher.json, a file of the repository (no network
+# at build time): list each published version there when it is released.
+html_theme_options = {
+    "switcher": {"json_url": "_static/switcher.json", "version_match": release},
+    "navbar_end": ["version-switcher", "theme-switcher", "navbar-icon-links"],
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    "show_version_warning_banner": False,
+}
+# The public address of the source repository, when the site is built for publication:
+# SPECCAL_REPOSITORY_URL=https://... adds a link to it in the navigation bar. Every page
+# links its own source text ("Show Source") and every API page the Python source ([source]).
+if os.environ.get("SPECCAL_REPOSITORY_URL"):
+    html_theme_options["icon_links"] = [
+        {
+            "name": "Source repository",
+            "url": os.environ["SPECCAL_REPOSITORY_URL"],
+            "icon": "fa-brands fa-git-alt",
+        }
+    ]
 
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": False}
@@ -56,8 +80,11 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    # helper modules shared by examples (``_settings.py``) are neither run nor rendered
-    "ignore_pattern": r"(^|[/\\])(__init__|_\w+)\.py$",
+    # "Examples using X" on the API page of every public class and function that an example
+    # uses (the autosummary templates' minigallery)
+    "doc_module": ("speccal",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"speccal": None},
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,

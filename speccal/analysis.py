@@ -3,7 +3,7 @@
 The numpy twins of :mod:`speccal.spectral` are named by what they take: :func:`confidence_map`
 and :func:`spectral_entropy` take what their twins take; :func:`confidence_band_powers` takes
 confidence maps where :func:`speccal.spectral.band_powers` takes logits. They use the one
-shared band definition :func:`speccal._bands.band_index`, so analysis numbers equal what the
+shared band definition of :func:`speccal.spectral.band_powers`, so analysis numbers equal what the
 loss sees. Around them: the radially averaged power spectral density
 (:func:`radial_power_spectrum`, Figs. 1c and 3), the synthetic boundary-confidence experiment of
 Fig. 1 (:func:`boundary_confidence_experiment`) and the high-frequency "hotspot" maps of Fig. 8
@@ -76,7 +76,7 @@ def _high_band(bands, high_band):
 
 
 def confidence_map(logits):
-    """Voxel-wise maximum logit over the class axis (paper Eq. 1).
+    """Voxel-wise maximum logit over the class axis (paper equation 1).
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ def confidence_map(logits):
 def confidence_band_powers(
     confidence_maps, bands=5, *, include_dc=False, include_corners=False, window=None
 ):
-    """Spectral power of each confidence map in K radial bands (paper Eqs. 2–5).
+    """Spectral power of each confidence map in K radial bands (paper equations 2–5).
 
     The numpy twin of :func:`speccal.spectral.band_powers`, named by what it takes: that one
     takes logits, this one their confidence maps. On the same data,
@@ -146,12 +146,12 @@ def confidence_band_powers(
     Notes
     -----
     With :math:`E_b = |\\mathrm{shift}(\\mathcal{F}[z_b])|^2` and the shells
-    :math:`\\mathcal{I}_k` of :func:`speccal._bands.band_index`,
+    :math:`\\mathcal{I}_k` (the bands of the method page, step 3),
 
     .. math:: S_b^{(k)} = \\sum_{(u, v, w) \\in \\mathcal{I}_k} E_b(u, v, w).
 
     The sums are taken over the half spectrum of a real FFT, each entry weighted by its
-    Hermitian multiplicity (:func:`speccal._bands.rfft_weights`), which equals the sum over
+    Hermitian multiplicity, which equals the sum over
     the full spectrum.
 
     Examples
@@ -179,7 +179,7 @@ def confidence_band_powers(
 
 
 def spectral_entropy(powers, eps=1e-6):
-    """Shannon entropy of normalised band powers (paper Eqs. 7–8).
+    """Shannon entropy of normalised band powers (paper equations 7–8).
 
     The numpy twin of :func:`speccal.spectral.spectral_entropy`.
 
@@ -231,7 +231,7 @@ def spectral_entropy(powers, eps=1e-6):
 
 
 def radial_power_spectrum(image, window=None, *, n_bins=None):
-    """Radially averaged power spectral density of a 2D or 3D map (Figs. 1c and 3).
+    """Radially averaged power spectral density of a 2D or 3D map (figures 1c and 3).
 
     Parameters
     ----------
@@ -379,7 +379,7 @@ def boundary_confidence_experiment(
     high_band=None,
     window="hamming",
 ):
-    """The synthetic boundary-confidence experiment of the paper's Fig. 1.
+    """The synthetic boundary-confidence experiment of the paper's figure 1.
 
     A binary segmentation of a disk (or ball): every voxel is predicted correctly with
     confidence ``interior`` (foreground inside, background outside), except the boundary
@@ -472,14 +472,14 @@ def _high_mask(shape, bands, high_band, layout):
 
 
 def high_pass_spectrum(confidence_map, *, bands=5, high_band=None):
-    """Centred power spectrum of a map keeping only its high-frequency bands (Fig. 8a).
+    """Centred power spectrum of a map keeping only its high-frequency bands (figure 8a).
 
     Parameters
     ----------
     confidence_map : array-like of shape (height, width) or (depth, height, width)
         A logit or confidence map.
     bands : int, default=5
-        Number of radial bands (:func:`speccal._bands.band_index`).
+        Number of radial bands (the bands of the method page, step 3).
     high_band : int, optional
         First band (0-based) kept; default ``bands // 2``. The corner frequencies beyond the
         last band are kept too.
@@ -508,14 +508,14 @@ def high_pass_spectrum(confidence_map, *, bands=5, high_band=None):
 
 
 def high_pass_reconstruction(confidence_map, *, bands=5, high_band=None):
-    """Spatial map of a map's high-frequency bands: inverse FFT of them (Fig. 8b).
+    """Spatial map of a map's high-frequency bands: inverse FFT of them (figure 8b).
 
     Parameters
     ----------
     confidence_map : array-like of shape (height, width) or (depth, height, width)
         A logit or confidence map (the paper uses the baseline model's logits).
     bands : int, default=5
-        Number of radial bands (:func:`speccal._bands.band_index`).
+        Number of radial bands (the bands of the method page, step 3).
     high_band : int, optional
         First band (0-based) kept; default ``bands // 2``. The corner frequencies beyond the
         last band are kept too; the DC term never is.
@@ -546,7 +546,7 @@ def high_pass_reconstruction(confidence_map, *, bands=5, high_band=None):
 
 
 def confidence_difference(baseline, ours):
-    """Confidence difference map ``baseline - ours`` (Fig. 8c).
+    """Confidence difference map ``baseline - ours`` (figure 8c).
 
     Parameters
     ----------

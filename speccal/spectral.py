@@ -58,7 +58,7 @@ def _check_spatial(tensor, name, n_trailing):
 
 
 def confidence_map(logits):
-    """Max-logit confidence map of a batch of segmentation logits (Eq. 1).
+    """Max-logit confidence map of a batch of segmentation logits (equation 1).
 
     Parameters
     ----------
@@ -188,7 +188,7 @@ def _max_grad_kernel(x, conf, upstream):
 
 
 def power_spectrum(conf):
-    """Centred power spectrum of a batch of confidence maps (Eq. 2-3).
+    """Centred power spectrum of a batch of confidence maps (equations 2-3).
 
     This is the full, zero-frequency-centred spectrum, for inspection and plots;
     :func:`band_powers` reaches the same band sums faster through a real-input FFT.
@@ -408,7 +408,7 @@ def _power_kernel(x, segments, n_segments, taper):
 
 
 def band_powers(logits, bands=5, *, include_dc=False, include_corners=False, taper=None):
-    """Radial band powers of the confidence maps of a batch of logits (Eq. 1-5).
+    """Radial band powers of the confidence maps of a batch of logits (equations 1-5).
 
     Parameters
     ----------
@@ -510,7 +510,7 @@ def _band_powers_and_finite(logits, bands, include_dc, include_corners, *, poiso
 
 
 def spectral_entropy(powers, eps=1e-6):
-    """Shannon entropy of normalised band powers (Eq. 7-8).
+    """Shannon entropy of normalised band powers (equations 7-8).
 
     Parameters
     ----------

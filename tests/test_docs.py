@@ -6,14 +6,16 @@ which trains a few tiny models and takes minutes. The suite splits that work:
 - ``test_sphinx_build_warning_free`` builds the whole site with ``-W`` but without executing
   the gallery (``-D plot_gallery=0``): every page, the API reference (autosummary + numpydoc
   over all public docstrings) and the examples' text;
-- ``test_gallery_example_runs`` runs each ``examples/**/plot_*.py`` as sphinx-gallery does
-  (its folder as working directory, Agg backend); the ones that train a model are ``slow``.
+- ``test_gallery_example_runs`` runs each ``examples/**/plot_*.py`` copied alone into an
+  empty folder, as a reader who downloads one script would (Agg backend); the ones that train
+  a model are ``slow``.
 
 Both work on copies in ``tmp_path``, so nothing is written into the source tree.
 """
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,9 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples").glob("*/plot_*.py"))
 
 #: Examples that train a network (a few seconds to a minute each on 2 CPU cores).
-TRAINING_SECTIONS = ("03_datasets", "04_training", "05_your_data")
-#: Sections whose examples must run copied alone into an empty folder (no helper module).
-STANDALONE_SECTIONS = ("05_your_data",)
+TRAINING_SECTIONS = ("00_getting_started", "03_datasets", "04_training", "05_your_data")
 TRAINING_EXAMPLES = {"plot_posthoc_calibration.py"}
 
 
@@ -96,12 +96,9 @@ def test_api_reference_lists_every_public_name(module_name):
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_gallery_example_runs(path, tmp_path):
-    work = tmp_path / path.parent.name
-    if path.parent.name in STANDALONE_SECTIONS:
-        work.mkdir()
-        shutil.copy(path, work)
-    else:
-        shutil.copytree(path.parent, work)
+    work = tmp_path / "downloaded"
+    work.mkdir()
+    shutil.copy(path, work)  # alone: no helper module, no data beside it
     result = subprocess.run(
         [sys.executable, path.name],
         cwd=work,
@@ -127,6 +124,7 @@ def test_sphinx_build_warning_free(tmp_path):
     assert result.returncode == 0, f"sphinx-build -W failed:\n{result.stderr[-20000:]}"
     for page in ("index.html", "api.html", "auto_examples/index.html", "user_guide/method.html"):
         assert (out / page).is_file(), page
+    _check_built_site(out)
     for path in EXAMPLES:
         page = out / "auto_examples" / path.parent.name / f"{path.stem}.html"
         assert page.is_file(), page
@@ -134,3 +132,34 @@ def test_sphinx_build_warning_free(tmp_path):
     assert written <= {"_build", "auto_examples", "generated"}, (
         f"the build wrote {sorted(written)} into docs/ (only git-ignored folders may appear)"
     )
+
+
+def _check_built_site(out):
+    """What a reader of the built HTML depends on (called on the -W build above)."""
+    from speccal.cli import COMMANDS
+
+    # the command-line reference is generated from the parser: every command is on it
+    cli = (out / "cli.html").read_text()
+    missing = [name for name in COMMANDS if f'id="speccal-{name}"' not in cli]
+    assert not missing, f"cli.html lacks the commands {missing}"
+    assert "--train-cases" in cli and "--save-maps" in cli
+    # formulas render offline: MathJax is served from the site, no page loads it from a CDN
+    method = (out / "user_guide" / "method.html").read_text()
+    assert 'src="../_static/mathjax/tex-chtml.js"' in method
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    pages = sorted(out.rglob("*.html"))
+    remote = [
+        p.relative_to(out)
+        for p in pages
+        if any(cdn in p.read_text() for cdn in ("cdn.jsdelivr.net", "cdnjs.", "unpkg.com"))
+    ]
+    assert not remote, f"pages loading scripts from a CDN: {remote}"
+    # no mention of a private module (speccal.<package>._<module>) on the API pages
+    private = re.compile(r"(?<![/\w])speccal(\.[a-z]\w*)*\._[a-z]\w*")
+    leaks = [p.name for p in (out / "generated").glob("*.html") if private.search(p.read_text())]
+    assert not leaks, f"API pages linking private modules: {leaks}"
+    # "Examples using X" on the API pages of what the examples use
+    page = (out / "generated" / "speccal.metrics.segmentation_scores.html").read_text()
+    assert "Examples using" in page and "plot_getting_started" in page
+    # the version switcher is configured (its JSON is served from the site)
+    assert (out / "_static" / "switcher.json").is_file()

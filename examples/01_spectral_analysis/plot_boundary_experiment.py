@@ -62,11 +62,13 @@ print(
 # As :math:`\alpha` falls from 1.0 to 0.5 the high-frequency power grows and the spectral
 # entropy rises monotonically towards its maximum :math:`\log K`: a boundary-uncertain
 # (better calibrated) map has a more balanced spectrum than an overconfident one. The spectral
-# entropy regularizer (:class:`speccal.losses.CESpectral`) turns this observation into a loss:
-# it penalises a prediction whose entropy falls below a temporally smoothed target, pushing the
-# network away from the saturated, low-entropy maps on the left.
+# entropy regularizer (:class:`speccal.losses.CESpectral`) is built on this observation: it
+# penalises a prediction whose entropy falls below a temporally smoothed target. Whether that
+# makes trained networks better calibrated is a separate question, which no run of this project
+# has answered yet (see the user guide's "What the evidence shows").
 #
 # The Hamming window matters here: without it, the band powers of the map (DC excluded) are
 # those of the boundary ring scaled by :math:`(1 - \alpha)^2`, and the normalised entropy would
 # be the same for every :math:`\alpha < 1` (see the Notes of
-# :func:`~speccal.analysis.boundary_confidence_experiment`).
+# :func:`~speccal.analysis.boundary_confidence_experiment`). The paper's loss (Algorithm 1)
+# applies no window; ``taper="hamming"`` on :class:`~speccal.losses.CESpectral` adds it.

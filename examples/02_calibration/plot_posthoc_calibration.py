@@ -97,8 +97,9 @@ fig.tight_layout()
 # %%
 # Shipping the calibrated model
 # -----------------------------
-# Temperature, vector and matrix scaling are also Keras layers, so the calibrated model is one
-# object that saves and reloads with its calibration.
+# Temperature and vector scaling are also Keras layers (``as_keras_layer``), so the calibrated
+# model is one object that saves and reloads with its calibration; matrix scaling and the
+# one-vs-rest calibrators are applied with ``predict_proba``.
 calibrated = keras.Sequential([model, temperature.as_keras_layer(output_mode="probabilities")])
 np.testing.assert_allclose(calibrated.predict(images[test], verbose=0), after, atol=1e-4)
 print("calibrated model output:", calibrated.output_shape)

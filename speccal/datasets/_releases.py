@@ -1,7 +1,7 @@
 """Loaders of the six datasets of the paper, each reading its release layout as downloaded.
 
-Layout facts are in ``DATASETS.md``; every loader shares :class:`~speccal.datasets._base.Dataset`
-and only says where its files are.
+Each class docstring states its release layout; every loader shares
+:class:`~speccal.datasets._base.Dataset` and only says where its files are.
 """
 
 import re

@@ -12,7 +12,7 @@ from speccal.datasets._base import Case, Dataset
 from speccal.datasets._io import find_nifti, strip_nifti_suffix, write_metaimage
 from speccal.datasets._releases import BraTS2020
 
-#: Median spacing of each release (DATASETS.md), the phantoms' default in that layout.
+#: Median spacing of each release (as published), the phantoms' default in that layout.
 RELEASE_SPACING = {
     "brats2020": (1.0, 1.0, 1.0),
     "acdc": (1.52, 1.52, 10.0),

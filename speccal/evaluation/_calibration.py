@@ -178,8 +178,8 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
         \\le \\frac{2}{N_k} \\sum_{f \\in F_e} c_f
 
     (``error_bound_``, the mean over classes), with :math:`F_e` the fine bins holding an edge,
-    :math:`[l_f, u_f)` their range, :math:`c_f` their counts and :math:`H_f` their hits; see
-    :func:`speccal.metrics._binning.adaptive_error_from_histogram`. Below 1e-3 on 3·10⁴
+    :math:`[l_f, u_f)` their range, :math:`c_f` their counts and :math:`H_f` their hits (the
+    bound is derived where it is computed, in speccal's source). Below 1e-3 on 3·10⁴
     segmentation-like voxels per class with the default 16384 fine bins.
 
     Examples

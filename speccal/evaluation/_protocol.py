@@ -59,7 +59,7 @@ class EvaluationProtocol:
     -----
     Presets (``EvaluationProtocol.preset(name)``):
 
-    - ``"speccal"``: METRICS.md defaults, all voxels, pooled, background in, left-closed bins.
+    - ``"speccal"``: speccal's defaults: all voxels, pooled, background in, left-closed bins.
     - ``"nixon"``: Nixon et al. 2019 / uncertainty-metrics ``GeneralCalibrationError``: all
       samples pooled; equal-width bins from ``numpy.digitize`` on the upper edges, so a
       confidence of exactly 1.0 lands in an extra bin M (weights ``n_b / N``). Its TACE/ACE

@@ -34,8 +34,9 @@ MAPS_DIR = "maps"
 MAP_NAMES = ("prediction", "confidence", "entropy", "error")
 
 AGGREGATION = (
-    "table values are unweighted means over the test volumes of each volume's value "
-    "(the protocol's pooled ece/sce/tace/boundary_ece are the *_pooled keys of metrics.json); "
+    "the protocol says which voxels and bins count and how the *_pooled keys of metrics.json "
+    "combine volumes; the table values are per-volume means: each metric computed on each test "
+    "volume alone, then the unweighted mean over the test volumes; "
     f"boundary_ece: top-label ECE of the voxels within {BOUNDARY_WIDTH:g} mm of a boundary of "
     "the reference, mean over the volumes that have one; "
     "dice/hd95/asd average the foreground classes of a volume, distances in mm"

@@ -117,7 +117,7 @@ def score_predictions(
         Predictions ``<case>.npz`` (nnU-Net v2 ``--save_probabilities``, ``(C, Z, Y, X)``),
         ``<case>.npy`` ``(X, Y, Z, C)`` or 4-D NIfTI ``<case>.nii.gz`` ``(X, Y, Z, C)``
         (MONAI ``SaveImage``); nnU-Net's ``.pkl``/``.json`` files and the label maps beside
-        its ``.npz`` files are ignored. See :mod:`speccal.experiments._predictions`.
+        its ``.npz`` files are ignored.
     label_dir : str or path
         Reference labels ``<case>.nii.gz`` / ``<case>.nii``; the spacing comes from their
         headers.

@@ -62,7 +62,7 @@ def _global_batch_mean(powers):
 
 @keras.saving.register_keras_serializable(package="speccal")
 class SpectralEntropyRegularizer(tf.Module):
-    """Spectral entropy regularizer with a temporally smoothed target (paper §3, Alg. 1).
+    """Spectral entropy regularizer with a temporally smoothed target (paper §3, Algorithm 1).
 
     Calling it on a batch of logits returns :math:`\\mathcal{L}_{\\text{Spectral}}`
     (Eq. 9), a float32 scalar, and -- in a training step -- writes the batch-mean band
@@ -324,7 +324,7 @@ class SpectralEntropyRegularizer(tf.Module):
 
 @keras.saving.register_keras_serializable(package="speccal")
 class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
-    """Cross-entropy plus the spectral entropy regularizer, ``CE + lam * L_spectral`` (Eq. 10).
+    """Cross-entropy plus the spectral regularizer, ``CE + lam * L_spectral`` (equation 10).
 
     Parameters
     ----------

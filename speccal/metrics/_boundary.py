@@ -1,4 +1,4 @@
-"""Calibration near the boundaries of the reference segmentation (definitions in METRICS.md).
+"""Calibration near the boundaries of the reference segmentation (user guide: metrics).
 
 A voxel is a *boundary voxel* when one of its face neighbours (2 per axis: 6 in 3-D, 4 in 2-D)
 has another reference label; both sides of a boundary count. Its distance to the boundary is

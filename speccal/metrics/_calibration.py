@@ -1,4 +1,4 @@
-"""Calibration metrics as plain functions on numpy arrays (definitions pinned in METRICS.md).
+"""Calibration metrics as plain functions on numpy arrays (user guide: metrics).
 
 Every function flattens ``y_true (...)`` and ``y_prob (..., n_classes)`` to samples and feeds
 them, chunk by chunk, through the one binning kernel of :mod:`speccal.metrics._binning` into a
@@ -28,7 +28,7 @@ class CalibrationAccumulator:
     ----------
     n_classes, n_bins : int
     bin_rule : str
-        Equal-width bin rule, see :func:`speccal.metrics._binning.bin_index`.
+        Equal-width bin rule (``EvaluationProtocol.bin_rule``).
     top, classwise, scores : bool
         Keep top-label bins (ECE/MCE/RMSCE), class-wise bins (SCE, class-wise ECE), and the
         Brier/NLL sums.

@@ -1,6 +1,6 @@
 """Segmentation metrics: Dice, HD95 and average surface distance on voxel surfaces.
 
-The conventions are medpy 0.5's (see ``METRICS.md``): the surface of a binary mask is the
+The conventions are medpy 0.5's: the surface of a binary mask is the
 mask minus its binary erosion with the connectivity-1 structuring element (voxels outside the
 volume count as background), and distances are Euclidean in millimetres, taken from
 :func:`scipy.ndimage.distance_transform_edt` with ``sampling=spacing`` (its feature transform

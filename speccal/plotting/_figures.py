@@ -57,7 +57,7 @@ SEGMENTATION_COLORS = (
 
 
 def confidence_colormap():
-    """The blue (low) to orange (high) colormap of the paper's Fig. 2a.
+    """The blue (low) to orange (high) colormap of the paper's figure 2a.
 
     Returns
     -------
@@ -92,7 +92,7 @@ def plot_confidence_map(
     title=None,
     colorbar=True,
 ):
-    """Show a confidence map in the blue-to-orange colours of Fig. 2a.
+    """Show a confidence map in the blue-to-orange colours of figure 2a.
 
     Parameters
     ----------
@@ -180,7 +180,7 @@ def plot_confidence_map(
 
 
 def plot_segmentation(segmentation, *, slice_index=None, axis=-1, ax=None, title=None):
-    """Show a label map in the colours of Fig. 2c.
+    """Show a label map in the colours of figure 2c.
 
     Parameters
     ----------
@@ -243,7 +243,7 @@ def plot_segmentation(segmentation, *, slice_index=None, axis=-1, ax=None, title
 
 
 def plot_run_reliability(run, *, ax=None, **kwargs):
-    """Reliability diagram of an evaluated run's ``reliability.npz`` (Fig. 2b).
+    """Reliability diagram of an evaluated run's ``reliability.npz`` (figure 2b).
 
     Parameters
     ----------
@@ -290,7 +290,7 @@ def plot_run_reliability(run, *, ax=None, **kwargs):
 
 
 def plot_boundary_experiment(result=None, *, ax=None, **experiment_params):
-    """Fig. 1: the synthetic boundary-confidence maps and their power spectra.
+    """Figure 1: the synthetic boundary-confidence maps and their power spectra.
 
     Parameters
     ----------
@@ -336,7 +336,7 @@ def plot_boundary_experiment(result=None, *, ax=None, **experiment_params):
 
 
 def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
-    """Radial power spectra of several methods on one axes (Fig. 3).
+    """Radial power spectra of several methods on one axes (figure 3).
 
     Parameters
     ----------
@@ -402,7 +402,7 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
 
 
 def radar_scores(results, metrics=PAPER_METRICS, *, higher_is_better=None, floor=0.2):
-    """Per-metric scores in [floor, 1], oriented so that larger is better (Fig. 5).
+    """Per-metric scores in [floor, 1], oriented so that larger is better (figure 5).
 
     Parameters
     ----------
@@ -463,7 +463,7 @@ def radar_scores(results, metrics=PAPER_METRICS, *, higher_is_better=None, floor
 
 
 def plot_radar(results, metrics=PAPER_METRICS, *, ax=None, higher_is_better=None, floor=0.2):
-    """Radar chart of segmentation and calibration metrics, larger is better (Fig. 5).
+    """Radar chart of segmentation and calibration metrics, larger is better (figure 5).
 
     Parameters
     ----------
@@ -544,7 +544,7 @@ def _finite_values(name, values):
 
 
 def plot_metric_distributions(values, metric="dice", *, ax=None, kind="auto", bins=10):
-    """Per-volume distributions of one metric for several methods (Fig. 6).
+    """Per-volume distributions of one metric for several methods (figure 6).
 
     Parameters
     ----------
@@ -626,7 +626,7 @@ def plot_metric_distributions(values, metric="dice", *, ax=None, kind="auto", bi
 def plot_hotspots(
     baseline, ours=None, *, bands=5, high_band=None, slice_index=None, axis=-1, ax=None
 ):
-    """High-frequency hotspots of a baseline's map and what a better model removes (Fig. 8).
+    """High-frequency hotspots of a baseline's map and what a better model removes (figure 8).
 
     Parameters
     ----------

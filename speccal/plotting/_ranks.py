@@ -52,7 +52,7 @@ def _value(row, metric, key):
 
 
 def aggregate_ranks(results, metrics=PAPER_METRICS, *, higher_is_better=None):
-    """Rank methods on every dataset-metric pair and sum the ranks (Fig. 7).
+    """Rank methods on every dataset-metric pair and sum the ranks (figure 7).
 
     Parameters
     ----------
@@ -118,7 +118,7 @@ def _as_table(ranks):
 
 
 def plot_rank_totals(ranks, *, ax=None):
-    """Aggregate rank scores as horizontal bars, best on top (Fig. 7, left).
+    """Aggregate rank scores as horizontal bars, best on top (figure 7, left).
 
     Parameters
     ----------
@@ -150,7 +150,7 @@ def plot_rank_totals(ranks, *, ax=None):
 
 
 def plot_rank_heatmap(ranks, *, ax=None, cmap="Blues_r", annotate=True):
-    """Heatmap of each method's rank on each dataset-metric pair (Fig. 7, right).
+    """Heatmap of each method's rank on each dataset-metric pair (figure 7, right).
 
     Parameters
     ----------

@@ -11,6 +11,10 @@ from speccal.plotting._base import new_axes_row
 __all__ = ["ReliabilityDisplay"]
 
 
+#: Colour of the gap bars (an opaque light red: the same over a bar and over the background).
+GAP_COLOR = "#f4b6b6"
+
+
 class ReliabilityDisplay:
     """Reliability diagram: per-bin accuracy against confidence, gaps and a confidence histogram.
 
@@ -259,19 +263,28 @@ class ReliabilityDisplay:
             [],
             [],
         )
+        per_class = count.shape[0] > 1
         for i, axis in enumerate(axes):
-            self._draw(axis, count[i], confidence[i], accuracy[i], kind, gaps, histogram, kwargs)
-            if count.shape[0] > 1:
+            # One-vs-rest panels plot the frequency of class i against p_i; the score (SCE, a
+            # mean over the classes) belongs to no one panel, so only the first one shows it.
+            legend = self._legend(score=not per_class or i == 0)
+            self._draw(
+                axis, count[i], confidence[i], accuracy[i], kind, gaps, histogram, legend, kwargs
+            )
+            if per_class:
                 axis.set_title(f"class {i}")
+                axis.set(
+                    xlabel=f"predicted probability of class {i}",
+                    ylabel=f"observed frequency of class {i}",
+                )
         self.axes_, self.ax_, self.figure_ = axes, axes[0], axes[0].figure
         return self
 
-    def _draw(self, ax, count, confidence, accuracy, kind, gaps, histogram, kwargs):
+    def _draw(self, ax, count, confidence, accuracy, kind, gaps, histogram, legend, kwargs):
         n_bins = count.shape[0]
         width = 1.0 / n_bins
         centers = (np.arange(n_bins) + 0.5) * width
         filled = count > 0
-        legend = self._legend()
         if not any(line.get_label() == "perfect calibration" for line in ax.get_lines()):
             ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
         if kind == "bars":
@@ -291,8 +304,10 @@ class ReliabilityDisplay:
                         np.where(filled, confidence - accuracy, 0.0),
                         bottom=np.where(filled, accuracy, 0.0),
                         width=width,
-                        color="tab:red",
-                        alpha=0.3,
+                        # opaque: a translucent red over the accuracy bar (where accuracy
+                        # exceeds confidence) would not be the colour the legend shows
+                        color=GAP_COLOR,
+                        edgecolor="tab:red",
                         hatch="//",
                         label="gap",
                     )
@@ -313,10 +328,20 @@ class ReliabilityDisplay:
             twin.set_ylim(0, 1)
             self.hist_ax_.append(twin)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy")
-        ax.legend(loc="upper left")
+        # below the axes: inside, the legend would hide bars or the histogram wherever it sits
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncols=2,
+            fontsize="small",
+            frameon=False,
+        )
 
-    def _legend(self):
+    def _legend(self, score=True):
         parts = [self.label] if self.label else []
-        if self.score is not None:
-            parts.append(f"{self.score_name} = {self.score:.4f}")
+        if score and self.score is not None:
+            name = self.score_name
+            if np.atleast_2d(self.bin_count).shape[0] > 1:
+                name += " (mean over classes)"
+            parts.append(f"{name} = {self.score:.4f}")
         return ", ".join(parts) or None

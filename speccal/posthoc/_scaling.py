@@ -40,8 +40,8 @@ class TemperatureScaling(BaseCalibrator):
     bounds : tuple of float, default=(0.05, 20.0)
         Search interval ``(T_min, T_max)`` of the temperature, ``0 < T_min < T_max``.
     max_samples : int or None, default=1_000_000
-        Fit on a class-stratified random subsample of at most this many voxels (see
-        :func:`speccal.posthoc._base.stratified_subsample`); ``None`` uses every voxel.
+        Fit on a class-stratified random subsample of at most this many voxels (the class
+        proportions kept, every present class at least once); ``None`` uses every voxel.
     {random_state}
     {class_axis}
 

@@ -89,7 +89,14 @@ def test_per_class_diagrams(pyplot, data):
         count, _, acc = brute_force_bins(y_prob[:, k], y_true == k, 5)
         np.testing.assert_allclose([bar.get_height() for bar in display.bars_[k]], acc)
         assert display.axes_[k].get_title() == f"class {k}"
+        # the panel plots the frequency of class k against p_k, not accuracy vs confidence
+        assert display.axes_[k].get_xlabel() == f"predicted probability of class {k}"
+        assert display.axes_[k].get_ylabel() == f"observed frequency of class {k}"
     assert display.score == pytest.approx(static_calibration_error(y_true, y_prob, n_bins=5))
+    # the SCE averages the classes: it is shown once, named as such, not on every panel
+    legends = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in display.axes_]
+    sce = f"SCE (mean over classes) = {display.score:.4f}"
+    assert [sum(sce in text for text in legend) for legend in legends] == [1, 0, 0]
     evaluator = CalibrationEvaluator(metrics=("sce",), n_bins=5).fit(y_true, y_prob)
     from_evaluator = ReliabilityDisplay.from_evaluator(evaluator, per_class=True)
     np.testing.assert_allclose(from_evaluator.bin_count, display.bin_count)
