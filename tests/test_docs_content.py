@@ -103,9 +103,16 @@ def test_api_summary_is_a_full_sentence(name):
     assert problem is None, f"{name}: the API table shows {summary!r}, which {problem}"
 
 
+#: Folders a built site or a run writes, mentioned as places, not as repository files.
+GENERATED = ("docs/_build", "docs/auto_examples", "docs/generated")
+
+
 def _pages():
     yield REPO / "README.md"
-    yield from sorted((REPO / "docs").rglob("*.rst"))
+    built = [REPO / folder for folder in GENERATED]  # a local build's output, not pages
+    yield from sorted(
+        p for p in (REPO / "docs").rglob("*.rst") if not any(p.is_relative_to(b) for b in built)
+    )
     yield from sorted((REPO / "examples").rglob("*.py"))
     yield from sorted((REPO / "examples").rglob("README.txt"))
 
@@ -115,8 +122,6 @@ REPO_PATH = re.compile(
     r"(?<![\w/.:-])((?:speccal|docs|examples|tests|benchmarks)/[\w./-]*\w"
     r"|[A-Z][A-Z_]+\.md|setup\.py|setup\.cfg|pyproject\.toml)"
 )
-#: Folders a built site or a run writes, mentioned as places, not as repository files.
-GENERATED = ("docs/_build", "docs/auto_examples", "docs/generated")
 
 
 def _skipped(path):
