@@ -9,7 +9,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import importlib
+
 import speccal
+
+# sphinx-gallery resolves the classes an example uses among modules already imported (it
+# imports none itself, and with -D plot_gallery=0 no example runs): import every public
+# subpackage, so that "Examples using X" appears on the API pages of classes too.
+for _name in speccal._SUBMODULES:
+    importlib.import_module(f"speccal.{_name}")
 
 project = "speccal"
 author = "the speccal developers"

@@ -85,7 +85,7 @@ print(sorted(p.name for p in folders["test"][0].iterdir())[:3])
 # comes from the reference labels' headers. The output folder has the files of an evaluated
 # run: ``speccal compare`` and ``speccal figures`` read it.
 before = score_predictions(*folders["test"], root / "scores_before", progress=False)
-print(results_table([before], ["ece", "sce", "tace", "dice", "hd95"], format="markdown"))
+print(results_table([before], ["ece", "sce", "tace", "dice", "hd95"], format="text"))
 
 # %%
 # Fit temperature scaling on the validation predictions
@@ -118,7 +118,7 @@ for path in sorted(test_pred.glob("*.npz")):
     scaled = scaling.predict_proba(probs.reshape(N_CLASSES, -1).T).T.reshape(probs.shape)
     np.savez_compressed(out_pred / path.name, probabilities=scaled.astype(np.float32))
 after = score_predictions(out_pred, test_label, root / "scores_after", progress=False)
-print(results_table([before, after], ["ece", "sce", "tace", "dice"], format="markdown"))
+print(results_table([before, after], ["ece", "sce", "tace", "dice"], format="text"))
 
 # %%
 # Reliability diagrams

@@ -101,7 +101,7 @@ print(config)
 run_dir = work / "runs" / "cespectral"
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-print(experiments.results_table([metrics], TABLE_ROWS))
+print(experiments.results_table([metrics], TABLE_ROWS, format="text"))
 
 # %%
 # The pooled reliability bins of the test voxels are saved in the run folder;

@@ -93,7 +93,7 @@ print(config)
 run_dir = work / "runs" / "cespectral"
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-print(experiments.results_table([metrics], TABLE_ROWS))
+print(experiments.results_table([metrics], TABLE_ROWS, format="text"))
 
 # %%
 # The confidence map of one test slice, over the image, with the label's class boundaries as

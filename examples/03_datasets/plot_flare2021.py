@@ -104,7 +104,7 @@ print(config)
 run_dir = work / "runs" / "cespectral"
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-print(experiments.results_table([metrics], TABLE_ROWS))
+print(experiments.results_table([metrics], TABLE_ROWS, format="text"))
 
 # %%
 # One row per test volume, from the run folder's ``per_volume.csv``: the organ-wise Dice shows

@@ -94,7 +94,7 @@ run_dir = work / "runs" / "cespectral"
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
 print(f"{metrics['n_volumes']} test volume(s)")
-print(experiments.results_table([metrics], TABLE_ROWS))
+print(experiments.results_table([metrics], TABLE_ROWS, format="text"))
 
 # %%
 # The run folder also holds the mean radial power spectrum of the test volumes' max-logit maps

@@ -95,7 +95,7 @@ print(config)
 run_dir = work / "runs" / "cespectral"
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-print(experiments.results_table([metrics], TABLE_ROWS))
+print(experiments.results_table([metrics], TABLE_ROWS, format="text"))
 
 # %%
 # Pooled and per-volume calibration

@@ -74,8 +74,12 @@ for name, params in losses.items():
 # %%
 # The comparison table
 # --------------------
-# Methods as columns, mean ± sd over the seeds, the best in bold and the second in italics.
-print(results_table(results, ["dice", "ece", "sce", "tace"], protocol="speccal, pooled"))
+# Methods as columns, mean ± sd over the seeds, the best of each row marked.
+print(
+    results_table(
+        results, ["dice", "ece", "sce", "tace"], protocol="speccal, pooled", format="text"
+    )
+)
 
 # %%
 # Seed-to-seed spread

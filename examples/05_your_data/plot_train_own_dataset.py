@@ -169,7 +169,11 @@ config = experiments.RunConfig(
 run_dir = work / "runs" / "phantoms"
 experiments.train_run(config, run_dir, progress=False)
 metrics = experiments.evaluate_run(run_dir, progress=False)
-print(experiments.results_table([metrics], ("dice", "hd95", "asd", "ece", "sce", "tace")))
+print(
+    experiments.results_table(
+        [metrics], ("dice", "hd95", "asd", "ece", "sce", "tace"), format="text"
+    )
+)
 
 # %%
 # Analysis

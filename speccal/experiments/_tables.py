@@ -6,7 +6,8 @@ import numpy as np
 
 from speccal._names import HIGHER_IS_BETTER, METRIC_UNITS, TABLE_FORMATS, metric_label
 
-FORMATS = TABLE_FORMATS
+#: ``results_table`` also renders plain text (aligned columns, for a terminal or a log).
+FORMATS = (*TABLE_FORMATS, "text")
 
 
 def _format_value(value):
@@ -170,8 +171,9 @@ def results_table(results, metrics, *, format="markdown", digits=4, protocol=Non
     metrics : sequence of str
         Rows, e.g. ``("dice", "hd95", "asd")`` (the paper's Table 1) or
         ``("ece", "sce", "tace")`` (Table 2). Dice is better when higher, all others lower.
-    format : {"markdown", "csv", "latex"}, default="markdown"
-        Output format; CSV has no emphasis.
+    format : {"markdown", "csv", "latex", "text"}, default="markdown"
+        Output format; CSV has no emphasis; text aligns the columns and marks the best value
+        of each row with ``(best)``.
     digits : int, default=4
         Decimals.
     protocol : str, optional
@@ -228,6 +230,18 @@ def results_table(results, metrics, *, format="markdown", digits=4, protocol=Non
 
 
 def _render(format, methods, body, footer):
+    if format == "text":
+        rows = [["metric", *methods]]
+        rows += [
+            [label] + [c[0] + (" (best)" if c[1] else "") for c in cells] for label, cells in body
+        ]
+        widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines) + f"\n\n{footer}"
     if format == "csv":
         lines = [",".join(["metric", *methods])]
         lines += [",".join([label] + [f'"{c[0]}"' for c in cells]) for label, cells in body]

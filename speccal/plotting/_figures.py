@@ -543,6 +543,10 @@ def _finite_values(name, values):
     return v[keep]
 
 
+#: Fewer values than this per method are drawn as points by ``plot_metric_distributions``.
+MIN_DENSITY_VOLUMES = 5
+
+
 def plot_metric_distributions(values, metric="dice", *, ax=None, kind="auto", bins=10):
     """Per-volume distributions of one metric for several methods (figure 6).
 
@@ -555,17 +559,20 @@ def plot_metric_distributions(values, metric="dice", *, ax=None, kind="auto", bi
         The metric (axis label, and the column read from runs).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure when ``None``.
-    kind : {"auto", "kde", "hist"}, default="auto"
+    kind : {"auto", "kde", "hist", "points"}, default="auto"
         Gaussian kernel density estimate (:class:`scipy.stats.gaussian_kde`, Scott's rule),
-        density histogram, or ``"kde"`` when every method has two distinct values and
-        ``"hist"`` otherwise.
+        density histogram, or every value as a point (one row per method). ``"auto"`` draws
+        points when a method has fewer than ``MIN_DENSITY_VOLUMES`` (5) values, where a
+        density says nothing, a kernel density estimate when every method has two distinct
+        values, and a histogram otherwise.
     bins : int, default=10
         Histogram bins, shared by all methods.
 
     Returns
     -------
     ax : matplotlib.axes.Axes
-        Per method a density curve (or step histogram) and a dashed vertical line at its mean.
+        Per method a density curve, step histogram or row of points, and a dashed vertical
+        line at its mean.
 
     Raises
     ------
@@ -586,8 +593,8 @@ def plot_metric_distributions(values, metric="dice", *, ax=None, kind="auto", bi
     >>> ax = plot_metric_distributions({"ce": rng.normal(0.8, 0.05, 20),
     ...                                 "ours": rng.normal(0.85, 0.02, 20)}, "dice")
     """
-    if kind not in ("auto", "kde", "hist"):
-        raise ValueError(f"`kind` must be one of ('auto', 'kde', 'hist'); got {kind!r}.")
+    if kind not in ("auto", "kde", "hist", "points"):
+        raise ValueError(f"`kind` must be one of ('auto', 'kde', 'hist', 'points'); got {kind!r}.")
     data = {}
     for name, item in runs_by_name(values, "values").items():
         raw = item.per_volume_values(metric) if isinstance(item, RunResult) else item
@@ -598,8 +605,20 @@ def plot_metric_distributions(values, metric="dice", *, ax=None, kind="auto", bi
         raise ValueError(
             f"`kind='kde'` needs two distinct values per method; got fewer for {bad}."
         )
-    use_kde = kind == "kde" or (kind == "auto" and all(smooth.values()))
+    few = min(v.size for v in data.values()) < MIN_DENSITY_VOLUMES
+    if kind == "auto":
+        kind = "points" if few else "kde" if all(smooth.values()) else "hist"
     ax = new_axes(ax)
+    if kind == "points":
+        for row, (name, v) in enumerate(data.items()):
+            (line,) = ax.plot(v, np.full(v.size, row), "o", alpha=0.7, label=str(name))
+            ax.plot([v.mean()] * 2, [row - 0.3, row + 0.3], color=line.get_color(), ls="--")
+        ax.set_yticks(range(len(data)), [str(name) for name in data])
+        ax.set_ylim(-0.6, len(data) - 0.4)
+        ax.set_xlabel(metric_label(metric))
+        ax.set_ylabel("method (one point per volume, dashed: mean)")
+        return ax
+    use_kde = kind == "kde"
     every = np.concatenate(list(data.values()))
     pad = 0.1 * (np.ptp(every) or 1.0)
     grid = np.linspace(every.min() - pad, every.max() + pad, 200)

@@ -49,7 +49,7 @@ def test_infinite_distances_are_shown_and_never_best():
 
 def test_bad_table_input():
     with pytest.raises(
-        ValueError, match="`format` must be one of markdown, csv, latex; got 'html'"
+        ValueError, match="`format` must be one of markdown, csv, latex, text; got 'html'"
     ):
         results_table(RUNS, ["ece"], format="html")
     with pytest.raises(ValueError, match="`results` must hold at least one run"):
@@ -58,3 +58,22 @@ def test_bad_table_input():
         ValueError, match=r"`results` of \['ce', 'ce', 'cespectral', 'focal'\] lack"
     ):
         results_table(RUNS, ["tace"])
+
+
+def test_results_table_text_aligns_columns_and_marks_the_best():
+    rows = [
+        {"method": "ce", "ece": 0.2, "dice": 0.8},
+        {"method": "cespectral", "ece": 0.1, "dice": 0.7},
+    ]
+    text = results_table(rows, ["dice", "ece"], protocol="toy", format="text")
+    assert text.splitlines() == [
+        "metric  ce             cespectral",
+        "------  -------------  -------------",
+        "DSC ↑   0.8000 (best)  0.7000",
+        "ECE ↓   0.2000         0.1000 (best)",
+        "",
+        "Protocol: toy. Runs per method: ce 1, cespectral 1.",
+    ]
+    assert "*" not in text and "|" not in text
+    with pytest.raises(ValueError, match="`format` must be one of markdown, csv, latex, text"):
+        results_table(rows, ["ece"], format="html")

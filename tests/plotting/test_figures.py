@@ -328,7 +328,7 @@ def test_plot_metric_distributions_kde_and_means(pyplot, runs):
 
 def test_plot_metric_distributions_histogram(pyplot):
     values = {"a": np.array([0.1, 0.2, 0.2, 0.4]), "b": np.array([0.3])}
-    ax = plot_metric_distributions(values, "dice", bins=3)  # "auto": b has one value
+    ax = plot_metric_distributions(values, "dice", kind="hist", bins=3)
     assert ax.get_xlabel() == "DSC"
     step = ax.patches[0].get_xy()
     edges = np.histogram_bin_edges([0.1, 0.2, 0.2, 0.4, 0.3], bins=3)
@@ -338,6 +338,20 @@ def test_plot_metric_distributions_histogram(pyplot):
         plot_metric_distributions(values, kind="kde")
     with pytest.raises(ValueError, match="`kind` must be one of"):
         plot_metric_distributions(values, kind="violin")
+
+
+def test_plot_metric_distributions_few_volumes_are_points_not_a_density(pyplot):
+    values = {"a": np.array([0.7, 0.9]), "b": np.array([0.5, 0.6, 0.8])}
+    ax = plot_metric_distributions(values, "dice")  # "auto": fewer than 5 volumes
+    points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose(points[0].get_xdata(), values["a"])
+    np.testing.assert_allclose(points[1].get_ydata(), [1, 1, 1])
+    means = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    np.testing.assert_allclose(means, [0.8, np.mean(values["b"])])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert "density" not in ax.get_ylabel() and ax.get_xlabel() == "DSC"
+    five = {"a": np.linspace(0.5, 0.9, 5)}
+    assert plot_metric_distributions(five, "dice").get_ylabel() == "density"
 
 
 def test_plot_metric_distributions_drops_non_finite_with_warning(pyplot):
