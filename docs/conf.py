@@ -9,15 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import importlib
-
 import speccal
-
-# sphinx-gallery resolves the classes an example uses among modules already imported (it
-# imports none itself, and with -D plot_gallery=0 no example runs): import every public
-# subpackage, so that "Examples using X" appears on the API pages of classes too.
-for _name in speccal._SUBMODULES:
-    importlib.import_module(f"speccal.{_name}")
 
 project = "speccal"
 author = "the speccal developers"
@@ -96,6 +88,8 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,
+    # a cell's last expression (an Axes, a Text...) is not echoed: only what a script prints
+    "capture_repr": (),
     "abort_on_example_error": True,
     "plot_gallery": "True",
     # no sg_execution_times.rst in docs/ (outside the git-ignored build folders)

@@ -159,7 +159,8 @@ def _check_built_site(out):
     leaks = [p.name for p in (out / "generated").glob("*.html") if private.search(p.read_text())]
     assert not leaks, f"API pages linking private modules: {leaks}"
     # "Examples using X" on the API pages of what the examples use
-    page = (out / "generated" / "speccal.metrics.segmentation_scores.html").read_text()
-    assert "Examples using" in page and "plot_getting_started" in page
+    for name in ("metrics.segmentation_scores", "inference.sliding_window_predict"):
+        page = (out / "generated" / f"speccal.{name}.html").read_text()
+        assert "Examples using" in page and "plot_getting_started" in page, name
     # the version switcher is configured (its JSON is served from the site)
     assert (out / "_static" / "switcher.json").is_file()
