@@ -1,14 +1,57 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from scipy import special
 
 keras = pytest.importorskip("keras")
 
 from speccal.inference import (  # noqa: E402
     importance_map,
     sliding_window_predict,
+    window_corners,
     window_starts,
 )
-from speccal.models import unet3d  # noqa: E402
+from speccal.models import unet2d, unet3d  # noqa: E402
+
+
+def reference_predict(model, volume, patch_size, overlap=0.5, mode="gaussian", batch_size=2):
+    """speccal 0.1's host-side sliding window (numpy blending), the reference (logits)."""
+    volume = np.asarray(volume, np.float32)
+    spatial = volume.shape[:-1]
+    pad = [
+        (max(0, p - s) // 2, max(0, p - s) - max(0, p - s) // 2)
+        for s, p in zip(spatial, patch_size, strict=True)
+    ]
+    padded = np.pad(volume, [*pad, (0, 0)])
+    starts = [
+        window_starts(s, p, overlap) for s, p in zip(padded.shape[:-1], patch_size, strict=True)
+    ]
+    corners = list(np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(spatial)))
+    weights = importance_map(patch_size, mode)[..., None]
+    logits = None
+    norm = np.zeros((*padded.shape[:-1], 1), dtype=np.float32)
+    for first in range(0, len(corners), batch_size):
+        chunk = corners[first : first + batch_size]
+        slices = [
+            tuple(slice(c, c + p) for c, p in zip(corner, patch_size, strict=True))
+            for corner in chunk
+        ]
+        batch = np.stack([padded[s] for s in slices])
+        if len(batch) < batch_size:
+            fill = np.zeros((batch_size - len(batch), *batch.shape[1:]), dtype=np.float32)
+            batch = np.concatenate([batch, fill])
+        out = np.asarray(model(batch)).astype(np.float32)
+        if logits is None:
+            logits = np.zeros((*padded.shape[:-1], out.shape[-1]), dtype=np.float32)
+        for s, patch_logits in zip(slices, out, strict=False):
+            logits[s] += weights * patch_logits
+            norm[s] += weights
+    logits /= norm
+    crop = tuple(slice(lo, lo + s) for (lo, _), s in zip(pad, spatial, strict=True))
+    return logits[crop]
 
 
 def _softmax(z):
@@ -23,7 +66,8 @@ class ConstantModel:
         self.logits = np.asarray(logits, np.float32)
 
     def __call__(self, batch):
-        return np.broadcast_to(self.logits, (*batch.shape[:-1], len(self.logits))).copy()
+        zero = keras.ops.zeros_like(batch[..., :1])
+        return zero + keras.ops.convert_to_tensor(self.logits)
 
 
 class LinearModel:
@@ -31,7 +75,7 @@ class LinearModel:
 
     def __call__(self, batch):
         x = batch[..., :1]
-        return np.concatenate([x, -x], axis=-1)
+        return keras.ops.concatenate([x, -x], axis=-1)
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +164,110 @@ def test_non_finite_volume_is_rejected():
     volume[1, 2, 3] = np.nan
     with pytest.raises(ValueError, match="`volume` must hold finite values"):
         sliding_window_predict(LinearModel(), volume, (8, 8, 8))
+
+
+@pytest.mark.parametrize(
+    ("shape", "patch", "overlap", "batch_size"),
+    [
+        ((19, 11, 14, 2), (8, 6, 8), 0.5, 2),  # odd shapes, 3-D
+        ((13, 17, 9, 2), (8, 8, 8), 0.25, 3),  # last batch padded
+        ((5, 9, 3, 2), (8, 12, 4), 0.5, 2),  # smaller than a window on every axis
+    ],
+)
+def test_device_blending_equals_the_numpy_reference_3d(
+    tiny_unet, rng, shape, patch, overlap, batch_size
+):
+    volume = rng.normal(size=shape).astype(np.float32)
+    expected = reference_predict(tiny_unet, volume, patch, overlap, "gaussian", batch_size)
+    logits = sliding_window_predict(
+        tiny_unet, volume, patch, overlap, "gaussian", batch_size, return_logits=True
+    )
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+    probs = sliding_window_predict(tiny_unet, volume, patch, overlap, "gaussian", batch_size)
+    np.testing.assert_allclose(probs, special.softmax(expected, -1), atol=1e-5)
+
+
+def test_device_blending_equals_the_numpy_reference_2d(rng):
+    keras.utils.set_random_seed(1)
+    model = unet2d(1, 4, base_filters=2, depth=2)
+    for shape in ((23, 17, 1), (6, 30, 1)):
+        volume = rng.normal(size=shape).astype(np.float32)
+        expected = reference_predict(model, volume, (8, 12), 0.5, "gaussian", 2)
+        logits = sliding_window_predict(model, volume, (8, 12), return_logits=True)
+        np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_constant_model_equals_the_reference_exactly():
+    """Every window adds the same value with weight 1: any window order gives the same sum."""
+    model = ConstantModel([0.3, -1.7, 2.1])
+    volume = np.zeros((21, 13, 10, 1), np.float32)
+    expected = reference_predict(model, volume, (8, 6, 8), 0.5, "constant", 2)
+    logits = sliding_window_predict(model, volume, (8, 6, 8), mode="constant", return_logits=True)
+    np.testing.assert_array_equal(logits, expected)
+    gaussian = sliding_window_predict(model, volume, (8, 6, 8), return_logits=True)
+    np.testing.assert_allclose(gaussian, np.broadcast_to(model.logits, gaussian.shape), atol=1e-6)
+
+
+@pytest.mark.parametrize("slab_depth", [8, 11, 16])
+def test_slabs_equal_the_whole_volume_bit_for_bit(tiny_unet, rng, slab_depth):
+    volume = rng.normal(size=(10, 9, 29, 2)).astype(np.float32)
+    whole = sliding_window_predict(tiny_unet, volume, (8, 8, 8), return_logits=True)
+    slabbed = sliding_window_predict(
+        tiny_unet, volume, (8, 8, 8), return_logits=True, slab_depth=slab_depth
+    )
+    np.testing.assert_array_equal(slabbed, whole)
+    # the softmax is TensorFlow's, vectorised by tensor shape: its last bit may differ
+    np.testing.assert_allclose(
+        sliding_window_predict(tiny_unet, volume, (8, 8, 8), slab_depth=slab_depth),
+        sliding_window_predict(tiny_unet, volume, (8, 8, 8)),
+        rtol=0,
+        atol=2e-7,
+    )
+
+
+def test_slab_depth_below_the_patch_is_refused():
+    with pytest.raises(ValueError, match=r"`slab_depth` must be None or an int >= the patch's "):
+        sliding_window_predict(LinearModel(), np.zeros((8, 8, 8, 1)), (8, 8, 8), slab_depth=7)
+
+
+def test_window_corners_put_the_last_axis_outermost():
+    corners = window_corners((10, 6), (4, 4), 0.5)
+    assert corners[:, 1].tolist() == [0] * 4 + [2] * 4
+    assert corners[:4, 0].tolist() == window_starts(10, 4, 0.5)
+
+
+MIRRORED = """
+import sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+sys.path.insert(0, sys.argv[1])
+from test_inference import reference_predict
+from speccal.inference import sliding_window_predict
+from speccal.models import unet3d
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+keras.utils.set_random_seed(0)
+with strategy.scope():
+    model = unet3d(2, 3, base_filters=2, depth=2)
+volume = np.random.default_rng(0).normal(size=(17, 11, 13, 2)).astype(np.float32)
+logits = sliding_window_predict(model, volume, (8, 8, 8), batch_size=1, return_logits=True)
+expected = reference_predict(model, volume, (8, 8, 8), batch_size=1)
+print(model.distribute_strategy.num_replicas_in_sync, float(np.abs(logits - expected).max()))
+"""
+
+
+def test_two_logical_cpu_replicas_equal_the_reference(tmp_path):
+    """Windows split over two replicas of a MirroredStrategy (own interpreter: the logical
+    devices must be set before TensorFlow starts)."""
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    replicas, error = done.stdout.split()[-2:]
+    assert replicas == "2"
+    assert float(error) < 1e-5
