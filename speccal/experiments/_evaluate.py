@@ -1,5 +1,6 @@
 """Evaluation of a run on its test cases: metrics, per-volume table, reliability, spectrum."""
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -73,6 +74,12 @@ def evaluate_case(run_dir, case_id, *, batch_size=2, protocol="speccal", save_ma
     VolumeScores
         With the case's max-logit map, for ``spectrum.npz``.
     """
+    volume, logits = predict_case(run_dir, case_id, batch_size=batch_size)
+    return score_case(volume, logits, protocol=protocol, save_maps_to=save_maps_to)
+
+
+def predict_case(run_dir, case_id, *, batch_size=2):
+    """The test case ``case_id`` of a run and its blended logits (sliding window)."""
     from speccal.inference import sliding_window_predict
 
     opened = _open_run(run_dir)
@@ -90,6 +97,11 @@ def evaluate_case(run_dir, case_id, *, batch_size=2, protocol="speccal", save_ma
         batch_size=batch_size,
         return_logits=True,
     )
+    return volume, logits
+
+
+def score_case(volume, logits, *, protocol="speccal", save_maps_to=None):
+    """Scores of one predicted case (numpy only: runs on a host thread beside inference)."""
     probs = special.softmax(logits, axis=-1)
     scores = score_volume(
         volume.label,
@@ -103,6 +115,33 @@ def evaluate_case(run_dir, case_id, *, batch_size=2, protocol="speccal", save_ma
         save_maps(save_maps_to, volume.case_id, volume.label, probs, volume.affine)
     scores.max_logits.append(logits.max(-1))
     return scores
+
+
+def overlapped_scores(run_dir, case_ids, *, batch_size=2, protocol, save_maps_to, progress):
+    """Yield each case's scores in order, scoring case i on a host thread while case i + 1
+    is predicted (numpy and TensorFlow both release the GIL), so that the metrics hide
+    behind inference. At most two cases are held: the one scored and the one predicted.
+    The numbers are those of :func:`evaluate_case` run one after the other."""
+    from tqdm.auto import tqdm
+
+    score = partial(score_case, protocol=protocol, save_maps_to=save_maps_to)
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="speccal-score") as pool,
+        tqdm(total=len(case_ids), desc="evaluate", disable=not progress) as bar,
+    ):
+        pending = None
+        for predicted, case_id in enumerate(case_ids, start=1):
+            bar.set_postfix_str(f"predicting {predicted}/{len(case_ids)}")
+            volume, logits = predict_case(run_dir, case_id, batch_size=batch_size)
+            if pending is not None:
+                yield pending.result()
+                bar.update()
+            pending = pool.submit(score, volume, logits)
+            del volume, logits
+        if pending is not None:
+            bar.set_postfix_str("scoring the last case")
+            yield pending.result()
+            bar.update()
 
 
 def evaluate_run(
@@ -128,7 +167,8 @@ def evaluate_run(
         as without). Workers need speccal, the run folder, the dataset and the preprocessing
         cache at the same paths.
     progress : bool, default=True
-        Show a progress bar over the test volumes.
+        Show a progress bar over the scored test volumes (its postfix: the volume being
+        predicted).
 
     Returns
     -------
@@ -157,7 +197,9 @@ def evaluate_run(
     -----
     Each test volume is predicted with
     :func:`speccal.inference.sliding_window_predict` (Gaussian blending, the run's patch
-    size and overlap), one volume in memory at a time. Written files: ``metrics.json``;
+    size and overlap, blended on the device); without a scheduler, volume i is scored on a
+    host thread while volume i + 1 is predicted (two volumes in memory, the same numbers as
+    one after the other). Written files: ``metrics.json``;
     ``per_volume.csv`` (``case_id`` and each metric per volume); ``reliability.npz``
     (``bin_count``, ``bin_confidence``, ``bin_accuracy`` of the pooled top-label ECE bins);
     ``spectrum.npz`` (``frequencies``, ``power``: the mean Hamming-windowed radial power
@@ -186,11 +228,22 @@ def evaluate_run(
         protocol=protocol,
         save_maps_to=run_dir.resolve() if save_maps else None,
     )
+    if scheduler is None:  # one process: score each case while the next is predicted
+        results = overlapped_scores(
+            run_dir.resolve(),
+            case_ids,
+            batch_size=batch_size,
+            protocol=protocol,
+            save_maps_to=task.keywords["save_maps_to"],
+            progress=progress,
+        )
+    else:
+        results = map_ordered(
+            task, case_ids, scheduler=scheduler, progress=progress, desc="evaluate"
+        )
     scores = VolumeScores([])
     try:
-        for volume_scores in map_ordered(
-            task, case_ids, scheduler=scheduler, progress=progress, desc="evaluate"
-        ):
+        for volume_scores in results:
             scores = scores + volume_scores
     finally:
         _OPEN_RUNS.pop(run_dir.resolve(), None)  # the model of a local loop

@@ -197,3 +197,42 @@ def test_protocol_preset_and_voxel_maps(tmp_path, fake_dataset, monkeypatch):
     np.testing.assert_allclose(confidence.get_fdata(), probs.max(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"`protocol` must be one of .*; got 'guo'"):
         evaluate_run(tmp_path, protocol="guo", progress=False)
+
+
+def _random_model(run_dir, config, in_channels, n_classes):
+    """A fixed random voxel-wise model (logits vary over the volume)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((None, None, None, in_channels))
+    outputs = keras.layers.Conv3D(n_classes, 3, padding="same")(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_overlapped_evaluation_equals_sequential(tmp_path, fake_dataset, monkeypatch):
+    """Scoring case i on a thread while case i + 1 is predicted changes no number."""
+    from speccal.experiments import _evaluate
+    from speccal.experiments._results import VolumeScores, summary_metrics
+
+    monkeypatch.setattr(_evaluate, "load_trained_model", _random_model)
+    config = RunConfig(
+        dataset="synthetic", root=str(tmp_path), patch_size=(8, 8, 8), split=(2, 1, 3)
+    )
+    config.save(tmp_path)
+    metrics = evaluate_run(tmp_path, progress=True)
+    with open(tmp_path / "per_volume.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3  # two overlaps
+    split = json.loads((tmp_path / "split.json").read_text())
+    sequential = VolumeScores([])
+    for case_id in split["test"]:
+        sequential = sequential + _evaluate.evaluate_case(tmp_path.resolve(), case_id)
+    expected = summary_metrics(
+        sequential,
+        method=config.method,
+        dataset=config.dataset,
+        loss_params=config.loss_params,
+        model=config.model,
+        seed=config.seed,
+    )
+    assert expected == metrics
