@@ -22,6 +22,12 @@ def reporting_errors(parser, handler):
             return handler(args)
         except USER_ERRORS as exc:
             parser.error(str(exc))
+        except RuntimeError as exc:
+            from speccal.experiments._lock import RunInUseError  # a run folder in use
+
+            if not isinstance(exc, RunInUseError):
+                raise
+            parser.error(str(exc))
 
     return run
 

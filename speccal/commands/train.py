@@ -1,14 +1,21 @@
 """``speccal train``: train a segmentation model with a calibration loss."""
 
 import json
+import sys
+import warnings
 from pathlib import Path
 
 from speccal.commands._common import DATASET_NAMES, LOSS_NAMES, reporting_errors
 
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
 HELP = """Train a 3D segmentation network on a dataset with CE, CE + spectral entropy
 regularizer (cespectral) or a baseline loss. The run directory receives config.json,
-split.json (seeded 4:1:1 case split), train.log, history.csv and a checkpoint with the
-model, optimiser and loss state (spectral buffer, CRaC multipliers); --resume continues it.
+split.json (seeded 4:1:1 case split), train.log, history.csv and checkpoints/ with the
+model, optimiser and loss state (spectral buffer, CRaC multipliers), switched in atomically
+after every epoch; --resume continues from the last complete one, even after a kill. One
+process at a time may use RUN_DIR (train, --resume, --overwrite and evaluate refuse a folder
+in use). A NaN or infinite loss stops the run (exit status 1), naming the step and its cases.
 Your own data: --dataset msd or nnunet with --root the folder holding dataset.json.
 Example: speccal train --dataset synthetic --root data --loss cespectral --lam 0.01
 --epochs 10 --patch-size 32 32 32 --batch-size 2 --seed 0 --out runs/cespectral"""
@@ -67,7 +74,7 @@ def config_from_args(args):
 
 
 def _run(args):
-    from speccal.experiments import RunConfig, train_run
+    from speccal.experiments import NonFiniteLossError, RunConfig, train_run
 
     if not args.resume:
         config = config_from_args(args)
@@ -76,13 +83,26 @@ def _run(args):
         config.epochs = args.epochs
     else:
         config = None
-    train_run(
-        config,
-        args.out,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                train_run(
+                    config,
+                    args.out,
+                    resume=args.resume,
+                    overwrite=args.overwrite,
+                    progress=not args.quiet,
+                )
+            finally:  # e.g. "no complete checkpoint yet: starting again from step 0"
+                for w in caught:
+                    if w.filename.startswith(_PACKAGE):
+                        print(f"speccal train: {w.message}", file=sys.stderr)
+                    else:
+                        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    except NonFiniteLossError as exc:
+        print(f"speccal train: error: {exc}", file=sys.stderr)
+        return 1
     print(f"trained run in {args.out}; next: speccal evaluate {args.out}")
     return 0
 

@@ -72,6 +72,19 @@ class Case:
         return self.dataset.read_header(self)[1]
 
 
+def _check_finite(array, where, what):
+    """Refuse NaN or infinite values, naming where they are (``where``) and what is expected."""
+    if array.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{where} holds {int(bad.sum())} NaN or infinite values (first at voxel {first}); "
+            f"speccal needs finite {what}."
+        )
+
+
 class Dataset:
     """Base of the dataset loaders: a sequence of lazy :class:`Case` objects.
 
@@ -227,7 +240,8 @@ class Dataset:
         Raises
         ------
         ValueError
-            If a file is corrupt, or the modalities disagree in shape (names both files).
+            If a file is corrupt, holds NaN or infinite values, or the modalities disagree in
+            shape (the message names the case and the file).
         """
         channels = []
         for path in case.image_files:
@@ -238,6 +252,7 @@ class Dataset:
                     f"case {case.case_id!r}: image {str(path)!r} has shape {array.shape[:3]} "
                     f"but {str(case.image_files[0])!r} has {channels[0].shape[:3]}."
                 )
+            _check_finite(array, f"case {case.case_id!r}: image {str(path)!r}", "intensities")
             channels.append(array)
         image = np.concatenate(channels, axis=-1).astype(np.float32, copy=False)
         if image.shape[-1] != len(self.modalities):
@@ -253,8 +268,9 @@ class Dataset:
         Raises
         ------
         ValueError
-            If the label holds values outside :attr:`label_values`, or its shape differs from
-            the image's (the message names both files).
+            If the label holds NaN, infinite, non-integer values or values outside
+            :attr:`label_values`, or its shape differs from the image's (the message names
+            the case and the files).
         """
         if case.label_file is None:
             return None
@@ -267,9 +283,9 @@ class Dataset:
                 f"case {case.case_id!r}: label {str(case.label_file)!r} has shape {raw.shape} "
                 f"but image {str(case.image_files[0])!r} has {image_shape}."
             )
-        return self.remap_label(raw, source=case.label_file)
+        return self.remap_label(raw, source=case.label_file, case_id=case.case_id)
 
-    def remap_label(self, raw, source="label"):
+    def remap_label(self, raw, source="label", *, case_id=None):
         """Map stored label values to class indices ``0..n_classes-1``.
 
         Parameters
@@ -277,6 +293,8 @@ class Dataset:
         raw : array-like of shape (X, Y, Z)
             Stored values (rounded with ``np.rint`` first).
         source : str or path, default="label"
+            Named in the error message.
+        case_id : str, optional
             Named in the error message.
 
         Returns
@@ -286,15 +304,28 @@ class Dataset:
         Raises
         ------
         ValueError
-            If a value is not in :attr:`label_values`.
+            If a value is NaN or infinite, not an integer (beyond 1e-3) or not in
+            :attr:`label_values`.
         """
-        values = np.rint(np.asarray(raw)).astype(np.int64)
+        where = f"label {str(source)!r}"
+        where = where if case_id is None else f"case {case_id!r}: {where}"
+        raw = np.asarray(raw)
+        _check_finite(raw, where, "labels, integers in " + str(list(self.label_values)))
+        values = np.rint(raw).astype(np.int64)
+        if raw.dtype.kind == "f":
+            fractional = np.abs(raw - values) > 1e-3
+            if fractional.any():
+                examples = np.unique(raw[fractional])[:5].tolist()
+                raise ValueError(
+                    f"{where} holds {int(fractional.sum())} non-integer values (e.g. "
+                    f"{examples}); labels must be integers in {list(self.label_values)}."
+                )
         table = np.asarray(self.label_values)
         index = np.clip(np.searchsorted(table, values), 0, len(table) - 1)
         bad = table[index] != values
         if bad.any():
             raise ValueError(
-                f"label {str(source)!r} holds values {np.unique(values[bad]).tolist()} "
+                f"{where} holds values {np.unique(values[bad]).tolist()} "
                 f"outside the expected {list(self.label_values)}."
             )
         return index.astype(np.uint8)

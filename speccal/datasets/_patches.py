@@ -105,6 +105,19 @@ class PatchSampler:
     def __len__(self):
         return len(self.images)
 
+    def volume_of(self, index):
+        """Position in ``volumes`` of the volume patch number ``index`` is cut from.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        int
+        """
+        return int(np.random.default_rng([self.seed, int(index)]).integers(len(self.images)))
+
     def sample(self, index):
         """Patch number ``index``.
 
@@ -118,7 +131,7 @@ class PatchSampler:
         label : ndarray of shape patch_size, int32
         """
         rng = np.random.default_rng([self.seed, int(index)])
-        v = int(rng.integers(len(self.images)))
+        v = int(rng.integers(len(self.images)))  # the first draw: see volume_of
         label = self.labels[v]
         shape = np.asarray(label.shape)
         size = np.asarray(self.patch_size)

@@ -217,8 +217,8 @@ def preprocess(
     Raises
     ------
     ValueError
-        If ``modality`` is unknown (or a sequence of the wrong length) or the image and
-        label shapes differ.
+        If ``image`` holds NaN or infinite values, ``modality`` is unknown (or a sequence
+        of the wrong length) or the image and label shapes differ.
 
     Examples
     --------
@@ -230,6 +230,9 @@ def preprocess(
     ((4, 4, 4, 1), [-0.58, 1.73])
     """
     image = np.asarray(image, dtype=np.float32)
+    n_bad = int(np.size(image) - np.count_nonzero(np.isfinite(image)))
+    if n_bad:
+        raise ValueError(f"`image` must be finite; got {n_bad} NaN or infinite values.")
     is_ct = _ct_channels(modality, image.shape[-1])
     if label is not None and np.shape(label) != image.shape[:3]:
         raise ValueError(
@@ -400,6 +403,8 @@ class PreprocessedDataset:
 
     def __getitem__(self, index):
         case = self.dataset[index]
+        if self.target_spacing is not None:
+            _check_growth(case, self.target_spacing)
         params = {
             "target_spacing": self.target_spacing,
             "modality": self.dataset.modality,
@@ -439,6 +444,27 @@ def _preprocess_case(case, fingerprint, params):
         "affine": affine,
         "spacing": spacing_of(affine),
     }
+
+
+#: Largest growth in voxel count resampling may cause (a header spacing beyond it is an error).
+MAX_GROWTH = 8
+
+
+def _check_growth(case, target_spacing):
+    """Refuse a case whose header spacing would resample it to > ``MAX_GROWTH``× its voxels."""
+    _, spacing, shape = case.dataset.read_header(case)
+    shape = np.asarray(shape[:3])
+    new_shape = np.maximum(1, np.rint(shape * np.asarray(spacing) / target_spacing)).astype(int)
+    if np.prod(new_shape, dtype=float) > MAX_GROWTH * np.prod(shape, dtype=float):
+        files = [str(p) for p in case.image_files[:1]]
+        source = f" ({files[0]})" if files else ""
+        size = "×".join(str(int(n)) for n in new_shape)
+        raise ValueError(
+            f"case {case.case_id!r}{source}: its header spacing {tuple(spacing)} mm would "
+            f"resample it to the target spacing {tuple(target_spacing)} mm as {size} voxels, "
+            f"more than {MAX_GROWTH}× its {'×'.join(str(int(n)) for n in shape)}; check the "
+            "spacing (pixdim) in its header."
+        )
 
 
 def _fingerprint(case):

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from speccal._atomic import write_atomic
+
 SPLIT_NAMES = ("train", "val", "test")
 
 
@@ -91,7 +93,7 @@ def make_split(cases, path=None, *, ratio=(4, 1, 1), seed=0, overwrite=False):
                 "pass overwrite=True."
             )
         manifest = {"seed": seed, "ratio": list(ratio), **split}
-        path.write_text(json.dumps(manifest, indent=2) + "\n")
+        write_atomic(path, json.dumps(manifest, indent=2) + "\n")
     return split
 
 

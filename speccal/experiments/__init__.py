@@ -5,8 +5,10 @@ modules (plotting, the command line) take the objects and arrays it returns.
 
 - ``config.json``: :meth:`RunConfig.save` writes it, :meth:`RunConfig.load` reads it;
 - ``split.json`` (the seeded 4:1:1 case split), ``train.log``, ``history.csv`` and
-  ``checkpoint/``: written by :func:`train_run`, read back by ``train_run(resume=True)`` and
-  :func:`evaluate_run`;
+  ``checkpoints/``: written by :func:`train_run`, read back by ``train_run(resume=True)`` and
+  :func:`evaluate_run` (the current checkpoint: :func:`latest_checkpoint`);
+- ``.lock``: the lock :func:`train_run` and :func:`evaluate_run` hold (:class:`RunLock`), so
+  that one process at a time works in a run folder;
 - ``metrics.json``, ``per_volume.csv``, ``reliability.npz``, ``spectrum.npz`` and
   ``example.npz``: written by :func:`save_run` (which :func:`evaluate_run` calls), read by
   :func:`load_run` (all of them, as a :class:`RunResult`) and :func:`read_results`
@@ -26,9 +28,11 @@ add intervals and paired tests against a reference method (reading ``per_volume.
 """
 
 from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS
+from speccal.experiments._checkpoint import Checkpoint, CheckpointError, latest_checkpoint
 from speccal.experiments._compare import RunComparison, compare_runs, paired_comparison_table
 from speccal.experiments._config import RunConfig
 from speccal.experiments._evaluate import evaluate_run
+from speccal.experiments._lock import RunInUseError, RunLock
 from speccal.experiments._run_folder import (
     RunResult,
     load_run,
@@ -43,20 +47,25 @@ from speccal.experiments._tables import (
     results_table,
     summarize,
 )
-from speccal.experiments._train import loss_variables, train_run
+from speccal.experiments._train import NonFiniteLossError, train_run
 
 __all__ = [
     "SEGMENTATION_METRICS",
     "TABLE_CALIBRATION_METRICS",
+    "Checkpoint",
+    "CheckpointError",
+    "NonFiniteLossError",
     "RunComparison",
     "RunConfig",
+    "RunInUseError",
+    "RunLock",
     "RunResult",
     "check_comparable",
     "column_labels",
     "compare_runs",
     "evaluate_run",
+    "latest_checkpoint",
     "load_run",
-    "loss_variables",
     "paired_comparison_table",
     "read_per_volume",
     "read_results",

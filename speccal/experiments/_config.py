@@ -171,23 +171,46 @@ class RunConfig:
         return self.loss
 
 
-def empty_output_dir(path, name, overwrite, hint=""):
-    """Create the output folder ``path``, or empty it when ``overwrite``.
+def _content(path):
+    """Entries of ``path`` other than the run lock file."""
+    from speccal.experiments._lock import LOCK_FILE
 
-    Raises ``FileExistsError`` naming the argument ``name`` when ``path`` holds files and
-    ``overwrite`` is false; ``hint`` ends the message (e.g. another way out).
+    return [p for p in path.iterdir() if p.name != LOCK_FILE]
+
+
+def check_output_dir(path, name, overwrite, hint=""):
+    """Refuse an output folder that holds files unless ``overwrite`` (nothing is written).
+
+    Raises ``NotADirectoryError`` when ``path`` is a file, and ``FileExistsError`` naming the
+    argument ``name`` when ``path`` holds files other than a run's lock file and
+    ``overwrite`` is false; ``hint`` ends the message.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(
             f"`{name}` must be a folder to create or fill; got the file {str(path)!r}."
         )
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"`{name}` {str(path)!r} already exists and is not empty; pass --overwrite "
-                f"to replace it{hint}."
-            )
-        shutil.rmtree(path)
+    if path.is_dir() and _content(path) and not overwrite:
+        raise FileExistsError(
+            f"`{name}` {str(path)!r} already exists and is not empty; pass --overwrite "
+            f"to replace it{hint}."
+        )
+    return path
+
+
+def empty_output_dir(path, name, overwrite, hint=""):
+    """Create the output folder ``path``, or empty it when ``overwrite``.
+
+    Raises ``FileExistsError`` naming the argument ``name`` when ``path`` holds files and
+    ``overwrite`` is false; ``hint`` ends the message (e.g. another way out). A run's lock
+    file (``.lock``) is neither counted nor removed: the caller may hold it.
+    """
+    path = check_output_dir(path, name, overwrite, hint)
+    if path.is_dir():
+        for entry in _content(path):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path

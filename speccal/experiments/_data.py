@@ -48,18 +48,20 @@ def open_dataset(name, root):
     return get_dataset(name, root, split="train")
 
 
-def run_split(run_dir, dataset, ratio, seed):
+def run_split(run_dir, dataset, ratio, seed, *, write=True):
     """The run's train/val/test case ids: ``split.json`` in ``run_dir``, made on first use.
 
     Uses :func:`speccal.datasets.make_split` (a seeded 4:1:1 shuffle of case groups, so an
-    ACDC patient's frames stay together) and :func:`speccal.datasets.load_split`.
+    ACDC patient's frames stay together; written atomically) and
+    :func:`speccal.datasets.load_split`. With ``write=False`` a split not yet saved is only
+    computed (the same one, as it is seeded).
     """
     from speccal.datasets import load_split, make_split
 
     path = Path(run_dir) / SPLIT_FILE
     if path.is_file():
         return load_split(path)
-    return make_split(dataset, path, ratio=tuple(ratio), seed=seed)
+    return make_split(dataset, path if write else None, ratio=tuple(ratio), seed=seed)
 
 
 def load_volumes(dataset, case_ids, cache_dir=None):

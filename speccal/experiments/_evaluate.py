@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
+from speccal.experiments._checkpoint import CHECKPOINTS_DIR, LATEST_FILE, latest_checkpoint
 from speccal.experiments._config import RunConfig
 from speccal.experiments._data import load_volumes, open_dataset, run_split
+from speccal.experiments._lock import RunLock
 from speccal.experiments._results import (
     VolumeScores,
     save_maps,
@@ -31,24 +33,41 @@ def _mean_spectrum(max_logit_maps):
 
 
 def load_trained_model(run_dir, config, in_channels, n_classes):
-    """Rebuild the run's network and load its last checkpointed weights."""
-    from speccal.experiments._train import CHECKPOINT_DIR, WEIGHTS_FILE, build_model
+    """Rebuild the run's network and load its current checkpoint's weights.
 
-    weights = Path(run_dir) / CHECKPOINT_DIR / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights} not found: train the run before evaluating it.")
+    Raises
+    ------
+    FileNotFoundError
+        If the run has no complete checkpoint.
+    CheckpointError
+        If the checkpoint's weights file is damaged (named, with how to recover) or does not
+        fit the model.
+    """
+    from speccal.experiments._checkpoint import CheckpointError, _recovery, load_weights
+    from speccal.experiments._train import build_model
+
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(
+            f"{Path(run_dir) / CHECKPOINTS_DIR / LATEST_FILE} not found: the run has no "
+            "complete checkpoint; train it (or `speccal train --out RUN --resume` it) before "
+            "evaluating."
+        )
+    damage = checkpoint.damage()
+    if damage is not None:
+        raise CheckpointError(
+            f"the run's checkpoint is damaged: {damage}; {_recovery(run_dir, checkpoint.epoch)}"
+        )
     model = build_model(config, in_channels, n_classes)
-    model.load_weights(weights, skip_mismatch=False)
+    load_weights(model, checkpoint)
     return model
 
 
 def _open_run(run_dir):
     """The run's config, dataset and model (None until a first volume gives its channels)."""
-    from speccal.experiments._train import CHECKPOINT_DIR, WEIGHTS_FILE
-
     run_dir = Path(run_dir).resolve()
-    weights = run_dir / CHECKPOINT_DIR / WEIGHTS_FILE
-    stamp = weights.stat().st_mtime_ns if weights.is_file() else None
+    checkpoint = latest_checkpoint(run_dir)
+    stamp = None if checkpoint is None else (checkpoint.path.name, checkpoint.files)
     cached = _OPEN_RUNS.get(run_dir)
     if cached is None or cached[0] != stamp:
         from speccal.datasets import PreprocessedDataset
@@ -189,9 +208,13 @@ def evaluate_run(
     Raises
     ------
     FileNotFoundError
-        If ``run_dir`` holds no configuration or no checkpoint.
+        If ``run_dir`` holds no configuration or no complete checkpoint.
     ValueError
         If ``protocol`` is not a preset name or protocol.
+    CheckpointError
+        If the checkpoint is damaged (the message names the file and how to recover).
+    RunInUseError
+        If another process uses ``run_dir`` (e.g. still trains it; the message names it).
 
     Notes
     -----
@@ -212,13 +235,19 @@ def evaluate_run(
     >>> from speccal.experiments import evaluate_run  # doctest: +SKIP
     >>> evaluate_run("runs/cespectral", protocol="mbls")["ece"]  # doctest: +SKIP
     """
-    from speccal._dask import map_ordered
     from speccal.evaluation import EvaluationProtocol
 
     if isinstance(protocol, str):
         protocol = EvaluationProtocol.preset(protocol)
     run_dir = Path(run_dir)
     config = RunConfig.load(run_dir)
+    with RunLock(run_dir, "evaluate"):
+        return _evaluate(run_dir, config, batch_size, protocol, save_maps, scheduler, progress)
+
+
+def _evaluate(run_dir, config, batch_size, protocol, save_maps, scheduler, progress):
+    from speccal._dask import map_ordered
+
     dataset = open_dataset(config.dataset, config.root)
     case_ids = run_split(run_dir, dataset, config.split, config.seed)["test"]
     task = partial(

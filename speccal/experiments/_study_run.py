@@ -140,7 +140,7 @@ def run_trial(config, out, name, threads=None):
     """
     from speccal.experiments._evaluate import evaluate_run
     from speccal.experiments._run_folder import read_results
-    from speccal.experiments._train import CHECKPOINT_DIR, PROGRESS_FILE, train_run
+    from speccal.experiments._train import train_run
 
     if threads is not None:
         _limit_threads(threads)
@@ -149,7 +149,7 @@ def run_trial(config, out, name, threads=None):
     with _exclusive(Path(out) / LOCKS_DIR / f"{name}.lock"):
         if (run_dir / METRICS_FILE).is_file():
             return {"metrics": read_results([run_dir])[0], "seconds": 0.0, "skipped": True}
-        if (run_dir / CHECKPOINT_DIR / PROGRESS_FILE).is_file():
+        if (run_dir / CONFIG_FILE).is_file():  # started: resume (from step 0 if no checkpoint)
             train_run(None, run_dir, resume=True, progress=False)
         else:
             train_run(RunConfig.from_dict(config), run_dir, overwrite=True, progress=False)

@@ -17,6 +17,7 @@ from speccal.losses._base import (
 
 _WINDOW = 3
 _NO_PREVIOUS = -1.0  # previous_constraints before the first epoch-end update
+_STATE_NAMES = ("multipliers", "penalty_parameters", "previous_constraints")
 
 
 def _state(name, value, n_classes, default, *, positive=True):
@@ -252,6 +253,50 @@ class CRaCLoss(SegmentationLoss):
         axes = list(range(logits.shape.rank - 1))
         count = tf.reduce_sum(tf.cast(valid, tf.float32))
         return tf.reduce_sum(gradient, axes), tf.reduce_sum(h_regions, axes), count
+
+    def save_own_variables(self, store):
+        """Keras saving protocol: store the multipliers, penalties and previous constraints.
+
+        Called by ``model.save``/``save_weights`` for a compiled loss; nothing is stored
+        before the state is built.
+        """
+        if self.multipliers is None:
+            return
+        for name in _STATE_NAMES:
+            store[name] = getattr(self, name).numpy()
+
+    def load_own_variables(self, store):
+        """Keras saving protocol: restore the state written by :meth:`save_own_variables`.
+
+        Builds the state from the store when this loss is not built yet; an empty store (a
+        loss saved before it was built) leaves the state as it is.
+
+        Raises
+        ------
+        ValueError
+            If the store lacks part of the state or its class count differs from this loss's.
+        """
+        present = [name for name in _STATE_NAMES if name in store]
+        if not present:
+            return
+        missing = [name for name in _STATE_NAMES if name not in store]
+        if missing:
+            raise ValueError(
+                f"saved CRaC state must hold {list(_STATE_NAMES)}; {missing} missing."
+            )
+        values = {name: np.asarray(store[name], dtype=np.float32) for name in _STATE_NAMES}
+        n_classes = values["multipliers"].shape[-1]
+        if self.multipliers is None:
+            self.build(n_classes, **values)
+            return
+        for name, value in values.items():
+            variable = getattr(self, name)
+            if value.shape != tuple(variable.shape):
+                raise ValueError(
+                    f"saved CRaC `{name}` must have shape (2, n_classes) = "
+                    f"{tuple(variable.shape)}; got {value.shape}."
+                )
+            variable.assign(value)
 
     def hyperparameters(self):
         built = self.multipliers is not None

@@ -50,6 +50,35 @@ def _in_keras_evaluation():
     return False
 
 
+def _keras_training_optimizer():
+    """The optimizer of the Keras ``Model.train_step`` running the caller, or None.
+
+    Found as ``_in_keras_evaluation`` finds the evaluation steps (the method name and
+    ``self`` being a :class:`keras.Model`), at trace time.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        model = frame.f_locals.get("self")
+        if frame.f_code.co_name == "train_step" and isinstance(model, keras.Model):
+            return getattr(model, "optimizer", None)
+        frame = frame.f_back
+    return None
+
+
+def _order_after(check):
+    """Make the running Keras optimizer's step counter wait for ``check`` (graph mode).
+
+    The counter's increment in ``Optimizer.apply`` depends on no gradient, so a failed check
+    would still count the step; a read of the counter behind ``check`` is ordered before
+    that increment by ``tf.function``'s automatic control dependencies.
+    """
+    optimizer = _keras_training_optimizer()
+    if check is None or optimizer is None or not optimizer.built:
+        return
+    with tf.control_dependencies([check]):
+        tf.identity(optimizer.iterations.value)
+
+
 def _global_batch_mean(powers):
     """Mean of ``powers`` over the batch of every replica (all-reduce in a replica context)."""
     total = tf.reduce_sum(powers, axis=0)
@@ -151,7 +180,9 @@ class SpectralEntropyRegularizer(tf.Module):
     hyperparameters only, like a Keras layer's config holds no weights.
 
     **Non-finite logits.** Outside XLA, a ``tf.debugging.Assert`` raises
-    ``InvalidArgumentError`` naming ``logits``. The check reads no extra pass over the
+    ``InvalidArgumentError`` naming ``logits``; in :class:`CESpectral` the cross-entropy
+    depends on that assertion, so in ``model.fit`` the step fails before the optimiser
+    changes any weight or its ``iterations``. The check reads no extra pass over the
     logits: a voxel with a NaN or infinite logit in any class is NaN in the confidence map,
     which the FFT spreads to every band sum; finite logits so large that their power
     spectrum overflows float32 are reported the same way. XLA (``jit_compile=True``) compiles
@@ -234,6 +265,16 @@ class SpectralEntropyRegularizer(tf.Module):
         tf.errors.InvalidArgumentError
             If ``logits`` holds NaN or Inf values (outside XLA; see Notes of the class).
         """
+        return self._loss_and_gate(logits, training)[0]
+
+    def _loss_and_gate(self, logits, training):
+        """``L_spectral`` and ``logits`` gated behind the finiteness assertion.
+
+        A loss computed from the gated logits cannot be evaluated, nor its gradient applied,
+        before the assertion has passed: :class:`CESpectral` computes its cross-entropy
+        from them, so a batch with NaN or Inf logits fails before the optimiser changes any
+        weight (outside XLA, which compiles assertions away).
+        """
         if training is None:
             training = not _in_keras_evaluation()
         powers, finite = _band_powers_and_finite(
@@ -244,13 +285,16 @@ class SpectralEntropyRegularizer(tf.Module):
             poison=True,
             taper=self.taper,
         )
-        tf.debugging.Assert(
+        check = tf.debugging.Assert(
             finite,
             [
                 "`logits` must be finite; got NaN or Inf values (or logits so large that "
                 "the power spectrum of their confidence map overflows float32)."
             ],
         )
+        with tf.control_dependencies([check] if check is not None else []):
+            gated = tf.identity(logits)
+        _order_after(check)
         batch_mean = _global_batch_mean(tf.stop_gradient(powers))
         new_buffer, target_powers = self._next_state(batch_mean)
         target = tf.stop_gradient(spectral_entropy(target_powers, self.eps))
@@ -260,7 +304,8 @@ class SpectralEntropyRegularizer(tf.Module):
             self.buffer.assign(tf.where(write, new_buffer, self.buffer))
             self.step.assign_add(tf.cast(write, tf.int64))
         # The NaN branch is taken only under XLA, which compiles the assertion away.
-        return tf.where(finite, tf.reduce_mean(tf.square(deficit)), np.float32(np.nan))
+        value = tf.where(finite, tf.reduce_mean(tf.square(deficit)), np.float32(np.nan))
+        return value, gated
 
     def _next_state(self, batch_mean):
         """Buffer after writing ``batch_mean`` and the smoothed band powers it gives."""
@@ -468,7 +513,8 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
         """
         with tf.name_scope(self.name):
             y_true, y_pred = self._check_inputs(y_true, y_pred)
-            spectral = self.regularizer(y_pred, training=training)
+            # the cross-entropy reads the gated logits: no update from a non-finite batch
+            spectral, y_pred = self.regularizer._loss_and_gate(y_pred, training)
             if sample_weight is not None:
                 sample_weight = expand_sample_weight(sample_weight, y_pred)
             ce = self._cross_entropy(y_true, y_pred, sample_weight=sample_weight)
@@ -477,7 +523,7 @@ class CESpectral(keras.losses.Loss, tf.__internal__.tracking.AutoTrackable):
     def call(self, y_true, y_pred):
         """Unreduced ``CE + lam * L_spectral`` per voxel, shape ``(batch, *spatial)``."""
         y_true, y_pred = self._check_inputs(y_true, y_pred)
-        spectral = self.regularizer(y_pred)
+        spectral, y_pred = self.regularizer._loss_and_gate(y_pred, None)
         ce = self._cross_entropy.call(y_true, y_pred)
         return ce + tf.cast(self.lam * spectral, ce.dtype)
 

@@ -270,3 +270,71 @@ def test_property_split_is_a_partition_by_group(n_groups, per_group, seed):
     assert len(split["train"]) >= per_group
     owner = {c.split("_")[0]: name for name, part in split.items() for c in part}
     assert all(owner[c.split("_")[0]] == name for name, part in split.items() for c in part)
+
+
+def _rewrite(path, change, spacing=None):
+    """Rewrite a NIfTI file with ``change(array)`` (float64 data) and optionally a spacing."""
+    import nibabel as nib
+
+    image = nib.load(path)
+    array = change(np.asarray(image.dataobj, dtype=np.float64))
+    affine = image.affine.copy()
+    if spacing is not None:
+        affine[:3, :3] = np.diag(spacing)
+    nib.Nifti1Image(array, affine).to_filename(path)
+
+
+@pytest.mark.parametrize(
+    ("which", "value", "match"),
+    [
+        ("image", np.nan, r"image '.*phantom_001\.nii\.gz' holds 1 NaN or infinite values "
+                          r"\(first at voxel \(2, 3, 4, 0\)\); speccal needs finite intensities"),
+        ("image", np.inf, r"image '.*phantom_001\.nii\.gz' holds 1 NaN or infinite values"),
+        ("label", np.nan, r"label '.*phantom_001\.nii\.gz' holds 1 NaN or infinite values "
+                          r"\(first at voxel \(2, 3, 4\)\); speccal needs finite labels, "
+                          r"integers in \[0, 1, 2, 3\]"),
+        ("label", 1.5, r"label '.*phantom_001\.nii\.gz' holds 1 non-integer values \(e\.g\. "
+                       r"\[1\.5\]\); labels must be integers in \[0, 1, 2, 3\]"),
+        ("label", 7, r"label '.*phantom_001\.nii\.gz' holds values \[7\] outside the expected"),
+        ("label", -1, r"label '.*phantom_001\.nii\.gz' holds values \[-1\] outside the expected"),
+    ],
+)  # fmt: skip
+def test_non_finite_or_bad_voxels_name_the_case_and_the_file(tmp_path, which, value, match):
+    data = SyntheticPhantoms(n_cases=3, shape=(9, 10, 7)).write(tmp_path / "data")
+    case = data[1]
+    path = case.image_files[0] if which == "image" else case.label_file
+
+    def poison(array):
+        array[(2, 3, 4) + (0,) * (array.ndim - 3)] = value  # one voxel of one channel
+        return array
+
+    _rewrite(path, poison)
+    with pytest.raises(ValueError, match=rf"case 'phantom_001': {match}"):
+        getattr(case, which)
+    with pytest.raises(ValueError, match=rf"case 'phantom_001': {match}"):
+        PreprocessedDataset(data, cache_dir=tmp_path / "cache")[1]
+    assert not list((tmp_path / "cache").rglob("output.pkl"))  # nothing cached
+
+
+def test_preprocess_refuses_a_non_finite_image():
+    image = np.ones((4, 4, 2, 1))
+    image[1, 1, 1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"`image` must be finite; got 1 NaN or infinite values"):
+        preprocess(image, None, (1, 1, 1))
+
+
+def test_a_header_spacing_that_would_blow_up_a_case_is_refused(tmp_path):
+    data = SyntheticPhantoms(n_cases=5, shape=(9, 10, 7), spacing=(1.0, 1.0, 2.0)).write(
+        tmp_path / "data"
+    )
+    case = data[3]
+    for path in (*case.image_files, case.label_file):
+        _rewrite(path, lambda a: a, spacing=(1000.0, 1.0, 2.0))
+    match = (
+        r"case 'phantom_003' \(.*imagesTr/phantom_003\.nii\.gz\): its header spacing "
+        r"\(1000\.0, 1\.0, 2\.0\) mm would resample it to the target spacing \(1\.0, 1\.0, "
+        r"2\.0\) mm as 9000×10×7 voxels, more than 8× its 9×10×7; check the spacing"
+    )
+    with pytest.raises(ValueError, match=match):
+        PreprocessedDataset(data, cache_dir=False)[3]
+    PreprocessedDataset(data, cache_dir=False)[2]  # the other cases are fine

@@ -6,7 +6,7 @@ import pytest
 
 
 def make_counting_loss():
-    """Sparse CE plus a variable that accumulates the batch mean max-logit (like a buffer)."""
+    """Sparse CE plus variables that accumulate the batch mean max-logit (like a buffer)."""
     import keras
     import tensorflow as tf
 
@@ -22,6 +22,14 @@ def make_counting_loss():
             self.state.total.assign_add(tf.reduce_mean(tf.reduce_max(y_pred, -1)))
             self.state.calls.assign_add(1)
             return self.ce(y_true, y_pred)
+
+        def save_own_variables(self, store):  # Keras' saving protocol, as CESpectral's
+            store["total"] = self.state.total.numpy()
+            store["calls"] = self.state.calls.numpy()
+
+        def load_own_variables(self, store):
+            self.state.total.assign(store["total"])
+            self.state.calls.assign(store["calls"])
 
     return CountingLoss()
 

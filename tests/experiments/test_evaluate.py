@@ -112,7 +112,9 @@ def test_evaluate_without_checkpoint_names_the_file(tmp_path, fake_dataset):
     ids = fake_dataset.case_ids
     split = {"train": ids[:4], "val": ids[4:5], "test": ids[5:]}
     (tmp_path / "split.json").write_text(json.dumps(split))
-    with pytest.raises(FileNotFoundError, match=r"weights\.weights\.h5 not found: train the run"):
+    with pytest.raises(
+        FileNotFoundError, match=r"latest\.json not found: the run has no complete"
+    ):
         evaluate_run(tmp_path, progress=False)
     split["test"] = ["case_from_elsewhere"]
     (tmp_path / "split.json").write_text(json.dumps(split))

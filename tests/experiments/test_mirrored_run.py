@@ -31,6 +31,8 @@ def test_mirrored_strategy_run(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["2", "2"]  # two replicas, two buffer steps
-    progress = json.loads((tmp_path / "run" / "checkpoint" / "progress.json").read_text())
-    assert progress == {"epoch": 1}
+    progress = json.loads(
+        (tmp_path / "run" / "checkpoints" / "epoch-0001" / "progress.json").read_text()
+    )
+    assert (progress["epoch"], progress["step"]) == (1, 2)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["strategy"] == "mirrored"

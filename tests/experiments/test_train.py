@@ -1,11 +1,19 @@
 import json
 
+import h5py
 import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
 
-from speccal.experiments import RunConfig, loss_variables, train_run  # noqa: E402
+from speccal.experiments import RunConfig, latest_checkpoint, train_run  # noqa: E402
+
+
+def _state(loss):
+    """The loss state Keras' saving protocol stores (``save_own_variables``)."""
+    store = {}
+    loss.save_own_variables(store)
+    return {k: np.asarray(v) for k, v in store.items()}
 
 
 def _config(tmp_path, **kwargs):
@@ -58,34 +66,27 @@ def test_missing_and_corrupt_config_files_are_named(tmp_path):
         RunConfig.load(tmp_path)
 
 
-def test_loss_variables_finds_nested_state(counting_loss):
-    found = loss_variables(counting_loss)
-    assert list(found) == ["loss.state.calls", "loss.state.total"]
-
-
 def test_train_writes_run_and_resume_restores_loss_state(tmp_path, fake_collaborators):
     straight = tmp_path / "straight"
     model = train_run(_config(tmp_path), straight, progress=False)
     for name in ("config.json", "split.json", "train.log", "history.csv"):
         assert (straight / name).is_file(), name
     assert "epoch 2/2" in (straight / "train.log").read_text()
-    full_state = {k: v.numpy() for k, v in loss_variables(fake_collaborators[-1]).items()}
-    assert full_state["loss.state.calls"] > 0
+    full_state = _state(fake_collaborators[-1])
+    assert full_state["calls"] > 0
 
     resumed = tmp_path / "resumed"
     train_run(_config(tmp_path, epochs=1), resumed, progress=False)
     config = RunConfig.load(resumed)
     config.epochs = 2
     model_resumed = train_run(config, resumed, resume=True, progress=False)
-    state = {k: v.numpy() for k, v in loss_variables(fake_collaborators[-1]).items()}
-    assert state["loss.state.calls"] == full_state["loss.state.calls"]
-    np.testing.assert_allclose(
-        state["loss.state.total"], full_state["loss.state.total"], rtol=1e-4
-    )
+    state = _state(fake_collaborators[-1])
+    assert state["calls"] == full_state["calls"]
+    np.testing.assert_allclose(state["total"], full_state["total"], rtol=1e-4)
     for a, b in zip(model.get_weights(), model_resumed.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
     assert RunConfig.load(resumed).epochs == 2
-    assert json.loads((resumed / "checkpoint" / "progress.json").read_text()) == {"epoch": 2}
+    assert (latest_checkpoint(resumed).epoch, latest_checkpoint(resumed).step) == (2, 4)
 
 
 def test_existing_out_is_not_overwritten(tmp_path, fake_collaborators):
@@ -102,12 +103,6 @@ def test_out_inside_the_dataset_folder_is_refused(tmp_path, fake_collaborators):
         train_run(_config(tmp_path), tmp_path / "data" / "run", progress=False)
 
 
-def test_resume_without_checkpoint_names_the_file(tmp_path, fake_collaborators):
-    _config(tmp_path).save(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"progress\.json not found"):
-        train_run(None, tmp_path, resume=True, progress=False)
-
-
 @pytest.mark.slow
 def test_resume_reproduces_the_spectral_buffer(tmp_path, fake_dataset):
     params = {"loss": "cespectral", "loss_params": {"lam": 0.5, "window": 3, "bands": 3}}
@@ -116,8 +111,8 @@ def test_resume_reproduces_the_spectral_buffer(tmp_path, fake_dataset):
     assert int(model.loss.regularizer.step.numpy()) == 4
     assert np.all(buffer > 0)
     train_run(_config(tmp_path, epochs=1, **params), tmp_path / "b", progress=False)
-    state = np.load(tmp_path / "b" / "checkpoint" / "loss_state.npz")
-    assert state["loss.regularizer.step"] == 2
+    with h5py.File(latest_checkpoint(tmp_path / "b").weights) as saved:
+        assert saved["loss/vars/step"][()] == 2  # saved by CESpectral.save_own_variables
     config = RunConfig.load(tmp_path / "b")
     config.epochs = 2
     resumed = train_run(config, tmp_path / "b", resume=True, progress=False)
@@ -128,44 +123,35 @@ def test_resume_reproduces_the_spectral_buffer(tmp_path, fake_dataset):
 @pytest.mark.slow
 def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
     model = train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
-    variables = loss_variables(model.loss)
-    assert variables, "CRaC holds its multipliers in variables"
-    state = np.load(tmp_path / "r" / "checkpoint" / "loss_state.npz")
-    assert sorted(state.files) == sorted(variables)
-    lam = [k for k in variables if "lambd" in k or "multiplier" in k]
-    assert lam, sorted(variables)
-    assert np.any(state[lam[0]] > 1e-6)
+    with h5py.File(latest_checkpoint(tmp_path / "r").weights) as saved:
+        stored = {name: saved[f"loss/vars/{name}"][()] for name in saved["loss/vars"]}
+    assert sorted(stored) == ["multipliers", "penalty_parameters", "previous_constraints"]
+    np.testing.assert_array_equal(stored["multipliers"], model.loss.multipliers.numpy())
+    assert np.any(stored["multipliers"] > 1e-6)  # moved by the epoch-end update
 
 
 @pytest.mark.slow
 def test_resumed_crac_run_restores_its_multipliers(tmp_path, fake_dataset):
-    train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
-    saved = dict(np.load(tmp_path / "r" / "checkpoint" / "loss_state.npz"))
+    first = train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
+    saved = _state(first.loss)
     config = RunConfig.load(tmp_path / "r")
     config.epochs = 1  # nothing left to train: the restored state is returned as it was
     resumed = train_run(config, tmp_path / "r", resume=True, progress=False)
-    restored = loss_variables(resumed.loss)
+    restored = _state(resumed.loss)
     assert sorted(restored) == sorted(saved)
     for name, value in saved.items():
-        np.testing.assert_array_equal(restored[name].numpy(), value, err_msg=name)
+        np.testing.assert_array_equal(restored[name], value, err_msg=name)
 
 
-def test_checkpoint_with_foreign_loss_state_is_refused(tmp_path, counting_loss):
-    from speccal.experiments._train import restore_checkpoint
+def test_checkpoint_of_another_loss_is_refused(tmp_path, fake_dataset, monkeypatch, counting_loss):
+    from speccal.experiments import CheckpointError, _train
 
-    class _Model:
-        optimizer = None
-
-        def load_weights(self, path):
-            pass
-
-    ckpt = tmp_path / "checkpoint"
-    ckpt.mkdir()
-    (ckpt / "progress.json").write_text('{"epoch": 1}\n')
-    state = {k: v.numpy() for k, v in loss_variables(counting_loss).items()}
-    np.savez(ckpt / "loss_state.npz", **state, **{"loss.other": np.zeros(2)})
-    with pytest.raises(ValueError, match=r"holds loss variables \['loss.other'\]"):
-        restore_checkpoint(tmp_path, _Model(), counting_loss)
+    train_run(_config(tmp_path, epochs=1), tmp_path / "r", progress=False)  # plain CE
+    config = RunConfig.load(tmp_path / "r")
+    config.epochs = 2
+    monkeypatch.setattr(_train, "make_loss", lambda config, n_classes: counting_loss)
+    with pytest.raises(CheckpointError, match=r"weights\.weights\.h5 does not fit the run's"):
+        train_run(config, tmp_path / "r", resume=True, progress=False)
 
 
 def test_run_volumes_are_resampled_to_the_median_spacing(tmp_path):

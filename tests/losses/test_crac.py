@@ -169,3 +169,34 @@ def test_crac_callback_needs_a_crac_loss(rng):
 def test_crac_bad_hyperparameters(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+def test_crac_state_goes_through_keras_weights_saving(rng, tmp_path):
+    x, y = _data(rng)
+    model = _tiny_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=CRaCLoss(n_classes=3))
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[CRaCCallback((x, y))])
+    path = tmp_path / "crac.weights.h5"
+    model.save_weights(path)  # Keras visits the compiled loss: save_own_variables
+    fresh = _tiny_model()
+    fresh.compile(optimizer=keras.optimizers.SGD(0.01), loss=CRaCLoss())  # not built yet
+    fresh.load_weights(path)
+    for name in ("multipliers", "penalty_parameters", "previous_constraints"):
+        np.testing.assert_array_equal(
+            getattr(fresh.loss, name).numpy(), getattr(model.loss, name).numpy(), err_msg=name
+        )
+    assert fresh.loss.n_classes == 3
+
+
+def test_crac_load_own_variables_refuses_another_class_count():
+    loss = CRaCLoss(n_classes=3)
+    store = {name: np.ones((2, 4), np.float32) for name in
+             ("multipliers", "penalty_parameters", "previous_constraints")}  # fmt: skip
+    with pytest.raises(ValueError, match=r"saved CRaC `multipliers` must have shape .*\(2, 3\)"):
+        loss.load_own_variables(store)
+    del store["previous_constraints"]
+    with pytest.raises(ValueError, match=r"\['previous_constraints'\] missing"):
+        loss.load_own_variables(store)
+    unbuilt = CRaCLoss()
+    unbuilt.load_own_variables({})  # saved before it was built: nothing to restore
+    assert unbuilt.multipliers is None

@@ -285,3 +285,28 @@ def test_mirrored_strategy_buffer_holds_the_global_batch_mean():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_non_finite_batch_fails_before_the_optimiser_changes_anything(optimizer):
+    model = tiny_model()
+    opt = keras.optimizers.SGD(0.1, momentum=0.9) if optimizer == "sgd" else "adam"
+    model.compile(opt, loss=CESpectral(lam=0.5, window=3, bands=3), jit_compile=False)
+    x, y = data(4)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    weights = [w.copy() for w in model.get_weights()]
+    slots = [v.numpy().copy() for v in model.optimizer.variables]
+    buffer = model.loss.regularizer.buffer.numpy().copy()
+    x_bad = x.copy()
+    x_bad[1, 2, 3, 1, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`logits` must be finite"):
+        model.fit(x_bad, y, batch_size=4, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 1
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(after, before)
+    for before, variable in zip(slots, model.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), before, err_msg=variable.path)
+    np.testing.assert_array_equal(model.loss.regularizer.buffer.numpy(), buffer)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # the model trains on afterwards
+    assert int(model.optimizer.iterations.numpy()) == 2
+    assert all(np.isfinite(w).all() for w in model.get_weights())
