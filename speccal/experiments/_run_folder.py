@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from speccal._atomic import fsync_dir, fsync_file
+
 __all__ = ["RunResult", "load_run", "read_per_volume", "read_results", "save_run"]
 
 METRICS_FILE = "metrics.json"
@@ -54,12 +56,18 @@ _NON_FINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
 
 @contextlib.contextmanager
 def _replacing(path):
-    """Yield a temporary path beside ``path``; switch it in when the block ends cleanly."""
+    """Yield a temporary path beside ``path``; switch it in when the block ends cleanly.
+
+    The temporary file is flushed to disk before the switch, and the folder after it
+    (:mod:`speccal._atomic`), so not even a power cut can leave a torn file.
+    """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield temporary
+        fsync_file(temporary)
         os.replace(temporary, path)
+        fsync_dir(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 
