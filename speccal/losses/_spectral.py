@@ -53,8 +53,11 @@ def _in_keras_evaluation():
 def _keras_training_optimizer():
     """The optimizer of the Keras ``Model.train_step`` running the caller, or None.
 
-    Found as ``_in_keras_evaluation`` finds the evaluation steps (the method name and
-    ``self`` being a :class:`keras.Model`), at trace time.
+    Found as :func:`_in_keras_evaluation` finds the evaluation steps (the method name and
+    ``self`` being a :class:`keras.Model`), at trace time, and tested on the same Keras
+    versions (:data:`TESTED_KERAS_VERSIONS`):
+    ``test_non_finite_batch_fails_before_the_optimiser_changes_anything`` fails if a Keras
+    release renames ``train_step`` (the step counter would then move on a failed step).
     """
     frame = sys._getframe(1)
     while frame is not None:
