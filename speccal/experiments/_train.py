@@ -427,6 +427,8 @@ def train_run(config=None, run_dir=".", *, resume=False, overwrite=False, progre
         else:
             if config is None:
                 raise ValueError("`config` must be given unless `resume=True`; got None.")
+            _check_names(config)
+            open_dataset(config.dataset, config.root)  # lazy: a wrong root is named first
             _check_out(run_dir, config)
             if run_dir.is_dir() and _content(run_dir):
                 lock.acquire()  # a folder in use is refused before anything else

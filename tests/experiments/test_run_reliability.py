@@ -176,7 +176,7 @@ def test_history_keeps_the_rows_of_checkpointed_epochs(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"loss": "cespectral", "loss_params": {"lam": -1}}, r"`lam` must be a float >= 0"),
+        ({"loss": "cespectral", "loss_params": {"lam": -1}}, r"`lam` must be a finite num"),
         ({"loss": "focal", "loss_params": {"colour": 1}}, r"colour"),
         ({"model_params": {"depth": 0}}, r"depth"),
         ({"momentum": 2.0}, r"momentum"),
@@ -191,7 +191,7 @@ def test_a_failed_check_leaves_no_run_folder(tmp_path, fake_dataset, kwargs, mat
 def test_overwrite_with_a_bad_argument_keeps_the_old_run(trained, tmp_path):
     before = {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()}
     bad = _config(tmp_path, loss="cespectral", loss_params={"lam": -1.0})
-    with pytest.raises(ValueError, match=r"`lam` must be a float >= 0; got -1\.0"):
+    with pytest.raises(ValueError, match=r"`lam` must be a finite number >= 0; got -1\.0"):
         train_run(bad, trained, overwrite=True, progress=False)
     assert {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()} == before
 
@@ -207,7 +207,7 @@ def test_cli_train_with_a_bad_value_writes_nothing(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
-    assert "`lam` must be a float >= 0; got -1.0" in capsys.readouterr().err
+    assert "`lam` must be a finite number >= 0; got -1.0" in capsys.readouterr().err
     assert not out.exists()
 
 
