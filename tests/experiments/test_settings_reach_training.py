@@ -66,12 +66,16 @@ def test_optimizer_learning_rate_and_momentum_reach_the_run(tmp_path, fake_datas
 
 
 def test_augment_changes_the_training_patches(tmp_path, fake_dataset):
-    from speccal.experiments._train import _training_batches
+    from speccal.experiments._train import _training_batches, _training_sampler
 
     volumes = [fake_dataset[i] for i in range(3)]
-    plain = _training_batches(volumes, _config(tmp_path, augment=False), first_step=0)
-    augmented = _training_batches(volumes, _config(tmp_path, augment=True), first_step=0)
-    again = _training_batches(volumes, _config(tmp_path, augment=False), first_step=0)
+
+    def batches(config):
+        return _training_batches(_training_sampler(volumes, config), config, first_step=0)
+
+    plain = batches(_config(tmp_path, augment=False))
+    augmented = batches(_config(tmp_path, augment=True))
+    again = batches(_config(tmp_path, augment=False))
     (x_plain, y_plain), (x_aug, _), (x_again, y_again) = (
         next(iter(batches)) for batches in (plain, augmented, again)
     )
