@@ -146,3 +146,19 @@ def test_version_switcher_lists_this_version():
     assert speccal.__version__ in versions
     assert all({"version", "url"} <= set(entry) for entry in entries)
     assert sum(bool(entry.get("preferred")) for entry in entries) == 1
+
+
+def _python_requires():
+    setup = (REPO / "setup.py").read_text()
+    return re.search(r'python_requires=">=(\d+)\.(\d+)"', setup).groups()
+
+
+@pytest.mark.parametrize("package", ["numpy", "scipy", "scikit-learn", "keras", "matplotlib"])
+def test_python_requires_is_what_the_dependencies_require(package):
+    from importlib.metadata import metadata
+
+    needed = re.search(r">=\s*(\d+)\.(\d+)", metadata(package)["Requires-Python"]).groups()
+    ours = _python_requires()
+    assert tuple(map(int, ours)) >= tuple(map(int, needed)), (package, needed, ours)
+    install = (REPO / "docs" / "install.rst").read_text()
+    assert f"Python {ours[0]}.{ours[1]} or newer" in install
