@@ -176,10 +176,7 @@ def _check_built_site(out):
     for name in ("metrics.segmentation_scores", "inference.sliding_window_predict"):
         page = (out / "generated" / f"speccal.{name}.html").read_text()
         assert "Examples using" in page and "plot_getting_started" in page, name
-    # a loader's page lists the methods every loader shares (defined on their base class)
-    brats = (out / "generated" / "speccal.datasets.BraTS2020.html").read_text()
-    for method in ("read_image", "read_label", "region_masks"):
-        assert f'id="speccal.datasets.BraTS2020.{method}"' in brats, method
+    # a dataset[i] is a Case: it has its own page
     assert (out / "generated" / "speccal.datasets.Case.html").is_file()
     # the version switcher is configured (its JSON is served from the site)
     assert (out / "_static" / "switcher.json").is_file()
