@@ -159,6 +159,7 @@ class _Blender:
 
         self.tf, self.model, self.strategy = tf, model, strategy
         self.patch_size, self.batch_size = patch_size, batch_size
+        self.in_channels = in_channels
         self.replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         self.per_step = batch_size * self.replicas
         self.weights = tf.constant(weights.reshape(-1, 1))  # the importance map, built once
@@ -171,7 +172,9 @@ class _Blender:
 
     def _cut(self, image, corners, count):
         tf = self.tf
-        size = [*self.patch_size, -1]
+        # a static window shape: with the channel size left open (-1) the traced model's
+        # shapes are partly unknown, and TensorFlow's CPU graph ran ~1.4x slower (issue 20)
+        size = [*self.patch_size, self.in_channels]
         windows = [tf.slice(image, tf.concat([corners[i], [0]], 0), size) for i in range(count)]
         return tf.stack(windows)
 
