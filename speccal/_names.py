@@ -68,7 +68,7 @@ HIGHER_IS_BETTER = {
 }
 
 #: Names the paper prints for metric keys that are not simply upper-cased.
-METRIC_LABELS = {"dice": "DSC", "dsc": "DSC"}
+METRIC_LABELS = {"dice": "DSC", "dsc": "DSC", "boundary_ece": "Boundary ECE"}
 
 #: Units of the metrics that have one.
 METRIC_UNITS = {"hd95": "mm", "asd": "mm"}

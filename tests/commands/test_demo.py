@@ -1,5 +1,6 @@
 """``speccal demo`` end to end at a tiny size (the real sizes are measured, not tested)."""
 
+import csv
 import json
 
 import numpy as np
@@ -48,6 +49,26 @@ def test_quick_demo_trains_both_methods_over_seeds_and_writes_figures(
         assert (out / "figures" / name).stat().st_size > 0
     assert (out / "figures" / "seed0" / "fig3_power_spectra_synthetic.png").is_file()
     assert (out / "tables.md").read_text().count("| metric | ce | cespectral |") == 2
+    # the paired comparison with CE: Δ ECE is the mean over (case, seed) pairs, recomputed here
+    assert "Paired against CE" in printed
+    ece = {}
+    for run in runs:
+        method, seed = run.rsplit("_seed", 1)
+        with open(out / "runs" / run / "per_volume.csv") as handle:
+            for row in csv.DictReader(handle):
+                ece[method, seed, row["case_id"]] = float(row["ece"])
+    delta = np.mean(
+        [value - ece["ce", seed, case] for (m, seed, case), value in ece.items() if m != "ce"]
+    )
+    (row,) = [
+        line
+        for line in printed.splitlines()
+        if line.startswith("| ECE") and "| cespectral |" in line
+    ]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[5] == f"{delta:.4f}"
+    assert 0 <= float(cells[7]) <= 1  # the Holm-adjusted Wilcoxon p-value
+    assert (out / "tables.md").read_text().count("Paired against CE") == 1
     # an existing --out is kept unless --overwrite
     err = _error(capsys, ["demo", "--quick", "--out", str(out)])
     assert "already exists and is not empty; pass --overwrite" in err
