@@ -7,6 +7,7 @@ constraint and the value received. numpy side only (TensorFlow cases are in
 
 import numpy as np
 import pytest
+from calibrators import ALL_CALIBRATORS
 from sklearn.exceptions import NotFittedError
 
 from speccal import metrics
@@ -17,14 +18,7 @@ from speccal.evaluation import (
     SegmentationEvaluator,
     TACEEvaluator,
 )
-from speccal.posthoc import (
-    HistogramBinning,
-    IsotonicCalibration,
-    MatrixScaling,
-    PlattScaling,
-    TemperatureScaling,
-    VectorScaling,
-)
+from speccal.posthoc import HistogramBinning, MatrixScaling, TemperatureScaling
 
 RNG = np.random.default_rng(0)
 Y = np.array([0, 1, 2, 1, 0, 2])
@@ -318,15 +312,7 @@ CASES.update(
     }
 )
 
-CALIBRATORS = [
-    TemperatureScaling,
-    VectorScaling,
-    MatrixScaling,
-    PlattScaling,
-    HistogramBinning,
-    IsotonicCalibration,
-]
-for cls in CALIBRATORS:
+for cls in ALL_CALIBRATORS:
     name = cls.__name__
     CASES.update(
         {

@@ -5,6 +5,7 @@ import warnings
 import hypothesis.strategies as st
 import numpy as np
 import pytest
+from calibrators import each_calibrator
 from hypothesis import example, given, settings
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import approx_fprime
@@ -19,7 +20,6 @@ from speccal.posthoc import (
     HistogramBinning,
     IsotonicCalibration,
     MatrixScaling,
-    PlattScaling,
     TemperatureScaling,
     VectorScaling,
 )
@@ -27,14 +27,6 @@ from speccal.posthoc._one_vs_rest import one_vs_rest_logits
 from speccal.posthoc._scaling import _multinomial_nll
 
 T0 = 2.5
-ALL = [
-    TemperatureScaling,
-    VectorScaling,
-    MatrixScaling,
-    PlattScaling,
-    HistogramBinning,
-    IsotonicCalibration,
-]
 
 
 def sample_labels(rng, logits):
@@ -85,7 +77,7 @@ def test_temperature_halves_ece_on_held_out_data(overconfident):
     assert after < 0.5 * before
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_every_calibrator_lowers_nll_and_ece_on_held_out_data(cls, overconfident):
     X, y, X_test, y_test = overconfident
     prob = cls().fit(X, y).predict_proba(X_test)
@@ -206,7 +198,7 @@ def test_isotonic_matches_per_class_isotonic_regression_renormalised(rng):
     np.testing.assert_allclose(iso.predict_proba(prob), expected)
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_volumes_keep_their_shape_and_match_the_flat_result(cls, rng):
     logits = rng.normal(size=(2, 5, 6, 7, 3)).astype(np.float32)
     y = sample_labels(rng, logits)
@@ -220,7 +212,7 @@ def test_volumes_keep_their_shape_and_match_the_flat_result(cls, rng):
     assert volume.predict(logits).shape == (2, 5, 6, 7)
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_clone_and_not_fitted(cls):
     calibrator = cls(input="probabilities", random_state=3)
     assert clone(calibrator).get_params() == calibrator.get_params()

@@ -7,16 +7,10 @@ entry says which mismatch triggers it.
 """
 
 import pytest
+from calibrators import ALL_CALIBRATORS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from speccal.posthoc import (
-    HistogramBinning,
-    IsotonicCalibration,
-    MatrixScaling,
-    PlattScaling,
-    TemperatureScaling,
-    VectorScaling,
-)
+from speccal.posthoc import TemperatureScaling
 
 _LABEL_OUT_OF_RANGE = (
     "make_blobs with 3 centres on 2 columns: label 2 is not a class of 2-column scores, "
@@ -59,14 +53,7 @@ def _expected_failed_checks(estimator):
 # is "infinite" and TemperatureScaling warns that it hit the upper bound: expected there.
 @pytest.mark.filterwarnings("ignore:The fitted temperature:sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(
-    [
-        TemperatureScaling(),
-        VectorScaling(),
-        MatrixScaling(),
-        PlattScaling(),
-        HistogramBinning(),
-        IsotonicCalibration(),
-    ],
+    [cls() for cls in ALL_CALIBRATORS],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_calibrator(estimator, check):

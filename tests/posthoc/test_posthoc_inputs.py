@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from calibrators import PER_CLASS_CALIBRATORS, each_calibrator
 from scipy import sparse
 from scipy.special import softmax
 
@@ -20,9 +21,6 @@ from speccal.posthoc import (
     stratified_subsample,
 )
 
-PER_CLASS = [VectorScaling, MatrixScaling, PlattScaling, HistogramBinning, IsotonicCalibration]
-ALL = [TemperatureScaling, *PER_CLASS]
-
 
 @pytest.fixture
 def data(rng):
@@ -31,14 +29,14 @@ def data(rng):
     return logits, y
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_label_shape_must_match_scores(cls, data):
     logits, y = data
     with pytest.raises(ValueError, match=r"`y` must have the shape of the scores .* got \(59,\)"):
         cls().fit(logits, y[:59])
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_labels_must_be_classes_of_the_scores(cls, data):
     logits, y = data
     y = y.copy()
@@ -51,7 +49,7 @@ def test_labels_must_be_classes_of_the_scores(cls, data):
         cls().fit(logits, y.astype(str))
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_nan_scores_are_rejected_in_fit_and_predict(cls, data):
     logits, y = data
     bad = logits.copy()
@@ -65,7 +63,7 @@ def test_nan_scores_are_rejected_in_fit_and_predict(cls, data):
         cls().fit(logits, y).predict_proba(bad)
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_wrong_number_of_classes_at_predict(cls, data):
     logits, y = data
     fitted = cls().fit(logits, y)
@@ -74,7 +72,7 @@ def test_wrong_number_of_classes_at_predict(cls, data):
         fitted.predict_proba(np.zeros((5, 4)))
 
 
-@pytest.mark.parametrize("cls", PER_CLASS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", PER_CLASS_CALIBRATORS, ids=lambda c: c.__name__)
 def test_absent_class_is_rejected_by_per_class_calibrators(cls, data):
     logits, y = data
     y = np.where(y == 1, 0, y)
@@ -91,7 +89,7 @@ def test_absent_class_is_allowed_for_temperature(data):
     assert ts.predict_proba(logits).shape == (60, 3)
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_shape_and_type_errors(cls, data):
     logits, y = data
     with pytest.raises(ValueError, match=r"Reshape your data"):
@@ -106,7 +104,7 @@ def test_shape_and_type_errors(cls, data):
         cls(max_samples=0).fit(logits, y)
 
 
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+@each_calibrator
 def test_probabilities_are_checked(cls, data):
     logits, y = data
     with pytest.raises(ValueError, match=r"must hold probabilities in \[0, 1\]"):
