@@ -8,6 +8,7 @@ constraint and the value received. numpy side only (TensorFlow cases are in
 import numpy as np
 import pytest
 from calibrators import ALL_CALIBRATORS
+from metric_functions import BINNED_CALIBRATION_FUNCTIONS, SCORE_FUNCTIONS
 from sklearn.exceptions import NotFittedError
 
 from speccal import metrics
@@ -37,15 +38,9 @@ def _with(array, index, value):
 
 
 CALIBRATION_FUNCTIONS = {
-    "ece": metrics.expected_calibration_error,
-    "mce": metrics.maximum_calibration_error,
-    "rmsce": metrics.rms_calibration_error,
-    "sce": metrics.static_calibration_error,
-    "ace": metrics.adaptive_calibration_error,
-    "tace": metrics.thresholded_adaptive_calibration_error,
+    **BINNED_CALIBRATION_FUNCTIONS,
     "classwise": metrics.classwise_calibration_error,
 }
-SCORE_FUNCTIONS = {"brier": metrics.brier_score, "nll": metrics.negative_log_likelihood}
 
 CASES = {}
 for name, f in {**CALIBRATION_FUNCTIONS, **SCORE_FUNCTIONS}.items():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from metric_functions import BINNED_CALIBRATION_FUNCTIONS, SCORE_FUNCTIONS
 from scipy import special
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -19,15 +20,10 @@ from speccal.evaluation import (
     TACEEvaluator,
 )
 
+# brier and nll take no bins: wrapped to the binned errors' call
 FUNCTIONS = {
-    "ece": metrics.expected_calibration_error,
-    "mce": metrics.maximum_calibration_error,
-    "rmsce": metrics.rms_calibration_error,
-    "sce": metrics.static_calibration_error,
-    "ace": metrics.adaptive_calibration_error,
-    "tace": metrics.thresholded_adaptive_calibration_error,
-    "brier": lambda y, p, n_bins: metrics.brier_score(y, p),
-    "nll": lambda y, p, n_bins: metrics.negative_log_likelihood(y, p),
+    **BINNED_CALIBRATION_FUNCTIONS,
+    **{name: (lambda y, p, n_bins, f=f: f(y, p)) for name, f in SCORE_FUNCTIONS.items()},
 }
 
 

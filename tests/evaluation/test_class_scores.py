@@ -2,19 +2,12 @@
 
 import numpy as np
 import pytest
+from metric_functions import PER_CLASS_FUNCTIONS
 
 from speccal.evaluation import CalibrationEvaluator, EvaluationProtocol
-from speccal.metrics import (
-    adaptive_calibration_error,
-    static_calibration_error,
-    thresholded_adaptive_calibration_error,
-)
+from speccal.metrics import static_calibration_error
 
-FUNCTIONS = {
-    "sce": static_calibration_error,
-    "ace": adaptive_calibration_error,
-    "tace": thresholded_adaptive_calibration_error,
-}
+FUNCTIONS = PER_CLASS_FUNCTIONS
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from metric_functions import PER_CLASS_FUNCTIONS
 
 from speccal.metrics import (
     adaptive_calibration_error,
@@ -417,13 +418,8 @@ def test_average_none_gives_per_class_values_equal_to_loops(data, include_backgr
         "ace": loop_adaptive(y_true, y_prob, 7, None),
         "tace": loop_adaptive(y_true, y_prob, 7, 1e-3),
     }
-    functions = {
-        "sce": static_calibration_error,
-        "ace": adaptive_calibration_error,
-        "tace": thresholded_adaptive_calibration_error,
-    }
     first = 0 if include_background else 1
-    for name, function in functions.items():
+    for name, function in PER_CLASS_FUNCTIONS.items():
         per_class = function(y_true, y_prob, average=None, **kwargs)
         assert per_class.shape == (4,)  # every class, whatever include_background
         np.testing.assert_allclose(per_class, expected[name], atol=1e-12)
