@@ -103,3 +103,32 @@ def add_engine_arguments(parser, *, jobs):
         help="address of a running Dask scheduler (tcp://host:8786): volumes are processed "
         "on its workers, which must see the same paths",
     )
+
+
+def add_scoring_arguments(parser, *, folder, jobs):
+    """Add the output and engine options ``evaluate`` and ``score`` share.
+
+    ``--save-maps`` (into ``folder/maps``), the engine (:func:`add_engine_arguments`),
+    ``--format`` and ``--quiet``; :func:`scoring_keywords` turns them into keywords.
+    """
+    parser.add_argument(
+        "--save-maps",
+        action="store_true",
+        help=f"write {folder}/maps/<case>_{{prediction,confidence,entropy,error}}.nii.gz",
+    )
+    add_engine_arguments(parser, jobs=jobs)
+    add_format_argument(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def scoring_keywords(args):
+    """Keywords of ``evaluate_run`` and ``score_predictions`` set by the shared options."""
+    keywords = {
+        "protocol": args.protocol,
+        "save_maps": args.save_maps,
+        "scheduler": args.scheduler,
+        "progress": not args.quiet,
+    }
+    if "jobs" in args:
+        keywords["jobs"] = args.jobs
+    return keywords

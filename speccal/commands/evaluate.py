@@ -1,11 +1,11 @@
 """``speccal evaluate``: score a trained run on its test cases."""
 
 from speccal.commands._common import (
-    add_engine_arguments,
-    add_format_argument,
     add_protocol_argument,
+    add_scoring_arguments,
     print_tables,
     reporting_errors,
+    scoring_keywords,
 )
 
 HELP = """Predict the run's test cases with sliding-window inference and write
@@ -16,14 +16,7 @@ per_volume.csv, reliability.npz, spectrum.npz and example.npz; print the tables.
 def _run(args):
     from speccal.experiments import evaluate_run
 
-    metrics = evaluate_run(
-        args.run_dir,
-        batch_size=args.batch_size,
-        protocol=args.protocol,
-        save_maps=args.save_maps,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-    )
+    metrics = evaluate_run(args.run_dir, batch_size=args.batch_size, **scoring_keywords(args))
     print_tables([metrics], format=args.format)
     return 0
 
@@ -34,13 +27,6 @@ def register(subparsers):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run made by `speccal train`")
     parser.add_argument("--batch-size", type=int, default=2, help="windows per model call")
     add_protocol_argument(parser)
-    parser.add_argument(
-        "--save-maps",
-        action="store_true",
-        help="write RUN_DIR/maps/<case>_{prediction,confidence,entropy,error}.nii.gz",
-    )
-    add_engine_arguments(parser, jobs=False)
-    add_format_argument(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scoring_arguments(parser, folder="RUN_DIR", jobs=False)
     parser.set_defaults(func=reporting_errors(parser, _run))
     return parser

@@ -1,11 +1,11 @@
 """``speccal score``: score probability maps saved by another framework against labels."""
 
 from speccal.commands._common import (
-    add_engine_arguments,
-    add_format_argument,
     add_protocol_argument,
+    add_scoring_arguments,
     print_tables,
     reporting_errors,
+    scoring_keywords,
 )
 
 HELP = """Score the probability maps in PRED_DIR against the label maps in LABEL_DIR, matched
@@ -26,14 +26,10 @@ def _run(args):
         args.pred_dir,
         args.label_dir,
         args.out,
-        protocol=args.protocol,
         from_logits=args.logits,
         axes=args.axes,
-        save_maps=args.save_maps,
-        jobs=args.jobs,
-        scheduler=args.scheduler,
         allow_missing=args.allow_missing,
-        progress=not args.quiet,
+        **scoring_keywords(args),
     )
     print_tables([metrics], format=args.format)
     return 0
@@ -56,14 +52,7 @@ def register(subparsers):
         metavar="AXES",
         help="stored axis order, e.g. czyx, cxyz, xyzc (default: czyx for .npz, else xyzc)",
     )
-    parser.add_argument(
-        "--save-maps",
-        action="store_true",
-        help="write OUT/maps/<case>_{prediction,confidence,entropy,error}.nii.gz",
-    )
-    add_engine_arguments(parser, jobs=True)
-    add_format_argument(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scoring_arguments(parser, folder="OUT", jobs=True)
     parser.add_argument(
         "--allow-missing",
         action="store_true",
