@@ -1,13 +1,18 @@
-"""Evaluated run folders faked for tests: metrics.json and per_volume.csv, nothing trained.
+"""Evaluated run folders faked for tests, nothing trained.
+
+``fake_run`` writes metrics.json and per_volume.csv from given values; ``save_fake_run``
+writes every file of a run (``save_run``) filled with random values.
 
 Written through speccal.experiments' own writers, so they read back as real runs do.
 """
 
 import numpy as np
 
+from speccal.experiments import save_run
 from speccal.experiments._run_folder import write_csv, write_json
 
 CASES = ("c1", "c2", "c3", "c4", "c5", "c6")
+METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
 
 
 def fake_run(
@@ -53,3 +58,45 @@ def draw(rng, n=6):
         "hd95": rng.uniform(1.0, 9.0, n),
         "ece": rng.uniform(0.01, 0.2, n),
     }
+
+
+def save_fake_run(
+    root,
+    rng,
+    *,
+    method="ce",
+    dataset="acdc",
+    n_cases=5,
+    shape=(12, 10),
+    n_classes=2,
+    per_volume=None,
+    **metrics,
+):
+    """A complete run folder written by ``save_run``: every file, random values from ``rng``.
+
+    ``metrics`` add to or replace the entries of metrics.json, ``per_volume`` the columns of
+    per_volume.csv; the example slices have the 2-D ``shape`` and ``n_classes`` classes.
+    """
+    values = dict(zip(METRICS, rng.uniform(0.01, 0.9, size=len(METRICS)), strict=True))
+    return save_run(
+        root,
+        metrics={"method": method, "dataset": dataset, "protocol": "pooled", **values, **metrics},
+        per_volume={
+            "case_id": [f"case_{i:03d}" for i in range(n_cases)],
+            "dice": rng.uniform(0.6, 0.95, n_cases),
+            "ece": rng.uniform(0.0, 0.1, n_cases),
+            **(per_volume or {}),
+        },
+        reliability={
+            "bin_count": rng.integers(0, 50, 15),
+            "bin_confidence": np.linspace(0.03, 0.97, 15),
+            "bin_accuracy": rng.uniform(size=15),
+        },
+        spectrum={"frequencies": np.linspace(0, 0.5, 6), "power": rng.uniform(0.1, 2.0, 6)},
+        example={
+            "image": rng.normal(size=shape),
+            "label": rng.integers(0, n_classes, size=shape),
+            "confidence": rng.uniform(0.5, 1.0, size=shape),
+            "probability": rng.dirichlet(np.ones(n_classes), size=shape),
+        },
+    )

@@ -3,38 +3,24 @@ import sys
 
 import numpy as np
 import pytest
+from run_folders import save_fake_run
 
 from speccal.cli import main
-from speccal.experiments import save_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _fake_run(root, method, dataset, seed, shape=(16, 14)):
-    rng = np.random.default_rng(seed)
-    names = ("dice", "hd95", "asd", "ece", "sce", "tace")
-    metrics = dict(zip(names, rng.uniform(size=6), strict=True))
-    return save_run(
+def _fake_run(root, method, dataset, seed):
+    """A run with three classes and an infinite HD95 among its volumes."""
+    return save_fake_run(
         root,
-        metrics={"method": method, "dataset": dataset, "protocol": "pooled", **metrics},
-        per_volume={
-            "case_id": ["c0", "c1", "c2", "c3"],
-            "dice": rng.uniform(0.5, 1.0, 4),
-            "ece": rng.uniform(0.0, 0.1, 4),
-            "hd95": [1.0, 2.0, np.inf, 3.0],
-        },
-        reliability={
-            "bin_count": rng.integers(1, 9, 15),
-            "bin_confidence": np.linspace(0.03, 0.97, 15),
-            "bin_accuracy": rng.uniform(size=15),
-        },
-        spectrum={"frequencies": np.linspace(0, 0.5, 8), "power": rng.uniform(0.1, 1.0, 8)},
-        example={
-            "image": rng.normal(size=shape),
-            "label": rng.integers(0, 3, size=shape),
-            "confidence": rng.uniform(0.4, 1.0, size=shape),
-            "probability": rng.dirichlet(np.ones(3), size=shape),
-        },
+        np.random.default_rng(seed),
+        method=method,
+        dataset=dataset,
+        n_cases=4,
+        shape=(16, 14),
+        n_classes=3,
+        per_volume={"hd95": [1.0, 2.0, np.inf, 3.0]},
     )
 
 

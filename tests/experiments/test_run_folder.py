@@ -4,35 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from run_folders import save_fake_run
 
 from speccal.experiments import RunResult, _run_folder, load_run, read_results, save_run
-
-METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
-
-
-def _write_run(root, rng, *, n_cases=5, shape=(12, 10), **metrics):
-    values = dict(zip(METRICS, rng.uniform(0.01, 0.9, size=6), strict=True))
-    return save_run(
-        root,
-        metrics={"method": "ce", "dataset": "acdc", "protocol": "pooled", **values, **metrics},
-        per_volume={
-            "case_id": [f"case_{i:03d}" for i in range(n_cases)],
-            "dice": rng.uniform(0.6, 0.95, n_cases),
-            "ece": rng.uniform(0.0, 0.1, n_cases),
-        },
-        reliability={
-            "bin_count": rng.integers(0, 50, 15),
-            "bin_confidence": np.linspace(0.03, 0.97, 15),
-            "bin_accuracy": rng.uniform(size=15),
-        },
-        spectrum={"frequencies": np.linspace(0, 0.5, 6), "power": rng.uniform(0.1, 2.0, 6)},
-        example={
-            "image": rng.normal(size=shape),
-            "label": (rng.uniform(size=shape) > 0.7).astype(np.int64),
-            "confidence": rng.uniform(0.5, 1.0, size=shape),
-            "probability": rng.uniform(size=shape + (2,)),
-        },
-    )
 
 
 def _strict_json(text):
@@ -48,7 +22,7 @@ def _strict_json(text):
 
 
 def test_metrics_json_is_standard_json_and_round_trips_non_finite_numbers(tmp_path, rng):
-    run_dir = _write_run(
+    run_dir = save_fake_run(
         tmp_path / "r",
         rng,
         hd95=np.float64(np.inf),
@@ -68,7 +42,7 @@ def test_metrics_json_is_standard_json_and_round_trips_non_finite_numbers(tmp_pa
 
 
 def test_files_written_before_the_standard_form_still_read(tmp_path, rng):
-    run_dir = _write_run(tmp_path / "r", rng)
+    run_dir = save_fake_run(tmp_path / "r", rng)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     (run_dir / "metrics.json").write_text(json.dumps({**metrics, "hd95": float("inf")}))
     assert "Infinity" in (run_dir / "metrics.json").read_text()
@@ -76,7 +50,7 @@ def test_files_written_before_the_standard_form_still_read(tmp_path, rng):
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, rng, monkeypatch):
-    run_dir = _write_run(tmp_path / "r", rng)
+    run_dir = save_fake_run(tmp_path / "r", rng)
     before = load_run(run_dir).spectrum["power"].copy()
 
     def killed(handle, **arrays):
@@ -139,7 +113,7 @@ def test_load_run_reads_hand_written_files(tmp_path):
 
 
 def test_save_run_round_trip(tmp_path, rng):
-    run = load_run(_write_run(tmp_path / "r", rng, n_cases=3))
+    run = load_run(save_fake_run(tmp_path / "r", rng, n_cases=3))
     assert run.per_volume["case_id"].tolist() == ["case_000", "case_001", "case_002"]
     assert run.per_volume["dice"].dtype == np.float64
     assert run.example["probability"].shape == (12, 10, 2)
@@ -150,14 +124,14 @@ def test_save_run_round_trip(tmp_path, rng):
     "name", ["metrics.json", "per_volume.csv", "reliability.npz", "spectrum.npz", "example.npz"]
 )
 def test_load_run_names_a_missing_file(tmp_path, rng, name):
-    run_dir = _write_run(tmp_path / "r", rng)
+    run_dir = save_fake_run(tmp_path / "r", rng)
     (run_dir / name).unlink()
     with pytest.raises(FileNotFoundError, match=rf"{name} is missing: run `speccal evaluate"):
         load_run(run_dir)
 
 
 def test_load_run_names_corrupt_files(tmp_path, rng):
-    run_dir = _write_run(tmp_path / "r", rng)
+    run_dir = save_fake_run(tmp_path / "r", rng)
     with pytest.raises(FileNotFoundError, match="`run_dir` must be a run directory"):
         load_run(tmp_path / "nowhere")
     (run_dir / "spectrum.npz").write_bytes(b"not a zip")
@@ -177,7 +151,7 @@ def test_load_run_names_corrupt_files(tmp_path, rng):
 
 
 def test_run_result_errors(tmp_path, rng):
-    runs = [load_run(_write_run(tmp_path / "r", rng))]
+    runs = [load_run(save_fake_run(tmp_path / "r", rng))]
     with pytest.raises(ValueError, match="`name` must be a metric of .*metrics.json; got 'nll'"):
         runs[0].metric("nll")
     with pytest.raises(ValueError, match="`name` must be a numeric column of .*got 'asd'"):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+from run_folders import METRICS, save_fake_run
 
 from speccal import analysis
-from speccal.experiments import load_run, save_run
+from speccal.experiments import load_run
 from speccal.plotting import (
     aggregate_ranks,
     confidence_colormap,
@@ -19,37 +20,12 @@ from speccal.plotting import (
     radar_scores,
 )
 
-METRICS = ("dice", "hd95", "asd", "ece", "sce", "tace")
-
-
-def _write_run(root, method, dataset, rng, n_cases=5, shape=(12, 10)):
-    values = dict(zip(METRICS, rng.uniform(0.01, 0.9, size=6), strict=True))
-    return save_run(
-        root,
-        metrics={"method": method, "dataset": dataset, "protocol": "pooled", **values},
-        per_volume={
-            "case_id": [f"case_{i:03d}" for i in range(n_cases)],
-            "dice": rng.uniform(0.6, 0.95, n_cases),
-            "ece": rng.uniform(0.0, 0.1, n_cases),
-        },
-        reliability={
-            "bin_count": rng.integers(0, 50, 15),
-            "bin_confidence": np.linspace(0.03, 0.97, 15),
-            "bin_accuracy": rng.uniform(size=15),
-        },
-        spectrum={"frequencies": np.linspace(0, 0.5, 6), "power": rng.uniform(0.1, 2.0, 6)},
-        example={
-            "image": rng.normal(size=shape),
-            "label": (rng.uniform(size=shape) > 0.7).astype(np.int64),
-            "confidence": rng.uniform(0.5, 1.0, size=shape),
-            "probability": rng.uniform(size=shape + (2,)),
-        },
-    )
-
 
 @pytest.fixture
 def runs(tmp_path, rng):
-    return [load_run(_write_run(tmp_path / m, m, "acdc", rng)) for m in ("ce", "fl", "cespectral")]
+    return [
+        load_run(save_fake_run(tmp_path / m, rng, method=m)) for m in ("ce", "fl", "cespectral")
+    ]
 
 
 # ---------------------------------------------------------------- Fig. 2a / Fig. 1
@@ -248,7 +224,7 @@ def test_aggregate_ranks_sum_per_pair_ranks(rng):
 
 def test_aggregate_ranks_from_runs(tmp_path, rng):
     runs = [
-        load_run(_write_run(tmp_path / f"{m}_{d}", m, d, rng))
+        load_run(save_fake_run(tmp_path / f"{m}_{d}", rng, method=m, dataset=d))
         for m in ("ce", "ours")
         for d in ("acdc", "promise12")
     ]
