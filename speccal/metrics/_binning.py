@@ -5,6 +5,8 @@ hits, accumulated in float64 with :func:`numpy.bincount` over chunks of float32 
 so a whole test set streams through in constant memory and two states merge by addition.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import special
 
@@ -495,6 +497,142 @@ def adaptive_error_from_histogram(fine, n_bins):
     upper = np.minimum((moved + 1) / n_fine + 1e-6, 1.0)
     slack = hits[moved] * (1.0 - lower) + (count[moved] - hits[moved]) * upper
     return error, float(2.0 * slack.sum() / n)
+
+
+class FinePrefix(NamedTuple):
+    """One set's fine histograms as cumulative sums: what a case bootstrap reads of a volume.
+
+    ``counts[k, i]``, ``sums[k, i]`` and ``hits[k, i]`` are the count, sum of ``p_k`` and sum of
+    ``1[y = k]`` of class k's kept values in the fine bins below fine edge i (``[..., 0]`` is 0,
+    ``[..., n_fine_bins]`` the totals; the discarded values are left out). Counts and hits are
+    integers, stored in the smallest unsigned dtype that holds the total count (uint32 below
+    2^32 values): 16 bytes per fine bin and class instead of the histogram's 24.
+    """
+
+    counts: np.ndarray
+    sums: np.ndarray
+    hits: np.ndarray
+
+    @classmethod
+    def from_histogram(cls, fine):
+        """From fine histograms of shape (3, n_classes, n_fine_bins + 1), discard slot last."""
+        kept = fine[..., :-1]
+        total = np.cumsum(kept, axis=-1)
+        dtype = np.min_scalar_type(int(total[0, :, -1].max(initial=0)))
+        parts = []
+        for i, part in enumerate(total):
+            out = np.zeros((fine.shape[1], fine.shape[2]), dtype=np.float64 if i == 1 else dtype)
+            out[:, 1:] = part  # integral floats below 2^53 for the counts: cast exactly
+            parts.append(out)
+        return cls(*parts)
+
+    @property
+    def nbytes(self):
+        return self.counts.nbytes + self.sums.nbytes + self.hits.nbytes
+
+
+def resampled_adaptive_errors(prefixes, draws, n_bins):
+    r""":func:`adaptive_error_from_histogram` of every class of every bootstrap resample at once.
+
+    Resample ``r`` holds volume ``v`` ``draws[r, v]`` times, so its fine histogram is
+    ``sum_v draws[r, v] * fine[v]``; this returns the error of that histogram without forming
+    it: the equal-mass edges are found on the exact (integer) counts, in the same fine bins as
+    the per-resample computation finds them; only the rounding of the probability sums of the
+    equal-mass bins differs (differences of prefix sums instead of sums over fine bins).
+
+    Parameters
+    ----------
+    prefixes : sequence of FinePrefix
+        One per volume, all of the same shape (n_classes, n_fine_bins + 1).
+    draws : ndarray of int of shape (n_resamples, n_volumes)
+        How often each volume is drawn in each resample.
+    n_bins : int
+        Number of equal-mass bins M.
+
+    Returns
+    -------
+    ndarray of shape (n_resamples, n_classes)
+        The error of each class in each resample (0 where a class holds nothing).
+
+    Notes
+    -----
+    With :math:`C(f)` a resample's count up to and including fine bin f, the edge of rank
+    :math:`r_j` lies in fine bin :math:`e_j = \#\{f : C(f) \le r_j\}`, and equal-mass bin b
+    holds the fine bins :math:`[e_b, e_{b+1})` (:math:`e_0 = 0`, :math:`e_M = F`), so its sums
+    are differences of the cumulative sums at the edges. :math:`e_j` is found in two steps, on
+    blocks of fine bins and then inside the block holding it: only the counts at the block
+    ends and inside the few blocks that hold an edge are summed over volumes.
+    """
+    draws = np.asarray(draws, dtype=np.float64)
+    n_resamples = draws.shape[0]
+    n_classes, width = prefixes[0].counts.shape
+    totals = np.array([[p.counts[:, -1], p.sums[:, -1], p.hits[:, -1]] for p in prefixes])
+    totals = (draws @ totals.reshape(len(prefixes), -1)).reshape(n_resamples, 3, n_classes)
+    n = totals[:, 0]
+    ranks = np.round(np.linspace(0, n, n_bins, endpoint=False, axis=-1))
+    ranks = np.minimum(ranks, n[..., None] - 1)[..., 1:]  # (R, K, M - 1), -1 for no values
+    edges = _edge_fine_bins(prefixes, draws, ranks)
+    # cumulative sums and hits of each resample at its edges, from the distinct (class, edge)
+    classes = np.broadcast_to(np.arange(n_classes)[:, None], edges.shape[1:])
+    pairs, where = np.unique(classes * width + edges, return_inverse=True)
+    k, f = np.divmod(pairs, width)
+    at = np.array([[p.sums[k, f], p.hits[k, f]] for p in prefixes], dtype=np.float64)
+    at = (draws @ at.reshape(len(prefixes), -1)).reshape(n_resamples, 2, -1)
+    rows = np.arange(n_resamples)[:, None, None]
+    bounds = np.concatenate(
+        [
+            np.zeros((n_resamples, 2, n_classes, 1)),
+            np.moveaxis(at[rows, :, where.reshape(edges.shape)], -1, 1),
+            totals[:, 1:, :, None],
+        ],
+        axis=-1,
+    )
+    sums, hits = np.moveaxis(np.diff(bounds, axis=-1), 1, 0)
+    gap = np.abs(hits - sums).sum(axis=-1)
+    return np.divide(gap, n, out=np.zeros_like(gap), where=n > 0)
+
+
+def _edge_fine_bins(prefixes, draws, ranks):
+    """Fine bin holding each edge rank, ``#{f : C_r(f) <= rank}``, of shape ``ranks.shape``
+    (n_resamples, n_classes, n_edges)."""
+    n_classes, width = prefixes[0].counts.shape
+    n_fine = width - 1
+    if ranks.shape[-1] == 0:  # one equal-mass bin: no edge
+        return np.zeros(ranks.shape, dtype=np.intp)
+    block = max(1, int(np.sqrt(n_fine / 8)))  # fine bins per block
+    n_blocks = -(-n_fine // block)
+    ends = np.minimum(np.arange(1, n_blocks + 1) * block, n_fine)
+    # counts up to each block's end, per resample: integers, exact in float64
+    at_ends = np.array([p.counts[:, ends] for p in prefixes], dtype=np.float64)
+    at_ends = draws @ at_ends.reshape(len(prefixes), -1)
+    n_edges = ranks.shape[-1]
+    holding = _count_at_most(at_ends.reshape(-1, n_blocks), ranks.reshape(-1, n_edges))
+    holding = np.minimum(holding.reshape(ranks.shape), n_blocks - 1)  # no values: rank -1
+    # inside the block holding an edge: the counts of its fine bins (past the last fine bin,
+    # C is the total, above every rank), for the distinct (class, block) pairs only
+    groups, group_of = np.unique(
+        np.arange(n_classes)[:, None] * n_blocks + holding, return_inverse=True
+    )
+    k, b = np.divmod(groups, n_blocks)
+    inside = np.minimum(b[:, None] * block + np.arange(1, block + 1), n_fine)
+    inside = np.array([p.counts[k[:, None], inside] for p in prefixes], dtype=np.float64)
+    inside = (draws @ inside.reshape(len(prefixes), -1)).reshape(draws.shape[0], -1, block)
+    rows = np.arange(draws.shape[0])[:, None, None]
+    counts = inside[rows, group_of.reshape(ranks.shape)]  # (R, K, n_edges, block)
+    return holding * block + (counts <= ranks[..., None]).sum(axis=-1)
+
+
+def _count_at_most(rows, values):
+    """``(rows[i] <= values[i, j]).sum()`` for nondecreasing rows of integral floats >= 0
+    (``values >= -1``), by one searchsorted over the rows laid end to end."""
+    shift = max(rows.max(initial=0), values.max(initial=0)) + 2
+    if shift * (rows.shape[0] + 1) >= 2.0**53:  # offsets no longer exact: row by row
+        pairs = zip(rows, values, strict=True)
+        return np.array([np.searchsorted(r, v, side="right") for r, v in pairs])
+    offsets = np.arange(1, rows.shape[0] + 1, dtype=np.float64)[:, None] * shift
+    flat = (rows + offsets).reshape(-1)  # row i within [(i + 1) shift, (i + 2) shift - 2]
+    found = np.searchsorted(flat, (values + offsets).reshape(-1), side="right")
+    return found.reshape(values.shape) - np.arange(rows.shape[0])[:, None] * rows.shape[1]
 
 
 def gap_error(state, n_bins, *, extra=False):

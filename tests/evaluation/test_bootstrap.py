@@ -223,3 +223,148 @@ def test_segmentation_interval_equals_a_loop_and_keeps_infinite_distances():
         evaluator.confidence_interval("ece")
     with pytest.raises(NotFittedError):
         SegmentationEvaluator().confidence_interval("dice")
+
+
+def _histogram_error_loop(labels, probs, threshold, n_bins, n_fine):
+    """Equal-mass error of each class with the edges at the lower ends of the fine bins holding
+    the ranks (the histogram definition), by plain loops over the kept values."""
+    errors = []
+    for k in range(probs.shape[1]):
+        pairs = zip(probs[:, k], labels, strict=True)
+        kept = [(p, int(y == k)) for p, y in pairs if p > threshold]
+        if not kept:
+            errors.append(0.0)
+            continue
+        fine = sorted(min(int(p * n_fine), n_fine - 1) for p, _ in kept)
+        n = len(kept)
+        ranks = [min(round(n * j / n_bins), n - 1) for j in range(1, n_bins)]
+        edges = [fine[r] for r in ranks]
+        gap = [[0.0, 0.0] for _ in range(n_bins)]
+        for p, hit in kept:
+            b = sum(e <= min(int(p * n_fine), n_fine - 1) for e in edges)
+            gap[b][0] += hit
+            gap[b][1] += p
+        errors.append(sum(abs(h - s) for h, s in gap) / n)
+    return np.array(errors)
+
+
+def _tied_volumes(rng, n_volumes, n_classes, size, *, step):
+    """Probabilities on a grid of ``step`` (many ties, sums exact in float64); class 3 never
+    predicted above the threshold, one volume tiny."""
+    volumes = []
+    for v in range(n_volumes):
+        n = 3 if v == 1 else size
+        weights = rng.integers(0, 4, size=(n, n_classes)).astype(np.float64)
+        weights[:, -1] = 0.0
+        weights[weights.sum(1) == 0, 0] = 1.0
+        probs = np.round(weights / weights.sum(1, keepdims=True) / step) * step
+        probs[:, 0] = 1.0 - probs[:, 1:].sum(1)
+        volumes.append((rng.integers(0, n_classes, size=n), probs))
+    return volumes
+
+
+@pytest.mark.parametrize("n_bins", [1, 4, 15])
+@pytest.mark.parametrize("n_fine", [7, 64, 1024])
+def test_resampled_equal_mass_errors_equal_a_loop_over_resamples(n_bins, n_fine):
+    """All resamples at once == summed fine histograms one by one == plain loops over the drawn
+    values; on dyadic probabilities every sum is exact, so equality is exact (an edge in
+    another fine bin would show)."""
+    from speccal.metrics import _binning as kernel
+
+    rng = np.random.default_rng(n_bins * 1000 + n_fine)
+    threshold = 0.125
+    volumes = _tied_volumes(rng, 6, 4, 40, step=1 / 16)
+    histograms = []
+    for labels, probs in volumes:
+        fine = kernel.fine_histogram(labels, probs, n_fine, threshold)
+        histograms.append(fine)
+    draws = rng.integers(0, 3, size=(25, len(volumes)))
+    draws[0] = 0
+    draws[0, 1] = 2  # only the tiny volume
+    draws[1] = 0  # nothing at all: every class is empty
+    prefixes = [kernel.FinePrefix.from_histogram(h) for h in histograms]
+    errors = kernel.resampled_adaptive_errors(prefixes, draws, n_bins)
+    assert errors.shape == (25, 4)
+    n = draws @ np.array([p.counts[:, -1] for p in prefixes], dtype=np.float64)
+    ranks = np.round(np.linspace(0, n, n_bins, endpoint=False, axis=-1))
+    ranks = np.minimum(ranks, n[..., None] - 1)[..., 1:]
+    edges = kernel._edge_fine_bins(prefixes, draws.astype(np.float64), ranks)
+    for row, values, row_ranks, row_edges in zip(draws, errors, ranks, edges, strict=True):
+        summed = np.tensordot(row.astype(np.float64), np.stack(histograms), axes=1)
+        one_by_one = [
+            kernel.adaptive_error_from_histogram(summed[:, k, :-1], n_bins)[0] for k in range(4)
+        ]
+        np.testing.assert_array_equal(values, one_by_one)
+        for k in range(3):  # the fine bins holding the edges, as searchsorted finds them
+            if summed[0, k].sum() > 0:
+                cumulative = np.cumsum(summed[0, k, :-1])
+                expected = np.searchsorted(cumulative, row_ranks[k], side="right")
+                np.testing.assert_array_equal(row_edges[k], expected)
+        drawn = [volumes[v] for v in np.repeat(np.arange(len(volumes)), row)]
+        if drawn:
+            labels = np.concatenate([d[0] for d in drawn])
+            probs = np.concatenate([d[1] for d in drawn])
+            loop = _histogram_error_loop(labels, probs, threshold, n_bins, n_fine)
+        else:
+            loop = np.zeros(4)
+        np.testing.assert_array_equal(values, loop)
+    assert np.all(errors[:, 3] == 0.0) and np.all(errors[1] == 0.0)
+    assert np.any(errors[:, :3] > 0)
+
+
+def test_resampled_equal_mass_errors_on_float_data_equal_the_loop_to_rounding(volumes):
+    """Float32 probabilities, the evaluator's fine bins: the per-resample values to 1e-12."""
+    from speccal.evaluation._statistics import resample_counts
+    from speccal.metrics import _binning as kernel
+
+    trues, probs = volumes
+    probs = [p.astype(np.float32) for p in probs]
+    for metrics, threshold in ((("tace",), 1e-3), (("ace", "sce"), -1.0)):
+        evaluator = CalibrationEvaluator(metrics=metrics, per_volume=True, n_fine_bins=512)
+        evaluator.fit(trues, probs)
+        key = ("adaptive", threshold)
+        singles = [
+            CalibrationEvaluator(metrics=metrics, n_fine_bins=512).fit(t, p)._state.adaptive
+            for t, p in zip(trues, probs, strict=True)
+        ]
+        histograms = np.stack([single[threshold] for single in singles])
+        for tables, histogram in zip(evaluator._volume_tables, histograms, strict=True):
+            prefix = kernel.FinePrefix.from_histogram(histogram)
+            for mine, expected in zip(tables[key], prefix, strict=True):
+                np.testing.assert_array_equal(mine, expected)
+        draws = resample_counts(N_VOLUMES, N_RESAMPLES, SEED)
+        errors = kernel.resampled_adaptive_errors(
+            [tables[key] for tables in evaluator._volume_tables], draws, 15
+        )
+        for row, values in zip(draws, errors, strict=True):
+            summed = np.tensordot(row.astype(np.float64), histograms, axes=1)
+            expected = [
+                kernel.adaptive_error_from_histogram(summed[:, k, :-1], 15)[0] for k in range(3)
+            ]
+            np.testing.assert_allclose(values, expected, rtol=1e-12, atol=0)
+
+
+def test_per_volume_fine_histograms_are_kept_as_cumulative_integer_sums(volumes):
+    trues, probs = volumes
+    evaluator = CalibrationEvaluator(metrics=("tace",), per_volume=True, n_fine_bins=256)
+    evaluator.fit(trues, probs)
+    prefix = evaluator._volume_tables[0][("adaptive", 1e-3)]
+    assert prefix.counts.dtype == prefix.hits.dtype == np.uint8  # 120 voxels
+    assert prefix.sums.dtype == np.float64
+    assert prefix.counts.shape == (3, 257)
+    assert prefix.counts[:, 0].tolist() == [0, 0, 0]
+    kept = (probs[0] > 1e-3).reshape(-1, 3).sum(0)
+    assert prefix.counts[:, -1].tolist() == kept.tolist()
+    assert prefix.nbytes == 257 * 3 * (1 + 8 + 1)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0**50])
+def test_count_at_most_equals_searchsorted_row_by_row(scale):
+    """Rows laid end to end with offsets, or row by row when the offsets would be inexact."""
+    from speccal.metrics._binning import _count_at_most
+
+    rng = np.random.default_rng(3)
+    rows = np.sort(rng.integers(0, 20, size=(9, 12)), axis=1) * scale
+    values = np.concatenate([np.full((9, 1), -1.0), rng.integers(0, 21, size=(9, 5)) * scale], 1)
+    expected = [np.searchsorted(r, v, side="right") for r, v in zip(rows, values, strict=True)]
+    np.testing.assert_array_equal(_count_at_most(rows, values), expected)
