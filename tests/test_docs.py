@@ -14,6 +14,7 @@ Both work on copies in ``tmp_path``, so nothing is written into the source tree.
 """
 
 import importlib
+import json
 import os
 import re
 import shutil
@@ -139,6 +140,7 @@ def test_sphinx_build_warning_free(tmp_path):
     for page in ("index.html", "api.html", "auto_examples/index.html", "user_guide/method.html"):
         assert (out / page).is_file(), page
     _check_built_site(out)
+    _check_examples_using(docs, out)
     for path in EXAMPLES:
         page = out / "auto_examples" / path.parent.name / f"{path.stem}.html"
         assert page.is_file(), page
@@ -180,3 +182,30 @@ def _check_built_site(out):
     assert (out / "generated" / "speccal.datasets.Case.html").is_file()
     # the version switcher is configured (its JSON is served from the site)
     assert (out / "_static" / "switcher.json").is_file()
+
+
+def _check_examples_using(docs, out):
+    """Every object an example uses has a page whose "Examples using" links that example.
+
+    sphinx-gallery records what each example uses in ``backreferences_all.json`` (names
+    such as ``speccal.plotting.ReliabilityDisplay.overlay``); the page is the object's own or,
+    for a method or attribute, its class's (the autosummary class template lists them).
+    """
+    used = json.loads(
+        (docs / "generated" / "backreferences" / "backreferences_all.json").read_text()
+    )
+    used = {name: examples for name, examples in used.items() if examples}
+    assert "speccal.plotting.ReliabilityDisplay.overlay" in used, sorted(used)
+    problems = []
+    for name, examples in sorted(used.items()):
+        pages = [out / "generated" / f"{n}.html" for n in (name, name.rpartition(".")[0])]
+        page = next((p for p in pages if p.is_file()), None)
+        if page is None:
+            problems.append(f"{name} is used by examples but has no API page")
+            continue
+        text = page.read_text()
+        section = text[text.find("Examples using") :] if "Examples using" in text else ""
+        for fname, *_ in examples:
+            if f"{Path(fname).stem}.html" not in section:
+                problems.append(f"{page.name} lacks the example {fname} that uses {name}")
+    assert not problems, problems

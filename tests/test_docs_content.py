@@ -5,14 +5,22 @@
   sentence leaves "... (Eq." in the table);
 - every repository file a page mentions (docs/**/*.rst, the gallery scripts and READMEs,
   README.md) exists;
-- the version switcher's JSON (read at build time from the repository) lists this version.
+- the version switcher's JSON (read at build time from the repository) lists this version;
+- every public object a gallery example uses has an API page whose "Examples using" section
+  (sphinx-gallery's minigallery, written by the autosummary templates) lists it: a class page
+  lists the class and its methods and attributes;
+- the source-repository link appears in the navigation bar when ``SPECCAL_REPOSITORY_URL``
+  is set, and nowhere when it is not.
 """
 
 import importlib
 import inspect
 import json
 import re
+import runpy
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from docutils.frontend import get_default_settings
@@ -162,3 +170,141 @@ def test_python_requires_is_what_the_dependencies_require(package):
     assert tuple(map(int, ours)) >= tuple(map(int, needed)), (package, needed, ours)
     install = (REPO / "docs" / "install.rst").read_text()
     assert f"Python {ours[0]}.{ours[1]} or newer" in install
+
+
+# ------------------------------------------------------------- "Examples using" sections
+
+
+def _api_templates():
+    """``{name: template}`` of the API entries (None: autosummary's choice by object type)."""
+    templates, template = {}, None
+    for line in API.read_text().splitlines():
+        if line.startswith(".. autosummary::"):
+            template = None
+        elif line.startswith("   :template:"):
+            template = line.split(":template:")[1].strip()
+        elif re.fullmatch(r"   [a-z_]+(\.\w+)+", line):
+            templates[line.strip()] = template
+    return templates
+
+
+def _page_text(name, template_name):
+    """The reST that autosummary writes for ``speccal.<name>``, from docs/_templates."""
+    from sphinx.ext.autosummary.generate import (
+        AutosummaryRenderer,
+        generate_autosummary_content,
+    )
+
+    obj = _resolve(name)
+    qualname = name.rsplit(".", 1)[1]
+    modname = f"speccal.{name.rsplit('.', 1)[0]}"
+    app = SimpleNamespace(
+        srcdir=REPO / "docs",
+        config=SimpleNamespace(templates_path=["_templates"]),
+        translator=None,
+    )
+    no_skips = SimpleNamespace(emit_firstresult=lambda *args, **kwargs: None)
+    return generate_autosummary_content(
+        f"speccal.{name}",
+        obj,
+        importlib.import_module(modname),
+        AutosummaryRenderer(app),
+        template_name,
+        False,
+        False,
+        {},
+        modname,
+        qualname,
+        config=None,
+        events=no_skips,
+    )
+
+
+def minigallery_names(page):
+    """The objects whose examples a page's minigallery shows, or None without one."""
+    match = re.search(r"^\.\. minigallery:: (.*)$", page, flags=re.MULTILINE)
+    return None if match is None else set(match.group(1).split())
+
+
+def test_minigallery_names():
+    page = "T\n=\n\n.. minigallery:: a.B a.B.fit\n   :add-heading: Examples using ``B``\n"
+    assert minigallery_names(page) == {"a.B", "a.B.fit"}
+    assert minigallery_names("T\n=\n\n.. autofunction:: f\n") is None
+
+
+def _used_by_examples():
+    """``{object: example names}`` as sphinx-gallery's backreferences record them.
+
+    The same code sphinx-gallery runs on each example (its names are written as the
+    shortest public import path, e.g. ``speccal.metrics.segmentation_scores``); without
+    executing the examples, as ``-D plot_gallery=0`` builds do.
+    """
+    from sphinx_gallery.backreferences import _make_ref_regex, identify_names
+    from sphinx_gallery.py_source_parser import split_code_and_text_blocks
+
+    used = {}
+    for path in sorted((REPO / "examples").glob("*/plot_*.py")):
+        _, blocks, node = split_code_and_text_blocks(str(path), return_node=True)
+        for objects in identify_names(blocks, _make_ref_regex(), None, node).values():
+            for obj in objects:
+                if obj["module"].startswith("speccal"):
+                    name = f"{obj['module_short']}.{obj['name']}".removeprefix("speccal.")
+                    used.setdefault(name, set()).add(path.name)
+    return used
+
+
+def api_page_of(name, api_names):
+    """The API page that shows examples using ``name``: its own, or its class's."""
+    if name in api_names:
+        return name
+    owner = name.rpartition(".")[0]
+    return owner if owner in api_names and inspect.isclass(_resolve(owner)) else None
+
+
+def test_examples_use_api_objects():
+    used = _used_by_examples()
+    assert {"metrics.segmentation_scores", "plotting.ReliabilityDisplay.overlay"} <= set(used)
+    assert api_page_of("plotting.ReliabilityDisplay.overlay", API_NAMES) == (
+        "plotting.ReliabilityDisplay"
+    )
+    assert api_page_of("metrics.segmentation_scores", API_NAMES) == "metrics.segmentation_scores"
+    assert api_page_of("metrics.segmentation_scores.x", API_NAMES) is None
+
+
+@pytest.mark.parametrize("name", API_NAMES)
+def test_api_page_has_a_minigallery(name):
+    """Every page can show "Examples using" (sphinx-gallery drops it when none does)."""
+    listed = minigallery_names(_page_text(name, _api_templates()[name]))
+    assert listed is not None and f"speccal.{name}" in listed, name
+
+
+def test_examples_using_an_object_are_on_its_page():
+    templates = _api_templates()
+    listed = {}
+    missing = []
+    for name, examples in sorted(_used_by_examples().items()):
+        page = api_page_of(name, API_NAMES)
+        if page is None:
+            missing.append(f"{name} (used by {sorted(examples)}) has no API page")
+            continue
+        if page not in listed:
+            listed[page] = minigallery_names(_page_text(page, templates[page])) or set()
+        if f"speccal.{name}" not in listed[page]:
+            missing.append(f"the page of {page} does not show the examples using {name}")
+    assert not missing, missing
+
+
+# ------------------------------------------------------------- source-repository link
+
+
+@pytest.mark.parametrize("url", [None, "https://example.org/speccal"])
+def test_repository_url_gives_the_navbar_link(monkeypatch, url):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # conf.py puts the repository first
+    if url is None:
+        monkeypatch.delenv("SPECCAL_REPOSITORY_URL", raising=False)
+    else:
+        monkeypatch.setenv("SPECCAL_REPOSITORY_URL", url)
+    conf = runpy.run_path(str(REPO / "docs" / "conf.py"))
+    links = conf["html_theme_options"].get("icon_links", [])
+    assert [link["url"] for link in links] == ([] if url is None else [url])
+    assert "navbar-icon-links" in conf["html_theme_options"]["navbar_end"]
