@@ -64,6 +64,8 @@ for ax, name, conf in zip(axes[:3], logits, confidence, strict=True):
     ax.imshow(conf, cmap="viridis", vmin=0, vmax=4)
     ax.set_title(f"{name}: max logit")
     ax.set_axis_off()
+# the three maps share the scale [0, 4]: one colour bar, in an inset beside the third
+fig.colorbar(axes[2].images[0], cax=axes[2].inset_axes([1.04, 0.0, 0.05, 1.0]), label="max logit")
 total = powers.sum(axis=1, keepdims=True)
 shares = np.divide(powers, total, out=np.zeros_like(powers), where=total > 0)
 for offset, name, share in zip((-0.27, 0.0, 0.27), logits, shares, strict=True):

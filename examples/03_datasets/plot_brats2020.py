@@ -92,8 +92,18 @@ fig, axes = plt.subplots(1, 5, figsize=(15, 3.2))
 for ax, m, name in zip(axes, range(4), dataset.modalities, strict=False):
     ax.imshow(image[:, :, z, m].T, cmap="gray", origin="lower")
     ax.set_title(name)
-axes[4].imshow(label[:, :, z].T, cmap="viridis", origin="lower", interpolation="nearest")
-axes[4].set_title("label (classes 0-3)")
+# one colour per class, named on the colour bar
+classes = axes[4].imshow(
+    label[:, :, z].T,
+    cmap=plt.get_cmap("viridis", len(dataset.class_names)),
+    vmin=-0.5,
+    vmax=len(dataset.class_names) - 0.5,
+    origin="lower",
+    interpolation="nearest",
+)
+axes[4].set_title("label")
+bar = fig.colorbar(classes, ax=axes[4], ticks=range(len(dataset.class_names)), label="class")
+bar.ax.set_yticklabels(dataset.class_names)
 for ax in axes:
     ax.set_axis_off()
 

@@ -88,6 +88,8 @@ axes[0].set_xlabel("HU")
 axes[0].legend()
 axes[1].hist(normalised.ravel(), bins=100, color="tab:blue")
 axes[1].set_xlabel("z-score")
+for ax in axes:
+    ax.set_ylabel("voxels")
 fig.tight_layout()
 
 # %%

@@ -93,7 +93,7 @@ for ax, metric in zip(axes, ["dice", "ece"], strict=True):
         mean, sd, _ = summary[name][metric]
         ax.errorbar(i, mean, yerr=sd, fmt="k_", capsize=6, markersize=20)
     ax.set_xticks(range(len(losses)), list(losses))
-    ax.set_title(metric.upper())
+    ax.set(title=metric.upper(), xlabel="loss", ylabel=f"{metric.upper()} (one point per seed)")
 fig.tight_layout()
 
 # %%

@@ -132,9 +132,15 @@ for ax, (title, picture) in zip(
     [("T1", case.image[..., z, 0]), ("T2", case.image[..., z, 1]), ("label", case.label[..., z])],
     strict=True,
 ):
-    ax.imshow(picture.T, origin="lower", cmap="gray" if title != "label" else "viridis")
+    ax.imshow(picture.T, origin="lower", cmap="gray")
     ax.set_title(f"{case.case_id}: {title}")
     ax.axis("off")
+# the label in one colour per class, named on a colour bar
+classes = axes[2].imshow(
+    case.label[..., z].T, origin="lower", cmap=plt.get_cmap("viridis", 3), vmin=-0.5, vmax=2.5
+)
+bar = fig.colorbar(classes, ax=axes[2], ticks=[0, 1, 2], label="class")
+bar.ax.set_yticklabels(["background", "organ", "lesion"])
 fig.tight_layout()
 
 # %%

@@ -298,7 +298,8 @@ def plot_boundary_experiment(result=None, *, ax=None, **experiment_params):
         From :func:`speccal.analysis.boundary_confidence_experiment`; computed with
         ``experiment_params`` when ``None``.
     ax : sequence of matplotlib.axes.Axes, optional
-        ``n_alphas + 1`` Axes: one map per α (Fig. 1b), then the spectra (Fig. 1c).
+        ``n_alphas + 1`` Axes: one map per α (Fig. 1b), then the spectra (Fig. 1c). The
+        maps share one colour scale, shown by a colour bar beside the last map.
     **experiment_params
         Passed to :func:`~speccal.analysis.boundary_confidence_experiment`.
 
@@ -324,6 +325,12 @@ def plot_boundary_experiment(result=None, *, ax=None, **experiment_params):
         middle = m if m.ndim == 2 else m[m.shape[0] // 2]
         plot_confidence_map(middle, ax=panel, vmin=0.0, vmax=1.0, colorbar=False)
         panel.set_title(f"α = {a:g}")
+    # every map has the scale [0, 1]: one colour bar, in an inset beside the last map, which
+    # keeps the size of the other maps (a colour bar's own Axes would shrink the last one)
+    last = axes[n - 1]
+    last.figure.colorbar(
+        last.images[-1], cax=last.inset_axes([1.06, 0.0, 0.06, 1.0]), label="confidence"
+    )
     spectra = {
         f"α = {a:g}": (result.frequencies, p)
         for a, p in zip(result.alphas, result.spectra, strict=True)
@@ -522,6 +529,7 @@ def plot_radar(results, metrics=PAPER_METRICS, *, ax=None, higher_is_better=None
         ]
     )
     ax.set_ylim(0, 1)
+    ax.set_ylabel(f"normalised score (best = 1, worst = {floor:g})", labelpad=24)
     ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1))
     return ax
 
@@ -695,17 +703,19 @@ def plot_hotspots(
     spectrum = analysis.high_pass_spectrum(maps[0], bands=bands, high_band=high_band)
     recon = analysis.high_pass_reconstruction(maps[0], bands=bands, high_band=high_band)
     panels = [
-        (np.log10(1.0 + spectrum), "magma", None, "(a) high-frequency power"),
-        (recon, "inferno", None, "(b) high-pass reconstruction"),
+        (np.log10(1.0 + spectrum), "magma", None, "(a) high-frequency power", "log10(1 + power)"),
+        (recon, "inferno", None, "(b) high-pass reconstruction", "high-pass part of the map"),
     ]
     if len(maps) == 2:
         diff = analysis.confidence_difference(maps[0], maps[1])
         limit = float(np.abs(diff).max()) or 1.0
-        panels.append((diff, "RdBu_r", (-limit, limit), "(c) baseline − ours"))
-    for panel, (data, cmap, lim, title) in zip(axes, panels, strict=True):
+        panels.append(
+            (diff, "RdBu_r", (-limit, limit), "(c) baseline − ours", "confidence difference")
+        )
+    for panel, (data, cmap, lim, title, quantity) in zip(axes, panels, strict=True):
         vmin, vmax = lim if lim else (None, None)
         artist = panel.imshow(data.T, cmap=cmap, vmin=vmin, vmax=vmax, origin="lower")
-        panel.figure.colorbar(artist, ax=panel, fraction=0.046, pad=0.04)
+        panel.figure.colorbar(artist, ax=panel, fraction=0.046, pad=0.04, label=quantity)
         panel.set_title(title)
         panel.set_axis_off()
     return axes

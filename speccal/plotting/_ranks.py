@@ -146,6 +146,7 @@ def plot_rank_totals(ranks, *, ax=None):
     bars = ax.barh(labels, table.totals[order], color="#2166ac")
     ax.bar_label(bars, fmt="%g", padding=2)
     ax.set_xlabel("aggregate rank (lower is better)")
+    ax.set_ylabel("method")
     return ax
 
 
@@ -184,6 +185,7 @@ def plot_rank_heatmap(ranks, *, ax=None, cmap="Blues_r", annotate=True):
         labels=[f"{d} {metric_label(m)}" for d, m in table.columns],
         rotation=90,
     )
+    ax.set(xlabel="dataset and metric", ylabel="method")
     if annotate:
         for (i, j), r in np.ndenumerate(table.ranks):
             ax.text(j, i, f"{r:g}", ha="center", va="center", fontsize=7, color="0.5")

@@ -15,6 +15,14 @@ __all__ = ["ReliabilityDisplay"]
 GAP_COLOR = "#f4b6b6"
 
 
+def legend_below(ax):
+    """The legend of a reliability diagram, below the axes: inside, it would hide bars or the
+    histogram wherever it sat."""
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize="small", frameon=False
+    )
+
+
 class ReliabilityDisplay:
     """Reliability diagram: per-bin accuracy against confidence, gaps and a confidence histogram.
 
@@ -328,14 +336,7 @@ class ReliabilityDisplay:
             twin.set_ylim(0, 1)
             self.hist_ax_.append(twin)
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy")
-        # below the axes: inside, the legend would hide bars or the histogram wherever it sits
-        ax.legend(
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.2),
-            ncols=2,
-            fontsize="small",
-            frameon=False,
-        )
+        legend_below(ax)
 
     def _legend(self, score=True):
         parts = [self.label] if self.label else []

@@ -136,7 +136,7 @@ def plot_pooled_reliability(group, label, ax):
     evaluated by an older speccal) the pooled bins are drawn alone.
     """
     from speccal.plotting._figures import plot_run_reliability
-    from speccal.plotting._reliability import ReliabilityDisplay
+    from speccal.plotting._reliability import ReliabilityDisplay, legend_below
 
     if len(group) == 1 and "volume_bin_sums" not in group[0].reliability:
         return plot_run_reliability(group[0], ax=ax)
@@ -172,5 +172,5 @@ def plot_pooled_reliability(group, label, ax):
             capsize=2,
             label="95% case bootstrap",
         )
-        ax.legend(fontsize=7)
+        legend_below(ax)  # with the band's entry, still below the axes
     return display
