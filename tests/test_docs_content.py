@@ -16,6 +16,7 @@
 import importlib
 import inspect
 import json
+import os
 import re
 import runpy
 import sys
@@ -299,7 +300,9 @@ def test_examples_using_an_object_are_on_its_page():
 
 @pytest.mark.parametrize("url", [None, "https://example.org/speccal"])
 def test_repository_url_gives_the_navbar_link(monkeypatch, url):
-    monkeypatch.setattr(sys, "path", list(sys.path))  # conf.py puts the repository first
+    # conf.py puts the repository first on sys.path and sets defaults in os.environ
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(os, "environ", dict(os.environ))
     if url is None:
         monkeypatch.delenv("SPECCAL_REPOSITORY_URL", raising=False)
     else:
