@@ -4,6 +4,7 @@ import filecmp
 
 import numpy as np
 import pytest
+from tiny_runs import tiny_config
 
 from speccal._dask import check_engine, map_ordered
 from speccal.experiments import score_predictions
@@ -94,19 +95,11 @@ def test_map_ordered_keeps_the_order_and_checks_its_arguments(scheduler):
 def test_evaluate_on_the_cluster_equals_local(tmp_path, scheduler):
     pytest.importorskip("tensorflow")
     from speccal.datasets import SyntheticPhantoms
-    from speccal.experiments import RunConfig, evaluate_run, train_run
+    from speccal.experiments import evaluate_run, train_run
 
     data = tmp_path / "data"
     SyntheticPhantoms.write(data, n_cases=6, shape=(16, 16, 12), seed=0)
-    config = RunConfig(
-        dataset="synthetic",
-        root=str(data),
-        epochs=1,
-        steps_per_epoch=1,
-        patch_size=(8, 8, 8),
-        model_params={"base_filters": 2, "depth": 2},
-        cache_dir=str(tmp_path / "cache"),
-    )
+    config = tiny_config(tmp_path, epochs=1, steps_per_epoch=1, seed=0)
     run = tmp_path / "run"
     train_run(config, run, progress=False)
     local = evaluate_run(run, progress=False)

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from tiny_runs import tiny_config
 
 pytest.importorskip("tensorflow")
 
@@ -38,15 +39,7 @@ def test_evaluate_writes_every_result_file(tmp_path, fake_dataset):
         thresholded_adaptive_calibration_error,
     )
 
-    config = RunConfig(
-        dataset="synthetic",
-        root=str(tmp_path / "data"),
-        epochs=1,
-        steps_per_epoch=2,
-        patch_size=(8, 8, 8),
-        model_params={"base_filters": 2, "depth": 2},
-        cache_dir=str(tmp_path / "cache"),
-    )
+    config = tiny_config(tmp_path, epochs=1, seed=0)
     run = tmp_path / "run"
     train_run(config, run, progress=False)
     metrics = evaluate_run(run, progress=False)

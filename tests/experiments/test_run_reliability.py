@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from tiny_runs import tiny_config
 
 pytest.importorskip("tensorflow")
 
@@ -26,22 +27,6 @@ from speccal.experiments import (  # noqa: E402  # noqa: E402
     latest_checkpoint,
     train_run,
 )
-
-
-def _config(tmp_path, **kwargs):
-    params = {
-        "dataset": "synthetic",
-        "root": str(tmp_path / "data"),
-        "epochs": 2,
-        "steps_per_epoch": 2,
-        "patch_size": (8, 8, 8),
-        "batch_size": 2,
-        "model_params": {"base_filters": 2, "depth": 2},
-        "seed": 3,
-        "cache_dir": str(tmp_path / "cache"),
-        **kwargs,
-    }
-    return RunConfig(**params)
 
 
 def _tiny_model():
@@ -104,7 +89,7 @@ def test_checkpoint_switch_keeps_the_previous_one_until_done(tmp_path, monkeypat
 def trained(tmp_path, fake_dataset):
     """A two-epoch CE+spectral run (checkpoints of epochs 1 and 2)."""
     params = {"loss": "cespectral", "loss_params": {"lam": 0.5, "window": 3, "bands": 3}}
-    train_run(_config(tmp_path, **params), tmp_path / "run", progress=False)
+    train_run(tiny_config(tmp_path, **params), tmp_path / "run", progress=False)
     return tmp_path / "run"
 
 
@@ -149,7 +134,7 @@ def test_resume_before_the_first_checkpoint_starts_from_step_0(
 
     run = tmp_path / "run"
     run.mkdir()
-    config = _config(tmp_path)
+    config = tiny_config(tmp_path)
     config.save(run)  # what a run killed during its first epoch leaves
     run_split(run, fake_dataset, config.split, config.seed)
     (run / "history.csv").write_text("epoch,loss\n0,1.5\n1,1.")  # a torn row
@@ -184,13 +169,13 @@ def test_history_keeps_the_rows_of_checkpointed_epochs(tmp_path):
 )
 def test_a_failed_check_leaves_no_run_folder(tmp_path, fake_dataset, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        train_run(_config(tmp_path, **kwargs), tmp_path / "runs" / "new", progress=False)
+        train_run(tiny_config(tmp_path, **kwargs), tmp_path / "runs" / "new", progress=False)
     assert not (tmp_path / "runs").exists()
 
 
 def test_overwrite_with_a_bad_argument_keeps_the_old_run(trained, tmp_path):
     before = {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()}
-    bad = _config(tmp_path, loss="cespectral", loss_params={"lam": -1.0})
+    bad = tiny_config(tmp_path, loss="cespectral", loss_params={"lam": -1.0})
     with pytest.raises(ValueError, match=r"`lam` must be a finite number >= 0; got -1\.0"):
         train_run(bad, trained, overwrite=True, progress=False)
     assert {p: p.read_bytes() for p in trained.rglob("*") if p.is_file()} == before
@@ -292,7 +277,7 @@ def test_non_finite_loss_stops_the_run_naming_step_and_cases(
 ):
     _poison_from(monkeypatch, first_patch=6)  # step 3 = epoch 2, batch 2 (batches of 2)
     run = tmp_path / "run"
-    config = _config(tmp_path, loss=loss, epochs=3)
+    config = tiny_config(tmp_path, loss=loss, epochs=3)
     with pytest.raises(NonFiniteLossError) as info:
         train_run(config, run, progress=False)
     split = json.loads((run / "split.json").read_text())

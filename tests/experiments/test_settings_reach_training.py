@@ -2,26 +2,17 @@
 
 import numpy as np
 import pytest
+from tiny_runs import tiny_config
 
 pytest.importorskip("tensorflow")
 
-from speccal.experiments import RunConfig, train_run  # noqa: E402
+from speccal.experiments import train_run  # noqa: E402
 
 
 def _config(tmp_path, **kwargs):
-    params = {
-        "dataset": "synthetic",
-        "root": str(tmp_path / "data"),
-        "loss": "ce",
-        "epochs": 1,
-        "steps_per_epoch": 1,
-        "patch_size": (8, 8, 8),
-        "batch_size": 2,
-        "model_params": {"base_filters": 2, "depth": 2},
-        "seed": 3,
-        **kwargs,
-    }
-    return RunConfig(**params)
+    return tiny_config(
+        tmp_path, **{"epochs": 1, "steps_per_epoch": 1, "cache_dir": None, **kwargs}
+    )
 
 
 def _step(tmp_path, name, **kwargs):

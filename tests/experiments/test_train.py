@@ -3,6 +3,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+from tiny_runs import tiny_config
 
 pytest.importorskip("tensorflow")
 
@@ -16,24 +17,8 @@ def _state(loss):
     return {k: np.asarray(v) for k, v in store.items()}
 
 
-def _config(tmp_path, **kwargs):
-    params = {
-        "dataset": "synthetic",
-        "root": str(tmp_path / "data"),
-        "epochs": 2,
-        "steps_per_epoch": 2,
-        "patch_size": (8, 8, 8),
-        "batch_size": 2,
-        "model_params": {"base_filters": 2, "depth": 2},
-        "seed": 3,
-        "cache_dir": str(tmp_path / "cache"),
-        **kwargs,
-    }
-    return RunConfig(**params)
-
-
 def test_config_round_trips_through_json(tmp_path):
-    config = _config(tmp_path, loss="cespectral", loss_params={"lam": 0.1, "window": 5})
+    config = tiny_config(tmp_path, loss="cespectral", loss_params={"lam": 0.1, "window": 5})
     config.save(tmp_path)
     assert RunConfig.load(tmp_path) == config
     data = json.loads((tmp_path / "config.json").read_text())
@@ -52,7 +37,7 @@ def test_config_round_trips_through_json(tmp_path):
 )
 def test_bad_config_values(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        _config(tmp_path, **kwargs)
+        tiny_config(tmp_path, **kwargs)
 
 
 def test_missing_and_corrupt_config_files_are_named(tmp_path):
@@ -68,7 +53,7 @@ def test_missing_and_corrupt_config_files_are_named(tmp_path):
 
 def test_train_writes_run_and_resume_restores_loss_state(tmp_path, fake_collaborators):
     straight = tmp_path / "straight"
-    model = train_run(_config(tmp_path), straight, progress=False)
+    model = train_run(tiny_config(tmp_path), straight, progress=False)
     for name in ("config.json", "split.json", "train.log", "history.csv"):
         assert (straight / name).is_file(), name
     assert "epoch 2/2" in (straight / "train.log").read_text()
@@ -76,7 +61,7 @@ def test_train_writes_run_and_resume_restores_loss_state(tmp_path, fake_collabor
     assert full_state["calls"] > 0
 
     resumed = tmp_path / "resumed"
-    train_run(_config(tmp_path, epochs=1), resumed, progress=False)
+    train_run(tiny_config(tmp_path, epochs=1), resumed, progress=False)
     config = RunConfig.load(resumed)
     config.epochs = 2
     model_resumed = train_run(config, resumed, resume=True, progress=False)
@@ -94,23 +79,23 @@ def test_existing_out_is_not_overwritten(tmp_path, fake_collaborators):
     out.mkdir()
     (out / "keep.txt").write_text("x")
     with pytest.raises(FileExistsError, match="already exists and is not empty; pass --overwrite"):
-        train_run(_config(tmp_path), out, progress=False)
+        train_run(tiny_config(tmp_path), out, progress=False)
     assert (out / "keep.txt").read_text() == "x"
 
 
 def test_out_inside_the_dataset_folder_is_refused(tmp_path, fake_collaborators):
     with pytest.raises(ValueError, match="`out` must be outside the dataset folder"):
-        train_run(_config(tmp_path), tmp_path / "data" / "run", progress=False)
+        train_run(tiny_config(tmp_path), tmp_path / "data" / "run", progress=False)
 
 
 @pytest.mark.slow
 def test_resume_reproduces_the_spectral_buffer(tmp_path, fake_dataset):
     params = {"loss": "cespectral", "loss_params": {"lam": 0.5, "window": 3, "bands": 3}}
-    model = train_run(_config(tmp_path, **params), tmp_path / "a", progress=False)
+    model = train_run(tiny_config(tmp_path, **params), tmp_path / "a", progress=False)
     buffer = model.loss.regularizer.buffer.numpy()
     assert int(model.loss.regularizer.step.numpy()) == 4
     assert np.all(buffer > 0)
-    train_run(_config(tmp_path, epochs=1, **params), tmp_path / "b", progress=False)
+    train_run(tiny_config(tmp_path, epochs=1, **params), tmp_path / "b", progress=False)
     with h5py.File(latest_checkpoint(tmp_path / "b").weights) as saved:
         assert saved["loss/vars/step"][()] == 2  # saved by CESpectral.save_own_variables
     config = RunConfig.load(tmp_path / "b")
@@ -122,7 +107,7 @@ def test_resume_reproduces_the_spectral_buffer(tmp_path, fake_dataset):
 
 @pytest.mark.slow
 def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
-    model = train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
+    model = train_run(tiny_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
     with h5py.File(latest_checkpoint(tmp_path / "r").weights) as saved:
         stored = {name: saved[f"loss/vars/{name}"][()] for name in saved["loss/vars"]}
     assert sorted(stored) == ["multipliers", "penalty_parameters", "previous_constraints"]
@@ -132,7 +117,7 @@ def test_crac_multipliers_move_and_are_checkpointed(tmp_path, fake_dataset):
 
 @pytest.mark.slow
 def test_resumed_crac_run_restores_its_multipliers(tmp_path, fake_dataset):
-    first = train_run(_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
+    first = train_run(tiny_config(tmp_path, loss="crac", epochs=1), tmp_path / "r", progress=False)
     saved = _state(first.loss)
     config = RunConfig.load(tmp_path / "r")
     config.epochs = 1  # nothing left to train: the restored state is returned as it was
@@ -146,7 +131,7 @@ def test_resumed_crac_run_restores_its_multipliers(tmp_path, fake_dataset):
 def test_checkpoint_of_another_loss_is_refused(tmp_path, fake_dataset, monkeypatch, counting_loss):
     from speccal.experiments import CheckpointError, _train
 
-    train_run(_config(tmp_path, epochs=1), tmp_path / "r", progress=False)  # plain CE
+    train_run(tiny_config(tmp_path, epochs=1), tmp_path / "r", progress=False)  # plain CE
     config = RunConfig.load(tmp_path / "r")
     config.epochs = 2
     monkeypatch.setattr(_train, "make_loss", lambda config, n_classes: counting_loss)
@@ -180,5 +165,5 @@ def test_unknown_loss_or_model_is_refused_before_the_run_is_made(
     tmp_path, fake_dataset, kwargs, match
 ):
     with pytest.raises(ValueError, match=match):
-        train_run(_config(tmp_path, **kwargs), tmp_path / "run", progress=False)
+        train_run(tiny_config(tmp_path, **kwargs), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
