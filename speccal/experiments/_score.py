@@ -47,6 +47,13 @@ def score_case(pair, *, out_dir=None, protocol="speccal", from_logits=False, axe
     """
     label, spacing, affine = read_label(pair.label)
     stored, order = read_stored_prediction(pair.prediction, axes)
+    if not (stored.flags.c_contiguous or isinstance(stored, np.memmap)):
+        # e.g. nnU-Net's transposed arrays, which np.save writes in Fortran order, and NIfTI
+        # data: the evaluators would gather each chunk's rows through an index, twice (the
+        # exact TACE reads them again); one C-ordered copy in place of the array read is
+        # faster (bench_score --small: 0.22 -> 0.12 + 0.03 s per volume) and gives the same
+        # values bit for bit (the same array, the same voxel order)
+        stored = np.ascontiguousarray(stored)
     y_prob = np.transpose(stored, [order.index(axis) for axis in "xyzc"])  # a view
     if y_prob.shape[:-1] != label.shape:
         raise ValueError(
