@@ -170,6 +170,16 @@ class RunConfig:
         """Short method label used in tables: the loss name."""
         return self.loss
 
+    def _identity_fields(self):
+        """The entries of ``metrics.json`` naming the run: method, dataset, loss, model, seed."""
+        return {
+            "method": self.method,
+            "dataset": self.dataset,
+            "loss_params": self.loss_params,
+            "model": self.model,
+            "seed": self.seed,
+        }
+
 
 def _content(path):
     """Entries of ``path`` other than the run lock file."""

@@ -276,13 +276,6 @@ def _evaluate(run_dir, config, batch_size, protocol, save_maps, scheduler, progr
             scores = scores + volume_scores
     finally:
         _OPEN_RUNS.pop(run_dir.resolve(), None)  # the model of a local loop
-    metrics = summary_metrics(
-        scores,
-        method=config.method,
-        dataset=config.dataset,
-        loss_params=config.loss_params,
-        model=config.model,
-        seed=config.seed,
-    )
+    metrics = summary_metrics(scores, **config._identity_fields())
     write_evaluation(run_dir, metrics, scores, spectrum=_mean_spectrum(scores.max_logits))
     return metrics

@@ -222,12 +222,5 @@ def test_overlapped_evaluation_equals_sequential(tmp_path, fake_dataset, monkeyp
     sequential = VolumeScores([])
     for case_id in split["test"]:
         sequential = sequential + _evaluate.evaluate_case(tmp_path.resolve(), case_id)
-    expected = summary_metrics(
-        sequential,
-        method=config.method,
-        dataset=config.dataset,
-        loss_params=config.loss_params,
-        model=config.model,
-        seed=config.seed,
-    )
+    expected = summary_metrics(sequential, **config._identity_fields())
     assert expected == metrics
