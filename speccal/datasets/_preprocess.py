@@ -320,6 +320,11 @@ def default_cache_dir():
     return Path(os.environ.get("SPECCAL_CACHE", Path.home() / ".cache" / "speccal"))
 
 
+def _from_dataset(name, doc):
+    """A read-only property that returns the wrapped dataset's attribute ``name``."""
+    return property(lambda self: getattr(self.dataset, name), doc=doc)
+
+
 class PreprocessedDataset:
     """A dataset resampled and normalised as in paper A.2, cached on disk.
 
@@ -414,25 +419,10 @@ class PreprocessedDataset:
         out = self._compute(case, _fingerprint(case), params)
         return PreprocessedCase(case.case_id, case.split, case.group, **out)
 
-    @property
-    def n_classes(self):
-        """int: classes of the underlying dataset."""
-        return self.dataset.n_classes
-
-    @property
-    def class_names(self):
-        """tuple of str: class names of the underlying dataset."""
-        return self.dataset.class_names
-
-    @property
-    def modalities(self):
-        """tuple of str: modalities of the underlying dataset."""
-        return self.dataset.modalities
-
-    @property
-    def case_ids(self):
-        """list of str: the case ids in order."""
-        return self.dataset.case_ids
+    n_classes = _from_dataset("n_classes", "int: classes of the underlying dataset.")
+    class_names = _from_dataset("class_names", "tuple of str: class names of the dataset.")
+    modalities = _from_dataset("modalities", "tuple of str: modalities of the dataset.")
+    case_ids = _from_dataset("case_ids", "list of str: the case ids in order.")
 
 
 def _preprocess_case(case, fingerprint, params):
