@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from metric_functions import BINNED_CALIBRATION_FUNCTIONS, SCORE_FUNCTIONS
+from one_metric_evaluators import ONE_METRIC_EVALUATORS
 from scipy import special
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -65,13 +66,7 @@ def test_fit_equals_functions_on_pooled_volumes(data):
 
 @pytest.mark.parametrize(
     ("cls", "name"),
-    [
-        (ECEEvaluator, "ece"),
-        (MCEEvaluator, "mce"),
-        (SCEEvaluator, "sce"),
-        (ACEEvaluator, "ace"),
-        (TACEEvaluator, "tace"),
-    ],
+    [(cls, name) for name, cls in ONE_METRIC_EVALUATORS.items()],
 )
 def test_one_metric_evaluators_equal_functions(data, cls, name):
     params = {"adaptive_binning": "exact"} if name in ("ace", "tace") else {}

@@ -2,17 +2,10 @@
 
 import numpy as np
 import pytest
+from one_metric_evaluators import ONE_METRIC_EVALUATORS
 from sklearn.base import clone
 
-from speccal.evaluation import (
-    ACEEvaluator,
-    CalibrationEvaluator,
-    ECEEvaluator,
-    EvaluationProtocol,
-    MCEEvaluator,
-    SCEEvaluator,
-    TACEEvaluator,
-)
+from speccal.evaluation import CalibrationEvaluator, EvaluationProtocol
 from speccal.metrics import _binning as kernel
 
 METRICS = ("ece", "mce", "rmsce", "sce", "ace", "tace", "brier", "nll")
@@ -91,9 +84,7 @@ def test_batch_first_logits_mask_and_partial_fit(rng):
     _assert_same_fit(last, first)
 
 
-@pytest.mark.parametrize(
-    "cls", [ECEEvaluator, MCEEvaluator, SCEEvaluator, ACEEvaluator, TACEEvaluator]
-)
+@pytest.mark.parametrize("cls", list(ONE_METRIC_EVALUATORS.values()))
 def test_one_metric_evaluators_take_class_axis(rng, cls):
     y_true, prob, _ = _volumes(rng, n_volumes=1)
     evaluator = cls(class_axis=0)
