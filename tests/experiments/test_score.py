@@ -221,3 +221,21 @@ def test_metrics_json_is_standard(tmp_path, cases, labels):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no stray temporary files
         assert not list((tmp_path / "out").glob(".*tmp*"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: np.asfortranarray(a),  # nnU-Net's transposed arrays, NIfTI data
+        lambda a: a.transpose(2, 0, 3, 1),  # neither C nor Fortran order
+        lambda a: a[:, ::2],  # strided
+    ],
+    ids=["fortran", "permuted", "strided"],
+)
+def test_predictions_are_copied_in_c_order_with_their_values(make):
+    from speccal.experiments._score import _c_ordered
+
+    array = make(np.random.default_rng(0).random((4, 7, 6, 5), dtype=np.float32))
+    copy = _c_ordered(array)
+    assert copy.flags.c_contiguous and copy.dtype == array.dtype
+    np.testing.assert_array_equal(copy, array)
