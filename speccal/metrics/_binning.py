@@ -385,28 +385,25 @@ def adaptive_errors_exact(fine, chunks, threshold, n_bins):
         if plan is not None:
             boundary[k, plan[1]] = True
     boundary[:, n_fine] = boundary[:, n_fine - 1]
-    boundary = boundary.reshape(-1)
-    values, value_class, value_hits = [np.zeros(0)], [np.zeros(0, np.intp)], [np.zeros(0, bool)]
+    # class by class (a column's passes, no per-(row, class) offsets); row order within each
+    # class, as the sums of _exact_error add them
+    classes = [k for k, plan in enumerate(plans) if plan is not None]
+    values = {k: [np.zeros(0)] for k in classes}
+    hits = {k: [np.zeros(0, bool)] for k in classes}
     for labels, probs in chunks:
-        index = fine_index(probs, n_fine)
-        flat = index.reshape(-1)
-        flat += np.tile(np.arange(0, n_classes * (n_fine + 1), n_fine + 1), labels.shape[0])
-        where = np.flatnonzero(boundary.take(flat))
-        chunk_values = probs.reshape(-1)[where]
-        if threshold >= 0:  # an edge bin may hold values <= threshold, which are not kept
-            where = where[~(chunk_values <= threshold)]  # compared as in fine_histogram
-            chunk_values = probs.reshape(-1)[where]
-        column = where % n_classes
-        values.append(chunk_values)
-        value_class.append(column)
-        value_hits.append(labels[where // n_classes] == column)
-    values = np.concatenate(values)  # float64, as the histogram sums
-    value_class, value_hits = np.concatenate(value_class), np.concatenate(value_hits)
+        for k in classes:
+            column = probs[:, k]
+            where = np.flatnonzero(boundary[k].take(fine_index(column, n_fine)))
+            chunk_values = column[where]
+            if threshold >= 0:  # an edge bin may hold values <= threshold, which are not kept
+                kept = ~(chunk_values <= threshold)  # compared as in fine_histogram
+                where, chunk_values = where[kept], chunk_values[kept]
+            values[k].append(chunk_values)
+            hits[k].append(labels[where] == k)
     errors = np.zeros(n_classes)
-    for k, plan in enumerate(plans):
-        if plan is not None:
-            mine = value_class == k
-            errors[k] = _exact_error(fine[:, k, :-1], plan, values[mine], value_hits[mine], n_bins)
+    for k in classes:
+        mine = np.concatenate(values[k])  # float64, as the histogram sums
+        errors[k] = _exact_error(fine[:, k, :-1], plans[k], mine, np.concatenate(hits[k]), n_bins)
     return errors
 
 
