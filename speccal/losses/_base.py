@@ -7,6 +7,7 @@ window filters (mean, Gaussian, box counts) that SVLS, NACL and CRaC apply to on
 label maps.
 """
 
+import inspect
 import numbers
 
 import keras
@@ -214,15 +215,46 @@ def box_kernel(n_spatial, kernel_size):
     return np.ones((kernel_size,) * n_spatial, dtype=np.float32)
 
 
+def _shared_options():
+    """The keyword-only options of :class:`SegmentationLoss` (``ignore_class``, ...), in order."""
+    parameters = inspect.signature(SegmentationLoss.__init__).parameters.values()
+    return {p.name: p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _with_shared_options(init):
+    """The signature of a subclass's ``__init__`` with ``**kwargs`` spelled out.
+
+    ``**kwargs`` is replaced by the options every loss shares, in the base class's order;
+    the subclass's own keyword-only parameters among them (its ``name``) keep their
+    defaults. A constructor without ``**kwargs`` keeps its signature.
+    """
+    signature = inspect.signature(init)
+    *parameters, last = signature.parameters.values()
+    if last.kind is not inspect.Parameter.VAR_KEYWORD:
+        return signature
+    shared = _shared_options()
+    own = {p.name: p for p in parameters if p.name in shared}
+    parameters = [p for p in parameters if p.name not in shared]
+    parameters += [own.get(name, option) for name, option in shared.items()]
+    return signature.replace(parameters=parameters)
+
+
 class SegmentationLoss(keras.losses.Loss):
     """Base class: sparse labels, logits, ignore mask, flat mean over valid voxels.
 
     Subclasses implement ``voxel_losses(labels, logits, onehot, valid)`` returning the
-    per-voxel loss ``(B, *S)`` and ``hyperparameters()`` returning their constructor
-    arguments; the base class validates inputs, masks ignored voxels and rescales so
-    that Keras' ``"sum_over_batch_size"`` reduction is the mean over valid voxels (and
-    ``"mean_with_sample_weight"`` the weighted mean over them). ``sample_weight`` may be
-    per sample ``(batch,)`` or per voxel.
+    per-voxel loss ``(B, *S)``; the base class validates inputs, masks ignored voxels and
+    rescales so that Keras' ``"sum_over_batch_size"`` reduction is the mean over valid
+    voxels (and ``"mean_with_sample_weight"`` the weighted mean over them).
+    ``sample_weight`` may be per sample ``(batch,)`` or per voxel.
+
+    A subclass's constructor takes its hyperparameters, its default ``name`` and
+    ``**kwargs``, which carry the options every loss shares (``ignore_class``,
+    ``reduction``, ``dtype``) here: ``def __init__(self, gamma=3.0, *, name="focal_loss",
+    **kwargs)``. Its signature, as :func:`inspect.signature`, ``help`` and the docs show it,
+    names those options instead of ``**kwargs`` (:func:`_with_shared_options`), and
+    :meth:`get_config` holds every argument: the hyperparameters are read back from the
+    attributes of the same names (:meth:`hyperparameters`).
     """
 
     def __init__(
@@ -230,6 +262,11 @@ class SegmentationLoss(keras.losses.Loss):
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.ignore_class = check_ignore_class(ignore_class)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            cls.__init__.__signature__ = _with_shared_options(cls.__init__)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
@@ -270,8 +307,18 @@ class SegmentationLoss(keras.losses.Loss):
         raise NotImplementedError(f"{type(self).__name__} must implement `voxel_losses`.")
 
     def hyperparameters(self):
-        """Constructor arguments for ``get_config``; implemented by every subclass."""
-        raise NotImplementedError(f"{type(self).__name__} must implement `hyperparameters`.")
+        """The subclass's own constructor arguments, for :meth:`get_config`.
+
+        Read from the attributes named like the parameters of its constructor (less the
+        options every loss shares); a subclass whose state differs from its arguments
+        overrides this.
+        """
+        parameters = inspect.signature(type(self).__init__).parameters
+        return {
+            name: getattr(self, name)
+            for name in parameters
+            if name != "self" and name not in _shared_options()
+        }
 
     def get_config(self):
         config = super().get_config()

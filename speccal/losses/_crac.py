@@ -141,12 +141,10 @@ class CRaCLoss(SegmentationLoss):
         penalty_parameters=None,
         previous_constraints=None,
         *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
         name="crac_loss",
-        dtype=None,
+        **kwargs,
     ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+        super().__init__(name=name, **kwargs)
         self.margin = check_scalar("margin", margin, minimum=0.0)
         self.rho_min = check_scalar("rho_min", rho_min, minimum=0.0, include_boundaries="right")
         self.rho_max = check_scalar("rho_max", rho_max, minimum=self.rho_min)

@@ -54,25 +54,14 @@ class FocalLoss(SegmentationLoss):
     0.0866
     """
 
-    def __init__(
-        self,
-        gamma=3.0,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="focal_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, gamma=3.0, *, name="focal_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.gamma = check_scalar("gamma", gamma, minimum=0.0)
 
     def voxel_losses(self, labels, logits, onehot, valid):
         return keras.losses.categorical_focal_crossentropy(
             onehot, logits, alpha=1.0, gamma=self.gamma, from_logits=True
         )
-
-    def hyperparameters(self):
-        return {"gamma": self.gamma}
 
 
 @keras.saving.register_keras_serializable(package="speccal")
@@ -125,17 +114,9 @@ class AdaptiveFocalLoss(SegmentationLoss):
     """
 
     def __init__(
-        self,
-        gamma=3.0,
-        gamma_low=5.0,
-        threshold=0.2,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="adaptive_focal_loss",
-        dtype=None,
+        self, gamma=3.0, gamma_low=5.0, threshold=0.2, *, name="adaptive_focal_loss", **kwargs
     ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+        super().__init__(name=name, **kwargs)
         self.gamma = check_scalar("gamma", gamma, minimum=0.0)
         self.gamma_low = check_scalar("gamma_low", gamma_low, minimum=0.0)
         self.threshold = check_scalar(
@@ -149,6 +130,3 @@ class AdaptiveFocalLoss(SegmentationLoss):
         # The floor keeps d/dp (1 - p)^gamma finite at p = 1 (and gamma = 0).
         modulating = tf.pow(tf.maximum(1.0 - pt, 1e-12), gamma)
         return -modulating * log_pt
-
-    def hyperparameters(self):
-        return {"gamma": self.gamma, "gamma_low": self.gamma_low, "threshold": self.threshold}

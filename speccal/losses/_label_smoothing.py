@@ -52,22 +52,11 @@ class LabelSmoothingLoss(SegmentationLoss):
     0.6931
     """
 
-    def __init__(
-        self,
-        alpha=0.1,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="label_smoothing_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, alpha=0.1, *, name="label_smoothing_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.alpha = check_scalar("alpha", alpha, minimum=0.0, maximum=1.0)
 
     def voxel_losses(self, labels, logits, onehot, valid):
         return keras.losses.categorical_crossentropy(
             onehot, logits, from_logits=True, label_smoothing=self.alpha
         )
-
-    def hyperparameters(self):
-        return {"alpha": self.alpha}

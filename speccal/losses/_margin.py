@@ -59,17 +59,8 @@ class MarginLabelSmoothingLoss(SegmentationLoss):
     0.1009
     """
 
-    def __init__(
-        self,
-        lam=0.1,
-        margin=5.0,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="margin_label_smoothing_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, lam=0.1, margin=5.0, *, name="margin_label_smoothing_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.lam = check_scalar("lam", lam, minimum=0.0)
         self.margin = check_scalar("margin", margin, minimum=0.0)
 
@@ -77,6 +68,3 @@ class MarginLabelSmoothingLoss(SegmentationLoss):
         gaps = tf.reduce_max(logits, axis=-1, keepdims=True) - logits
         hinge = tf.reduce_mean(tf.nn.relu(gaps - self.margin), axis=-1)
         return softmax_cross_entropy(onehot, logits) + self.lam * hinge
-
-    def hyperparameters(self):
-        return {"lam": self.lam, "margin": self.margin}

@@ -63,16 +63,8 @@ class MEEPLoss(SegmentationLoss):
     0.3133
     """
 
-    def __init__(
-        self,
-        lam=0.3,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="meep_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, lam=0.3, *, name="meep_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.lam = check_scalar("lam", lam, minimum=0.0)
 
     def voxel_losses(self, labels, logits, onehot, valid):
@@ -85,6 +77,3 @@ class MEEPLoss(SegmentationLoss):
         )
         regulariser = -tf.reduce_mean(log_probs, axis=-1) * wrong * scale
         return softmax_cross_entropy(onehot, logits) + self.lam * regulariser
-
-    def hyperparameters(self):
-        return {"lam": self.lam}

@@ -69,18 +69,8 @@ class NACLLoss(SegmentationLoss):
     0.6931
     """
 
-    def __init__(
-        self,
-        lam=0.1,
-        kernel_size=3,
-        distance_type="l1",
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="nacl_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, lam=0.1, kernel_size=3, distance_type="l1", *, name="nacl_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.lam = check_scalar("lam", lam, minimum=0.0)
         self.kernel_size = check_kernel_size(kernel_size)
         if distance_type not in _DISTANCES:
@@ -96,10 +86,3 @@ class NACLLoss(SegmentationLoss):
         diff = proportions - logits
         distance = tf.abs(diff) if self.distance_type == "l1" else tf.square(diff)
         return softmax_cross_entropy(onehot, logits) + self.lam * tf.reduce_mean(distance, -1)
-
-    def hyperparameters(self):
-        return {
-            "lam": self.lam,
-            "kernel_size": self.kernel_size,
-            "distance_type": self.distance_type,
-        }

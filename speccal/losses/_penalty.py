@@ -57,22 +57,11 @@ class ConfidencePenaltyLoss(SegmentationLoss):
     0.3466
     """
 
-    def __init__(
-        self,
-        beta=0.1,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="confidence_penalty_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, beta=0.1, *, name="confidence_penalty_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.beta = check_scalar("beta", beta, minimum=0.0)
 
     def voxel_losses(self, labels, logits, onehot, valid):
         probs = tf.clip_by_value(tf.nn.softmax(logits), _EPS, 1.0 - _EPS)
         entropy = tf.reduce_mean(-probs * tf.math.log(probs), axis=-1)
         return softmax_cross_entropy(onehot, logits) - self.beta * entropy
-
-    def hyperparameters(self):
-        return {"beta": self.beta}

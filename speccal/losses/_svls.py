@@ -97,17 +97,8 @@ class SpatiallyVaryingLabelSmoothingLoss(SegmentationLoss):
     0.6931
     """
 
-    def __init__(
-        self,
-        sigma=2.0,
-        kernel_size=3,
-        *,
-        ignore_class=None,
-        reduction="sum_over_batch_size",
-        name="svls_loss",
-        dtype=None,
-    ):
-        super().__init__(ignore_class=ignore_class, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, sigma=2.0, kernel_size=3, *, name="svls_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
         self.sigma = check_scalar("sigma", sigma, minimum=0.0, include_boundaries="right")
         self.kernel_size = check_kernel_size(kernel_size)
 
@@ -121,6 +112,3 @@ class SpatiallyVaryingLabelSmoothingLoss(SegmentationLoss):
         if self.ignore_class is not None:
             targets = tf.math.divide_no_nan(targets, tf.reduce_sum(targets, -1, keepdims=True))
         return softmax_cross_entropy(targets, logits)
-
-    def hyperparameters(self):
-        return {"sigma": self.sigma, "kernel_size": self.kernel_size}

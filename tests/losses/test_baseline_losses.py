@@ -1,5 +1,7 @@
 """Behaviour shared by every baseline loss: ignore_class, config, save/load, training."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -162,3 +164,23 @@ def test_non_finite_logits(rng, bad):
     logits[1, 2, 3, 0] = bad
     with pytest.raises(tf.errors.InvalidArgumentError, match="`y_pred` must be finite logits"):
         MEEPLoss()(labels, logits)
+
+
+@pytest.mark.parametrize("make", LOSSES, ids=IDS)
+def test_signature_names_the_shared_options_and_unknown_ones_are_refused(make):
+    loss = make()
+    cls = type(loss)
+    parameters = inspect.signature(cls).parameters
+    shared = [p for p in parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert [(p.name, p.default) for p in shared] == [
+        ("ignore_class", None),
+        ("reduction", "sum_over_batch_size"),
+        ("name", loss.name),
+        ("dtype", None),
+    ]
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    config = loss.get_config()
+    own = [name for name in parameters if name not in ("ignore_class", "reduction", "dtype")]
+    assert set(own) <= set(config)  # get_config holds every argument
+    with pytest.raises(TypeError, match="unexpected keyword argument 'gama'"):
+        make(gama=2.0)
