@@ -258,8 +258,20 @@ class SegmentationLoss(keras.losses.Loss):
     """
 
     def __init__(
-        self, *, ignore_class=None, reduction="sum_over_batch_size", name=None, dtype=None
+        self,
+        *,
+        ignore_class=None,
+        reduction="sum_over_batch_size",
+        name=None,
+        dtype=None,
+        **unknown,
     ):
+        if unknown:  # named here, not as SegmentationLoss.__init__ by Python
+            shown = ", ".join(list(inspect.signature(type(self)).parameters))
+            raise TypeError(
+                f"{type(self).__name__}() got an unexpected keyword argument "
+                f"{next(iter(unknown))!r}; its parameters are {shown}."
+            )
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.ignore_class = check_ignore_class(ignore_class)
 

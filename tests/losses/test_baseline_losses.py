@@ -182,5 +182,9 @@ def test_signature_names_the_shared_options_and_unknown_ones_are_refused(make):
     config = loss.get_config()
     own = [name for name in parameters if name not in ("ignore_class", "reduction", "dtype")]
     assert set(own) <= set(config)  # get_config holds every argument
-    with pytest.raises(TypeError, match="unexpected keyword argument 'gama'"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{cls.__name__}\(\) got an unexpected keyword argument 'gama'; its parameters "
+        rf"are {', '.join(parameters)}\.$",
+    ):
         make(gama=2.0)
