@@ -730,7 +730,10 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
             If the classes, parameters or numbers of classes differ.
         """
         check_mergeable(self, other)
-        merged = copy.deepcopy(self)
+        # the per-volume tables are never changed in place: shared, not copied (summing
+        # evaluators one volume at a time would copy all earlier volumes' tables each time)
+        memo = {id(tables): tables for tables in getattr(self, "_volume_tables", ())}
+        merged = copy.deepcopy(self, memo)
         merged._state += other._state  # builds new sums; `other` is left as it is
         merged.n_samples_ += other.n_samples_
         if hasattr(self, "_volume_scores"):

@@ -368,3 +368,23 @@ def test_count_at_most_equals_searchsorted_row_by_row(scale):
     values = np.concatenate([np.full((9, 1), -1.0), rng.integers(0, 21, size=(9, 5)) * scale], 1)
     expected = [np.searchsorted(r, v, side="right") for r, v in zip(rows, values, strict=True)]
     np.testing.assert_array_equal(_count_at_most(rows, values), expected)
+
+
+def test_merging_shares_the_volume_tables_and_leaves_both_evaluators_unchanged(volumes):
+    trues, probs = volumes
+    first = CalibrationEvaluator(metrics=("tace",), per_volume=True).fit(trues[:2], probs[:2])
+    second = CalibrationEvaluator(metrics=("tace",), per_volume=True).fit(trues[2:], probs[2:])
+    merged = first + second
+    assert len(first._volume_tables) == 2 and len(second._volume_tables) == 3
+    assert [id(t) for t in merged._volume_tables] == [
+        id(t) for t in first._volume_tables + second._volume_tables
+    ]
+    again = first + second
+    whole = CalibrationEvaluator(metrics=("tace",), per_volume=True).fit(trues, probs)
+    for evaluator in (merged, again):
+        np.testing.assert_array_equal(
+            evaluator.volume_scores_["tace"], whole.volume_scores_["tace"]
+        )
+        assert evaluator.confidence_interval(n_resamples=30, random_state=0) == pytest.approx(
+            whole.confidence_interval(n_resamples=30, random_state=0), rel=1e-12
+        )
