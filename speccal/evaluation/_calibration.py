@@ -576,13 +576,14 @@ class CalibrationEvaluator(_FittedAttributes, BaseEstimator):
         sums are differences of cumulative sums (equal to summing the fine bins up to
         float rounding, below 1e-12 relative).
         The per-volume sums take memory: ``3 (n_bins + 2)`` numbers per volume for ECE,
-        times ``n_classes`` for SCE, and per equal-mass metric the fine histograms as
-        cumulative sums, ``16 n_classes (n_fine_bins + 1)`` bytes (float64 sums; counts and
-        hits in uint32, or a smaller unsigned type for volumes below 65536 voxels): 1.0 MB
-        per volume at 4 classes, 2.0 MB when "sce" is computed too (which rounds the fine
-        bins up to ``n_bins`` times a power of two, 30720). Not less: any fine bin may hold
-        an edge in some resample, so the count of every fine bin is needed, and the
-        probability sums below each of them, which only float64 holds exactly.
+        times ``n_classes`` for SCE, and per equal-mass metric the fine histograms' non-empty
+        bins as cumulative sums, 20 bytes each (a key, float64 sums, counts and hits in
+        uint32 or a smaller unsigned type): at most 2.5 MB per volume at 4 classes and the
+        30720 fine bins used when "sce" is computed too (``n_bins`` times a power of two),
+        1.4 MB on a 240 x 240 x 155 segmentation volume whose 4 classes fill 55 % of them,
+        0.5 MB on a 96 x 96 x 64 one (21 %); the dense histogram took 2.9 MB. Not less: any
+        non-empty fine bin may hold an edge in some resample, so its count is needed, and
+        the probability sum below it, which only float64 holds exactly.
 
         *Per volume*: the mean (weighted by voxel counts with ``volume_weights="count"``) of
         the drawn volumes' values; volumes without a value (boundary ECE of a volume without

@@ -285,7 +285,7 @@ def test_resampled_equal_mass_errors_equal_a_loop_over_resamples(n_bins, n_fine)
     prefixes = [kernel.FinePrefix.from_histogram(h) for h in histograms]
     errors = kernel.resampled_adaptive_errors(prefixes, draws, n_bins)
     assert errors.shape == (25, 4)
-    n = draws @ np.array([p.counts[:, -1] for p in prefixes], dtype=np.float64)
+    n = draws @ np.array([p.below(np.arange(4), n_fine, parts=(0,))[0] for p in prefixes])
     ranks = np.round(np.linspace(0, n, n_bins, endpoint=False, axis=-1))
     ranks = np.minimum(ranks, n[..., None] - 1)[..., 1:]
     edges = kernel._edge_fine_bins(prefixes, draws.astype(np.float64), ranks)
@@ -344,18 +344,30 @@ def test_resampled_equal_mass_errors_on_float_data_equal_the_loop_to_rounding(vo
             np.testing.assert_allclose(values, expected, rtol=1e-12, atol=0)
 
 
-def test_per_volume_fine_histograms_are_kept_as_cumulative_integer_sums(volumes):
+def test_per_volume_fine_histograms_are_kept_as_cumulative_sums_of_non_empty_bins(volumes):
+    """Sparse and exact: ``below`` equals cumulative sums of the dense histogram at every edge."""
+    from speccal.metrics import _binning as kernel
+
     trues, probs = volumes
     evaluator = CalibrationEvaluator(metrics=("tace",), per_volume=True, n_fine_bins=256)
     evaluator.fit(trues, probs)
     prefix = evaluator._volume_tables[0][("adaptive", 1e-3)]
+    histogram = CalibrationEvaluator(metrics=("tace",), n_fine_bins=256).fit(trues[0], probs[0])
+    dense = histogram._state.adaptive[1e-3][..., :-1]  # (3, 3 classes, 256 fine bins)
+    n_nonempty = int((dense[0] > 0).sum())
+    assert 0 < n_nonempty < 3 * 256
     assert prefix.counts.dtype == prefix.hits.dtype == np.uint8  # 120 voxels
-    assert prefix.sums.dtype == np.float64
-    assert prefix.counts.shape == (3, 257)
-    assert prefix.counts[:, 0].tolist() == [0, 0, 0]
+    assert prefix.keys.dtype == np.uint16 and prefix.sums.dtype == np.float64
+    assert prefix.nbytes == n_nonempty * (2 + 1 + 8 + 1)
+    cumulative = np.concatenate([np.zeros((3, 3, 1)), np.cumsum(dense, axis=-1)], axis=-1)
+    edges = np.arange(257)
+    for k in range(3):
+        np.testing.assert_array_equal(prefix.below(k, edges), cumulative[:, k])
     kept = (probs[0] > 1e-3).reshape(-1, 3).sum(0)
-    assert prefix.counts[:, -1].tolist() == kept.tolist()
-    assert prefix.nbytes == 257 * 3 * (1 + 8 + 1)
+    assert prefix.below(np.arange(3), 256, parts=(0,))[0].tolist() == kept.tolist()
+    empty = kernel.FinePrefix.from_histogram(np.zeros((3, 2, 9)))
+    assert empty.nbytes == 0
+    np.testing.assert_array_equal(empty.below([0, 1], [8, 3]), np.zeros((3, 2)))
 
 
 @pytest.mark.parametrize("scale", [1.0, 2.0**50])
