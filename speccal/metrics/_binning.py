@@ -185,6 +185,19 @@ class Reread:
         self.labels, self.rows, self.start, self.stop = labels, rows, start, stop
         self.from_logits = from_logits
 
+    def class_slab(self):
+        """The chunk's values class by class, ``(n_classes, n)``, as a view of the rows' array
+        when it is C-ordered with the classes first and every voxel kept (None otherwise)."""
+        array, rows = self.rows.array, self.rows
+        if (
+            self.from_logits
+            or rows.axis != 0
+            or not array.flags.c_contiguous
+            or rows.shape[0] != array[0].size
+        ):
+            return None
+        return array.reshape(array.shape[0], -1)[:, self.start : self.stop]
+
     def __iter__(self):
         probs = self.rows[self.start : self.stop]
         if self.from_logits:
@@ -390,9 +403,11 @@ def adaptive_errors_exact(fine, chunks, threshold, n_bins):
     classes = [k for k, plan in enumerate(plans) if plan is not None]
     values = {k: [np.zeros(0)] for k in classes}
     hits = {k: [np.zeros(0, bool)] for k in classes}
-    for labels, probs in chunks:
+    for chunk in chunks:
+        slab = chunk.class_slab() if isinstance(chunk, Reread) else None
+        labels, probs = (chunk.labels, slab.T) if slab is not None else chunk
         for k in classes:
-            column = probs[:, k]
+            column = probs[:, k]  # contiguous from a slab
             where = np.flatnonzero(boundary[k].take(fine_index(column, n_fine)))
             chunk_values = column[where]
             if threshold >= 0:  # an edge bin may hold values <= threshold, which are not kept
