@@ -400,3 +400,18 @@ def test_merging_shares_the_volume_tables_and_leaves_both_evaluators_unchanged(v
         assert evaluator.confidence_interval(n_resamples=30, random_state=0) == pytest.approx(
             whole.confidence_interval(n_resamples=30, random_state=0), rel=1e-12
         )
+
+
+def test_equal_mass_interval_without_the_background_equals_refitting(volumes):
+    trues, probs = volumes
+    protocol = EvaluationProtocol(include_background=False)
+    evaluator = CalibrationEvaluator(metrics=("tace",), protocol=protocol, per_volume=True)
+    evaluator.fit(trues, probs)
+    refit = CalibrationEvaluator(metrics=("tace",), protocol=protocol)
+    values = [
+        refit.fit([trues[j] for j in row], [probs[j] for j in row]).score_ for row in _draws()
+    ]
+    interval = evaluator.confidence_interval(
+        n_resamples=N_RESAMPLES, confidence_level=0.9, random_state=SEED
+    )
+    np.testing.assert_allclose(interval, _quantiles(values), rtol=1e-12)
