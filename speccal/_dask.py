@@ -174,6 +174,7 @@ def map_ordered(function, items, *, jobs=1, scheduler=None, progress=False, desc
                 result = function(item)
                 bar.update()
                 yield result
+                del result  # the caller's now: not kept while the next item runs
             return
         yield from _map_on_cluster(function, items, jobs, scheduler, bar)
 

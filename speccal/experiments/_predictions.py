@@ -57,6 +57,9 @@ DEFAULT_AXES = {".npz": "czyx", ".npy": "xyzc", ".nii.gz": "xyzc", ".nii": "xyzc
 NNUNET_KEY = "probabilities"
 #: Cases listed in an error message before "and N more".
 _LISTED = 10
+#: Largest block of a Fortran-ordered ``.npz`` array read at a time (bytes).
+_READ_BLOCK_BYTES = 16 << 20
+_READ_PIECE_BYTES = 1 << 18  # as numpy reads .npz members
 
 
 @dataclass(frozen=True)
@@ -195,10 +198,16 @@ def _load_array(path, suffix):
     errors = (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile)
     try:
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if NNUNET_KEY not in archive.files:
-                    raise KeyError(archive.files)
-                return archive[NNUNET_KEY]
+            with zipfile.ZipFile(path) as archive:
+                member = NNUNET_KEY + ".npy"
+                if member not in archive.namelist():
+                    raise KeyError([name.removesuffix(".npy") for name in archive.namelist()])
+                with archive.open(member) as stream:
+                    array = _read_c_ordered(stream)
+            if array is None:  # not a Fortran-ordered array of numbers: numpy reads it
+                with np.load(path, allow_pickle=False) as archive:
+                    array = archive[NNUNET_KEY]
+            return array
         if suffix == ".npy":
             return np.load(path, mmap_mode="r", allow_pickle=False)
         array = np.asanyarray(nib.load(path).dataobj)
@@ -212,6 +221,57 @@ def _load_array(path, suffix):
     if array.ndim == 5 and array.shape[3] == 1:  # NIfTI vector layout (X, Y, Z, 1, C)
         array = array[:, :, :, 0]
     return array
+
+
+def _read_c_ordered(stream):
+    """Read a Fortran-ordered ``.npy`` stream into a C-ordered array of the same values.
+
+    nnU-Net's transposed probabilities are stored in Fortran order; scoring reads C-ordered
+    arrays faster (see :func:`speccal.experiments._score.score_case`). ``np.load`` followed by a
+    C-ordered copy would hold both (twice the volume): here the stream (the array's axes
+    reversed, in C order) is read in blocks of its first axis, each copied into its place
+    along the array's last axis, so that a block is the only extra memory. Returns None when
+    the stream holds something else (a C-ordered array, one of objects, fewer than 2 axes):
+    ``np.load`` reads those as they are.
+    """
+    from numpy.lib import format as npy_format
+
+    version = npy_format.read_magic(stream)
+    if version not in ((1, 0), (2, 0)):
+        return None
+    read_header = {
+        (1, 0): npy_format.read_array_header_1_0,
+        (2, 0): npy_format.read_array_header_2_0,
+    }[version]
+    shape, fortran_order, dtype = read_header(stream)
+    if not fortran_order or len(shape) < 2 or 0 in shape or dtype.hasobject or not dtype.itemsize:
+        return None
+    array = np.empty(shape, dtype)
+    row_bytes = array.nbytes // shape[-1]  # one index of the stream's first axis
+    block_bytes = min(_READ_BLOCK_BYTES, max(array.nbytes // 8, row_bytes))
+    rows = max(1, block_bytes // max(1, row_bytes))
+    buffer = np.empty(rows * row_bytes, np.uint8)
+    for start in range(0, shape[-1], rows):
+        n = min(rows, shape[-1] - start)
+        _read_into(stream, buffer[: n * row_bytes], start * row_bytes, array.nbytes)
+        block = buffer[: n * row_bytes].view(dtype).reshape((n, *shape[-2::-1]))
+        # one index of the second-to-last axis at a time: contiguous runs on both sides
+        for i in range(shape[-2]):
+            array[..., i, start : start + n] = block[:, i].T
+    return array
+
+
+def _read_into(stream, buffer, offset, total):
+    """Fill ``buffer`` (uint8) from ``stream`` in pieces of at most ``_READ_PIECE_BYTES``."""
+    filled = 0
+    while filled < buffer.size:
+        piece = stream.read(min(_READ_PIECE_BYTES, buffer.size - filled))
+        if not piece:
+            raise EOFError(
+                f"the array's data ends early: expected {total} bytes, got {offset + filled}"
+            )
+        buffer[filled : filled + len(piece)] = np.frombuffer(piece, np.uint8)
+        filled += len(piece)
 
 
 def read_stored_prediction(path, axes=None):

@@ -103,10 +103,10 @@ def example_slices(label, y_prob, image=None, case_id=None):
     """
     axis_sum = (label > 0).sum(axis=tuple(range(label.ndim - 1)))
     index = int(np.argmax(axis_sum))
-    probability = np.asarray(y_prob[..., index, :], dtype=np.float64)
+    probability = np.array(y_prob[..., index, :], dtype=np.float64)  # a copy, not a view
     slices = {
         "slice_index": np.array(index),
-        "label": np.asarray(label[..., index]),
+        "label": np.array(label[..., index]),  # a copy: a view would keep the whole label
         "confidence": probability.max(-1),
         "probability": probability,
     }
@@ -121,12 +121,15 @@ def predicted_labels(y_prob, class_axis=-1):
     """Argmax class map of ``y_prob``, as uint8 (uint16 past 256 classes).
 
     Computed slab by slab along the first spatial axis, so that no int64 map of the whole
-    volume is made (8 bytes per voxel, half of a float32 4-class volume).
+    volume is made (8 bytes per voxel, half of a float32 4-class volume); a slab holds at most
+    2**20 voxels and 1/16 of the volume, so that its int64 map and the contiguous copy that
+    ``argmax`` makes of a channel-first slab stay small.
     """
     moved = np.moveaxis(y_prob, class_axis, -1)  # a view
     dtype = np.uint8 if moved.shape[-1] <= 256 else np.uint16
     labels = np.empty(moved.shape[:-1], dtype)
-    step = max(1, (1 << 20) // max(1, int(np.prod(moved.shape[1:-1]))))
+    section = max(1, int(np.prod(moved.shape[1:-1])))
+    step = max(1, min(1 << 20, labels.size // 16) // section)
     for start in range(0, moved.shape[0], step):
         labels[start : start + step] = moved[start : start + step].argmax(-1)
     return labels

@@ -239,3 +239,78 @@ def test_predictions_are_copied_in_c_order_with_their_values(make):
     copy = _c_ordered(array)
     assert copy.flags.c_contiguous and copy.dtype == array.dtype
     np.testing.assert_array_equal(copy, array)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        lambda a: a.transpose(3, 2, 1, 0),  # nnU-Net: Fortran order on disk
+        lambda a: np.asfortranarray(a).astype(">f4"),  # big-endian, Fortran order
+        lambda a: a.transpose(3, 2, 1, 0).copy(),  # C order: numpy reads it
+    ],
+    ids=["nnunet", "big-endian", "c-order"],
+)
+@pytest.mark.parametrize("block_bytes", [1000, 16 << 20], ids=["blocks", "one-block"])
+def test_npz_is_read_c_ordered_with_the_values_numpy_reads(
+    tmp_path, monkeypatch, stored, block_bytes
+):
+    from speccal.experiments import _predictions
+
+    monkeypatch.setattr(_predictions, "_READ_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_predictions, "_READ_PIECE_BYTES", 333)  # pieces across block ends
+    array = stored(np.random.default_rng(0).random((7, 8, 9, 3), dtype=np.float32))
+    np.savez_compressed(tmp_path / "case.npz", probabilities=array)
+    read, order = _predictions.read_stored_prediction(tmp_path / "case.npz")
+    assert order == "czyx" and read.flags.c_contiguous
+    assert read.dtype == array.dtype and read.shape == array.shape
+    np.testing.assert_array_equal(read, np.load(tmp_path / "case.npz")["probabilities"])
+
+
+def test_npz_cut_short_is_named(tmp_path):
+    import io
+    import zipfile
+
+    array = np.random.default_rng(0).random((3, 9, 8, 7), dtype=np.float32)
+    member = io.BytesIO()
+    np.save(member, np.asfortranarray(array))
+    with zipfile.ZipFile(tmp_path / "case.npz", "w") as archive:  # a valid zip, short data
+        archive.writestr("probabilities.npy", member.getvalue()[:-100])
+    with pytest.raises(
+        ValueError, match=r"could not read .*case\.npz.*ends early: expected 6048 bytes, got 5948"
+    ):
+        read_prediction(tmp_path / "case.npz")
+
+
+def test_one_nnunet_case_is_held_once_while_scored(tmp_path, monkeypatch, rng):
+    """A Fortran-ordered ``.npz`` is read into C order block by block: when scoring starts,
+    the traced peak is one volume, its label and a block, not two volumes."""
+    import tracemalloc
+
+    from speccal.experiments import _score
+
+    shape = (80, 72, 56)
+    label, logits = make_case(rng, shape)
+    probs = special.softmax(logits, axis=-1).astype(np.float32)
+    cases = [("case_000", label, logits, (1.0, 1.0, 1.0), np.eye(4))]
+    preds = write_predictions(tmp_path / "p", cases, "npz")
+    labels = write_labels(tmp_path / "l", cases)
+    pair = match_predictions(preds, labels)[0]
+    seen = {}
+    score_volume = _score.score_volume
+
+    def record(y_true, y_prob, **kwargs):
+        seen["peak"] = tracemalloc.get_traced_memory()[1]
+        seen["c_contiguous"] = y_prob.flags.c_contiguous
+        return score_volume(y_true, y_prob, **kwargs)
+
+    monkeypatch.setattr(_score, "score_volume", record)
+    tracemalloc.start()
+    try:
+        scores = _score.score_case(pair)
+    finally:
+        tracemalloc.stop()
+    assert seen["c_contiguous"]
+    # measured 1.55 x (the volume, its label, a read block); 2.17 x with np.load and a copy
+    assert seen["peak"] < 1.8 * probs.nbytes
+    assert scores.rows[0]["case_id"] == "case_000"
+    assert not np.shares_memory(scores.example[1]["label"], label)
