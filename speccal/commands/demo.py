@@ -12,11 +12,13 @@ regularizer (and, without --quick, the five baselines focal, ls, mbls, svls, cra
 seeds on CPU, evaluate every run on its test cases, print the paper-style segmentation
 (DSC/HD95/ASD) and calibration (ECE/SCE/TACE) tables as mean ± sd over seeds and every
 method's paired comparison with CE (differences, intervals, Wilcoxon p-values), and write
-reliability diagrams and power-spectrum plots to OUT/figures. --quick takes about 5 minutes
-on a 2-core CPU (the full demo about 35). One-seed loss comparisons on small data are noise,
-so every method runs over --seeds seeds (default 3) and nothing is claimed from one run."""
+reliability diagrams and power-spectrum plots to OUT/figures. --quick (1,440 SGD steps) takes
+about 15 minutes on 2 idle CPU cores (measured: 0.53 s per CE step, 0.61 s per CE + spectral
+step), longer beside other work; the full demo (15,750 steps) some 2.5 hours. One-seed loss
+comparisons on small data are noise, so every method runs over --seeds seeds (default 3) and
+nothing is claimed from one run."""
 
-#: Demo settings. Phantoms of about 40³ voxels and 32³ patches keep a step at ~0.1 s on two CPU
+#: Demo settings. Phantoms of about 40³ voxels and 32³ patches keep a step at ~0.5 s on two CPU
 #: cores with an 8-filter, 3-level U-Net, while each patch still sees whole structures and
 #: their boundaries, where miscalibration lives.
 QUICK = {"n_cases": 18, "epochs": 12, "steps_per_epoch": 20, "seeds": 3}
@@ -175,7 +177,7 @@ def register(subparsers):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="only CE and CE + spectral, small budget (~5 min on 2 CPU cores)",
+        help="only CE and CE + spectral, small budget (~15 min on 2 idle CPU cores)",
     )
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="seeds per method (default: 3)"
