@@ -367,6 +367,7 @@ def write_figures(study, trials, out, done, rows):
                 )
             ax.axvline(0, color="grey", lw=0.8)
             ax.set_title(f"{metric}: method - {study.reference}")
+            ax.set_xlabel("mean paired difference, 95 % CI\n(red: Wilcoxon p < 0.05, uncorrected)")
         axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
         axes[0].invert_yaxis()
         fig.tight_layout()
