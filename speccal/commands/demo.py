@@ -20,7 +20,8 @@ nothing is claimed from one run."""
 
 #: Demo settings. Phantoms of about 40³ voxels and 32³ patches keep a step at ~0.5 s on two CPU
 #: cores with an 8-filter, 3-level U-Net, while each patch still sees whole structures and
-#: their boundaries, where miscalibration lives.
+#: their boundaries, where miscalibration lives. The times in HELP are measured by
+#: ``benchmarks/bench_demo.py``.
 QUICK = {"n_cases": 18, "epochs": 12, "steps_per_epoch": 20, "seeds": 3}
 FULL = {"n_cases": 30, "epochs": 30, "steps_per_epoch": 25, "seeds": 3}
 PATCH_SIZE = (32, 32, 32)

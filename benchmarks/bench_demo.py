@@ -1,0 +1,49 @@
+"""Time one run of each method of ``speccal demo --quick`` (240 SGD steps and the evaluation).
+
+The demo's help quotes these numbers: ``--quick`` trains 3 seeds of CE and of CE + spectral
+(1,440 steps), so it takes about 3 x (CE run + CE + spectral run) plus writing its phantoms
+and figures. Run it on an idle machine; it prints seconds per step, not a ratio.
+
+Usage: python benchmarks/bench_demo.py
+"""
+
+import tempfile
+import time
+from pathlib import Path
+
+from speccal.commands import demo
+from speccal.experiments import RunConfig, evaluate_run, train_run
+
+
+def main():
+    out = Path(tempfile.mkdtemp())
+    steps = demo.QUICK["epochs"] * demo.QUICK["steps_per_epoch"]
+    demo.write_phantoms(out / "data", demo.QUICK["n_cases"], demo.PHANTOM_SHAPE)
+    for method in ("ce", "cespectral"):
+        config = RunConfig(
+            dataset="synthetic",
+            root=str(out / "data"),
+            loss=method,
+            loss_params=demo._loss_params(method),
+            model_params=demo.MODEL_PARAMS,
+            epochs=demo.QUICK["epochs"],
+            steps_per_epoch=demo.QUICK["steps_per_epoch"],
+            patch_size=demo.PATCH_SIZE,
+            seed=0,
+            cache_dir=str(out / "cache"),
+        )
+        start = time.perf_counter()
+        train_run(config, out / method, progress=False)
+        trained = time.perf_counter() - start
+        start = time.perf_counter()
+        evaluate_run(out / method, progress=False)
+        evaluated = time.perf_counter() - start
+        print(
+            f"{method}: train {trained:.1f} s ({trained / steps:.3f} s/step), "
+            f"evaluate {evaluated:.1f} s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
