@@ -13,7 +13,7 @@ seeds on CPU, evaluate every run on its test cases, print the paper-style segmen
 (DSC/HD95/ASD) and calibration (ECE/SCE/TACE) tables as mean ± sd over seeds and every
 method's paired comparison with CE (differences, intervals, Wilcoxon p-values), and write
 reliability diagrams and power-spectrum plots to OUT/figures. --quick (1,440 SGD steps) takes
-about 15 minutes on 2 idle CPU cores (measured: 0.53 s per CE step, 0.61 s per CE + spectral
+about 13 minutes on 2 idle CPU cores (measured: 0.53 s per CE step, 0.61 s per CE + spectral
 step), longer beside other work; the full demo (15,750 steps) some 2.5 hours. One-seed loss
 comparisons on small data are noise, so every method runs over --seeds seeds (default 3) and
 nothing is claimed from one run."""
@@ -178,7 +178,7 @@ def register(subparsers):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="only CE and CE + spectral, small budget (~15 min on 2 idle CPU cores)",
+        help="only CE and CE + spectral, small budget (~13 min on 2 idle CPU cores)",
     )
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="seeds per method (default: 3)"
