@@ -3,7 +3,8 @@
 The volume is covered by overlapping patches; patch logits are blended with a Gaussian (or
 constant) importance map, normalised by the summed weights, and turned into probabilities
 with a softmax over the class axis. Cutting, model calls and blending run on the device
-(TensorFlow); the host sends the window corners and receives the blended result.
+(TensorFlow); the host sends the window corners and the summed weights and receives the
+blended result.
 """
 
 import math
@@ -147,11 +148,14 @@ def _call(model, batch):
 class _Blender:
     """The compiled step of one model, patch size and batch: cut, run, blend on the device.
 
-    ``step(acc, norm, image, corners, valid)`` cuts the windows at ``corners`` from the
+    ``step(acc, image, corners, valid)`` cuts the windows at ``corners`` from the
     device-resident slab ``image``, runs the model on them (split over the replicas of
-    ``strategy``, ``batch_size`` each), and adds ``weights * logits`` and ``weights`` to the
-    device variables ``acc`` and ``norm``, one in-place scatter-add per window, in window
-    order. ``valid`` (1 or 0 per window) zeroes the windows that only pad the last batch.
+    ``strategy``, ``batch_size`` each), and adds ``weights * logits`` to the device variable
+    ``acc``, one in-place scatter-add per window, in window order. ``valid`` (1 or 0 per
+    window) zeroes the windows that only pad the last batch. The sum of the weights does not
+    depend on the model: :func:`_weight_sums` adds it up on the host, once per volume (a
+    second scatter-add per window cost as much as the first, about 8% of the model calls of
+    ``benchmarks/bench_inference.py``).
     """
 
     def __init__(self, model, patch_size, weights, batch_size, strategy, in_channels):
@@ -193,14 +197,14 @@ class _Blender:
         per_replica = self.strategy.run(replica_step, args=(image, corners))
         return self.strategy.gather(per_replica, axis=0)
 
-    def _step(self, acc, norm, image, corners, valid):
+    def _step(self, acc, image, corners, valid):
         tf = self.tf
         logits = self._run(image, corners)
         for i in range(self.per_step):
-            index = self.offsets + corners[i]
             weights = self.weights * valid[i]
-            acc.scatter_nd_add(index, tf.reshape(logits[i], [-1, self.n_classes]) * weights)
-            norm.scatter_nd_add(index, weights)
+            acc.scatter_nd_add(
+                self.offsets + corners[i], tf.reshape(logits[i], [-1, self.n_classes]) * weights
+            )
 
 
 #: model -> {settings: _Blender}; a model's compiled steps live as long as the model.
@@ -313,10 +317,11 @@ def sliding_window_predict(
     and the probabilities are :math:`\mathrm{softmax}(z)`. Logits are blended (as nnU-Net
     does), so a model with a constant output is reproduced exactly.
 
-    Everything but the window corners stays on the device: a compiled step per batch cuts
-    the windows from the volume (sent once), runs the model and adds each window's weighted
-    logits into device variables by an in-place scatter-add; the normalised result crosses
-    to the host once per slab (once per volume by default). Windows are visited with the
+    The logits stay on the device: a compiled step per batch cuts the windows from the
+    volume (sent once), runs the model and adds each window's weighted logits into a device
+    variable by an in-place scatter-add; the summed weights, which do not depend on the model,
+    are added up on the host and sent once; the normalised result crosses to the host once per
+    slab (once per volume by default). Windows are visited with the
     last axis outermost (:func:`window_corners`), so a slab is a run of consecutive windows
     and the part it shares with the next slab is carried over on the device. The values
     equal those of speccal 0.1's host-side blending to float32 rounding (each voxel's sum
@@ -341,10 +346,11 @@ def sliding_window_predict(
         for s, p in zip(spatial, patch_size, strict=True)
     ]
     padded = np.pad(volume, [*pad, (0, 0)])
+    weights = importance_map(patch_size, mode, sigma_scale)
     blender = _blender(
         model,
         patch_size,
-        importance_map(patch_size, mode, sigma_scale),
+        weights,
         batch_size,
         _model_strategy(model),
         volume.shape[-1],
@@ -354,12 +360,12 @@ def sliding_window_predict(
     slabs = _slabs(sorted(set(corners[:, -1].tolist())), patch_size[-1], slab_depth)
     n_steps = sum(-(-np.isin(corners[:, -1], slab).sum() // blender.per_step) for slab in slabs)
     result = np.empty((*padded.shape[:-1], blender.n_classes), dtype=np.float32)
-    finish = _finisher(result, return_logits)
-    held = None  # (low, acc, norm) of the slab before
+    finish = _finisher(result, _weight_sums(padded.shape[:-1], corners, weights), return_logits)
+    held = None  # (low, acc) of the slab before
     with tqdm(total=n_steps, desc="sliding window", disable=not progress, leave=False) as bar:
         for slab in slabs:
             low, high = slab[0], slab[-1] + patch_size[-1]
-            acc, norm = _slab_state(held, low, high, result.shape, finish)
+            acc = _slab_state(held, low, high, result.shape, finish)
             image = tf.constant(padded[..., low:high, :])
             mine = corners[np.isin(corners[:, -1], slab)] - np.int32(
                 [0] * (len(spatial) - 1) + [low]
@@ -371,20 +377,34 @@ def sliding_window_predict(
                 batch = np.concatenate(
                     [batch, np.repeat(batch[-1:], blender.per_step - len(batch), 0)]
                 )
-                blender.step(acc, norm, image, tf.constant(batch), tf.constant(valid))
+                blender.step(acc, image, tf.constant(batch), tf.constant(valid))
                 bar.update()
-            held = (low, acc, norm)
+            held = (low, acc)
     finish(*held, result.shape[-2])
     crop = tuple(slice(lo, lo + s) for (lo, _), s in zip(pad, spatial, strict=True))
     return result[crop]
 
 
-def _finisher(result, return_logits):
-    """``finish(low, acc, norm, stop)``: normalise ``[low, stop)`` on the device, copy to host."""
+def _weight_sums(shape, corners, weights):
+    """The summed importance map of the windows at ``corners``, ``shape + (1,)``, float32.
+
+    Added in window order, as the device adds the weighted logits: the same sums, bit for bit,
+    as a scatter-add of the weights beside them.
+    """
+    sums = np.zeros((*shape, 1), dtype=np.float32)
+    for corner in corners:
+        window = tuple(slice(c, c + p) for c, p in zip(corner, weights.shape, strict=True))
+        sums[window] += weights[..., None]
+    return sums
+
+
+def _finisher(result, weight_sums, return_logits):
+    """``finish(low, acc, stop)``: normalise ``[low, stop)`` by ``weight_sums`` on the device
+    and copy it to the host."""
     import tensorflow as tf
 
-    def finish(low, acc, norm, stop):
-        logits = acc[..., : stop - low, :] / norm[..., : stop - low, :]
+    def finish(low, acc, stop):
+        logits = acc[..., : stop - low, :] / weight_sums[..., low:stop, :]
         values = logits if return_logits else tf.nn.softmax(logits, axis=-1)
         result[..., low:stop, :] = values.numpy()
 
@@ -392,19 +412,15 @@ def _finisher(result, return_logits):
 
 
 def _slab_state(held, low, high, shape, finish):
-    """Device variables for the slab ``[low, high)``, carrying over what the slab before
+    """The device variable for the slab ``[low, high)``, carrying over what the slab before
     shares with it (and finishing the rest of the slab before)."""
     import tensorflow as tf
 
     depth = high - low
-    acc_shape, norm_shape = (*shape[:-2], depth, shape[-1]), (*shape[:-2], depth, 1)
     if held is None:
-        return tf.Variable(tf.zeros(acc_shape)), tf.Variable(tf.zeros(norm_shape))
-    before, acc, norm = held
-    finish(before, acc, norm, low)
-    carried = []
-    for old, new_shape in ((acc, acc_shape), (norm, norm_shape)):
-        kept = old[..., low - before :, :]
-        fill = tf.zeros((*new_shape[:-2], depth - kept.shape[-2], new_shape[-1]))
-        carried.append(tf.Variable(tf.concat([kept, fill], axis=-2)))
-    return tuple(carried)
+        return tf.Variable(tf.zeros((*shape[:-2], depth, shape[-1])))
+    before, acc = held
+    finish(before, acc, low)
+    kept = acc[..., low - before :, :]
+    fill = tf.zeros((*shape[:-2], depth - kept.shape[-2], shape[-1]))
+    return tf.Variable(tf.concat([kept, fill], axis=-2))

@@ -298,3 +298,23 @@ def test_windows_reach_the_model_with_a_static_shape(tiny_unet):
 
     cut(tf.zeros((12, 10, 9, 2)), tf.constant([[0, 0, 0], [4, 2, 1]]))
     assert shapes == [[2, 8, 8, 8, 2]]
+
+
+def test_host_weight_sums_equal_a_device_scatter_add_bit_for_bit():
+    # the weights are summed on the host (one scatter-add per window less on the device);
+    # in window order, float32, they must be the sums the device's scatter-add gave
+    import tensorflow as tf
+
+    from speccal.inference import _weight_sums
+
+    shape, patch = (13, 11, 10), (6, 5, 4)
+    weights = importance_map(patch)
+    corners = window_corners(shape, patch, 0.6)
+    sums = tf.Variable(tf.zeros((*shape, 1)))
+    offsets = np.indices(patch).reshape(3, -1).T.astype(np.int32)
+    for corner in corners:
+        sums.scatter_nd_add(offsets + corner, weights.reshape(-1, 1))
+    host = _weight_sums(shape, corners, weights)
+    assert host.dtype == np.float32
+    np.testing.assert_array_equal(host, sums.numpy())
+    assert len(np.unique(host)) > 10  # overlaps of different depth, not a constant
