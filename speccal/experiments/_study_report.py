@@ -194,9 +194,11 @@ def comparisons(study, trials, out, done):
 
 
 def _setting_text(setting, centre):
+    """The values of ``setting`` that differ from ``centre``; "[train]" when none does."""
     changed = {k: v for k, v in setting.items() if centre.get(k) != v}
-    shown = changed or setting
-    return ", ".join(f"{k}={_cell(v)}" for k, v in shown.items()) or "-"
+    if setting and not changed:
+        return "[train]"
+    return ", ".join(f"{k}={_cell(v)}" for k, v in changed.items()) or "-"
 
 
 def _difference_cell(result):
@@ -237,7 +239,8 @@ def write_report(study, trials, out, done, *, elapsed=None):
         "below). Lower is better for every metric except Dice. The last columns count the "
         "seeds whose mean moved the better way.",
         "",
-        f"Setting columns show the values that differ from [train] ({_setting_text(centre, {})}).",
+        f"Setting columns show the values that differ from [train] ({_setting_text(centre, {})});"
+        " `[train]` marks the setting equal to it.",
         "",
     ]
     header = ["method", "setting", "seeds", "pairs"]

@@ -264,3 +264,18 @@ def test_train_cases_is_checked():
     assert _training_cases(["a", "b"], None) == ["a", "b"]
     with pytest.raises(ValueError, match="at most the 2 training cases of the split; got 3"):
         _training_cases(["a", "b"], 3)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"epochs": 12, "train_cases": 24}, "epochs=12"),  # only what differs from [train]
+        ({"epochs": 12, "train_cases": 6}, "epochs=12, train_cases=6"),
+        ({"epochs": 40, "train_cases": 24}, "[train]"),  # the centre: nothing differs
+        ({}, "-"),  # nothing varies in the study
+    ],
+)
+def test_report_labels_a_setting_by_what_differs_from_train(setting, expected):
+    from speccal.experiments._study_report import _setting_text
+
+    assert _setting_text(setting, {"epochs": 40, "train_cases": 24}) == expected
