@@ -111,3 +111,20 @@ def test_evaluate_on_the_cluster_equals_local(tmp_path, scheduler):
             assert on_cluster[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
         else:
             assert on_cluster[key] == value, key
+
+
+def _malloc_setting():
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_local_workers_keep_glibc_malloc_defaults(monkeypatch):
+    # Dask's default MALLOC_TRIM_THRESHOLD_=65536 made `score --jobs 2` 3x slower than
+    # `--jobs 1`: the workers must start without it, and still with one thread for BLAS
+    from speccal._dask import dask_client
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with dask_client(workers=1) as client:
+        settings = list(client.run(_malloc_setting).values())
+    assert settings == [(None, "1")]
