@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from speccal.commands import demo
-from speccal.experiments import RunConfig, evaluate_run, train_run
+from speccal.experiments import evaluate_run, train_run
 
 
 def main():
@@ -20,18 +20,7 @@ def main():
     steps = demo.QUICK["epochs"] * demo.QUICK["steps_per_epoch"]
     demo.write_phantoms(out / "data", demo.QUICK["n_cases"], demo.PHANTOM_SHAPE)
     for method in ("ce", "cespectral"):
-        config = RunConfig(
-            dataset="synthetic",
-            root=str(out / "data"),
-            loss=method,
-            loss_params=demo._loss_params(method),
-            model_params=demo.MODEL_PARAMS,
-            epochs=demo.QUICK["epochs"],
-            steps_per_epoch=demo.QUICK["steps_per_epoch"],
-            patch_size=demo.PATCH_SIZE,
-            seed=0,
-            cache_dir=str(out / "cache"),
-        )
+        config = demo.run_config(out, method, 0, demo.QUICK)
         start = time.perf_counter()
         train_run(config, out / method, progress=False)
         trained = time.perf_counter() - start

@@ -90,7 +90,7 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
     ValueError
         If ``seeds < 2``.
     """
-    from speccal.experiments import RunConfig, evaluate_run, train_run
+    from speccal.experiments import evaluate_run, train_run
     from speccal.experiments._config import empty_output_dir
 
     settings = {**(QUICK if quick else FULL), **(settings or {})}
@@ -106,18 +106,7 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
     started = time.perf_counter()
     for method in methods:
         for seed in range(seeds):
-            config = RunConfig(
-                dataset="synthetic",
-                root=str((out / "data").resolve()),
-                loss=method,
-                loss_params=_loss_params(method),
-                model_params=settings.get("model_params", MODEL_PARAMS),
-                epochs=settings["epochs"],
-                steps_per_epoch=settings["steps_per_epoch"],
-                patch_size=settings.get("patch_size", PATCH_SIZE),
-                seed=seed,
-                cache_dir=str(out / "cache"),
-            )
+            config = run_config(out, method, seed, settings)
             run_dir = out / "runs" / f"{method}_seed{seed}"
             train_run(config, run_dir, progress=False)
             metrics = evaluate_run(run_dir, progress=False)
@@ -129,6 +118,26 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
                     flush=True,
                 )
     return results
+
+
+def run_config(out, method, seed, settings):
+    """The :class:`~speccal.experiments.RunConfig` of one demo run: ``method`` trained with
+    ``seed`` on the phantoms in ``out/data``, with the sizes of ``settings`` (``QUICK``, ``FULL``
+    or their overrides)."""
+    from speccal.experiments import RunConfig
+
+    return RunConfig(
+        dataset="synthetic",
+        root=str((Path(out) / "data").resolve()),
+        loss=method,
+        loss_params=_loss_params(method),
+        model_params=settings.get("model_params", MODEL_PARAMS),
+        epochs=settings["epochs"],
+        steps_per_epoch=settings["steps_per_epoch"],
+        patch_size=settings.get("patch_size", PATCH_SIZE),
+        seed=seed,
+        cache_dir=str(Path(out) / "cache"),
+    )
 
 
 def paired_comparison(runs):
