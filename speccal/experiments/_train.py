@@ -60,10 +60,11 @@ def _training_batches(sampler, config, first_step):
 
 
 def build_model(config, in_channels, n_classes):
-    """The run's network, built from its configuration."""
+    """The run's network, built from its configuration; its initial weights are seeded by the
+    run's seed alone (see ``seed`` of :func:`speccal.models.unet3d`)."""
     from speccal.models import get_model
 
-    params = {"patch_size": config.patch_size, **config.model_params}
+    params = {"patch_size": config.patch_size, "seed": config.seed, **config.model_params}
     return get_model(config.model, in_channels, n_classes, **params)
 
 

@@ -20,7 +20,7 @@ def get_model(name, in_channels, n_classes, **params):
         Input channels and output classes.
     **params
         Keyword arguments of the architecture (``base_filters``, ``depth``, ``patch_size``,
-        ``normalization``).
+        ``normalization``, ``seed``).
 
     Returns
     -------

@@ -34,6 +34,11 @@ _PARAMS_DOC = """in_channels : int
     normalization : {"instance", "batch", None}, default="instance"
         Normalisation after each convolution. Instance normalisation suits the small batches
         of 3D segmentation (batch 2 in the paper).
+    seed : int or None, default=None
+        Seeds every layer's kernel initializer (from the seed and the layer's name), so the
+        initial weights depend on nothing else. ``None`` leaves the seeds to Keras, which draws
+        them from Python's global :mod:`random` (``keras.utils.set_random_seed``): not
+        reproducible where other threads draw from it too, as in a Dask worker.
     name : str, optional
         Model name."""
 
@@ -53,7 +58,7 @@ _RETURNS_RAISES_DOC = """Returns
 _fill_doc = fill_doc(params=_PARAMS_DOC, returns_raises=_RETURNS_RAISES_DOC)
 
 
-def _encoder(x, *, base_filters, depth, spatial_dims, normalization):
+def _encoder(x, *, base_filters, depth, spatial_dims, normalization, seed):
     skips = []
     for level in range(depth):
         if level:
@@ -64,6 +69,7 @@ def _encoder(x, *, base_filters, depth, spatial_dims, normalization):
             spatial_dims=spatial_dims,
             normalization=normalization,
             name=f"enc{level}",
+            seed=seed,
         )
         skips.append(x)
     return skips
@@ -79,9 +85,10 @@ def _build_unet(
     patch_size,
     normalization,
     attention,
+    seed,
     name,
 ):
-    check_architecture(in_channels, n_classes, base_filters, depth, normalization)
+    check_architecture(in_channels, n_classes, base_filters, depth, normalization, seed)
     patch_size = check_spatial_shape(patch_size, spatial_dims, depth)
     inputs = input_layer(patch_size, in_channels)
     skips = _encoder(
@@ -90,19 +97,28 @@ def _build_unet(
         depth=depth,
         spatial_dims=spatial_dims,
         normalization=normalization,
+        seed=seed,
     )
     x = skips[-1]
     for level in range(depth - 2, -1, -1):
         filters = base_filters * 2**level
-        x = upsample(x, filters, spatial_dims=spatial_dims, name=f"dec{level}_up")
+        x = upsample(x, filters, spatial_dims=spatial_dims, name=f"dec{level}_up", seed=seed)
         skip = skips[level]
         if attention:
-            skip = attention_gate(skip, x, spatial_dims=spatial_dims, name=f"dec{level}_att")
+            skip = attention_gate(
+                skip, x, spatial_dims=spatial_dims, name=f"dec{level}_att", seed=seed
+            )
         x = layers.Concatenate(name=f"dec{level}_concat")([skip, x])
         x = conv_block(
-            x, filters, spatial_dims=spatial_dims, normalization=normalization, name=f"dec{level}"
+            x,
+            filters,
+            spatial_dims=spatial_dims,
+            normalization=normalization,
+            name=f"dec{level}",
+            seed=seed,
         )
-    return keras.Model(inputs, head(x, n_classes, spatial_dims=spatial_dims), name=name)
+    logits = head(x, n_classes, spatial_dims=spatial_dims, seed=seed)
+    return keras.Model(inputs, logits, name=name)
 
 
 @_fill_doc
@@ -114,6 +130,7 @@ def unet3d(
     depth=3,
     patch_size=None,
     normalization="instance",
+    seed=None,
     name="unet3d",
 ):
     """3D U-Net (Çiçek et al., 2016) returning per-voxel logits.
@@ -144,6 +161,7 @@ def unet3d(
         patch_size=patch_size,
         normalization=normalization,
         attention=False,
+        seed=seed,
         name=name,
     )
 
@@ -157,6 +175,7 @@ def unet2d(
     depth=3,
     patch_size=None,
     normalization="instance",
+    seed=None,
     name="unet2d",
 ):
     """2D U-Net (Ronneberger et al., 2015) returning per-pixel logits.
@@ -184,6 +203,7 @@ def unet2d(
         patch_size=patch_size,
         normalization=normalization,
         attention=False,
+        seed=seed,
         name=name,
     )
 
@@ -197,6 +217,7 @@ def attention_unet3d(
     depth=3,
     patch_size=None,
     normalization="instance",
+    seed=None,
     name="attention_unet3d",
 ):
     """3D Attention U-Net (Oktay et al., 2018) returning per-voxel logits.
@@ -231,6 +252,7 @@ def attention_unet3d(
         patch_size=patch_size,
         normalization=normalization,
         attention=True,
+        seed=seed,
         name=name,
     )
 
@@ -244,6 +266,7 @@ def unet_pp3d(
     depth=3,
     patch_size=None,
     normalization="instance",
+    seed=None,
     name="unet_pp3d",
 ):
     """3D UNet++ (Zhou et al., 2018) returning per-voxel logits.
@@ -270,7 +293,7 @@ def unet_pp3d(
     >>> unet_pp3d(1, 2, patch_size=(8, 8, 8)).output_shape
     (None, 8, 8, 8, 2)
     """
-    check_architecture(in_channels, n_classes, base_filters, depth, normalization)
+    check_architecture(in_channels, n_classes, base_filters, depth, normalization, seed)
     patch_size = check_spatial_shape(patch_size, 3, depth)
     inputs = input_layer(patch_size, in_channels)
     grid = {}
@@ -281,6 +304,7 @@ def unet_pp3d(
             depth=depth,
             spatial_dims=3,
             normalization=normalization,
+            seed=seed,
         )
     ):
         grid[level, 0] = x
@@ -288,14 +312,24 @@ def unet_pp3d(
         for level in range(depth - col):
             filters = base_filters * 2**level
             up = upsample(
-                grid[level + 1, col - 1], filters, spatial_dims=3, name=f"x{level}{col}_up"
+                grid[level + 1, col - 1],
+                filters,
+                spatial_dims=3,
+                name=f"x{level}{col}_up",
+                seed=seed,
             )
             parts = [grid[level, j] for j in range(col)] + [up]
             x = layers.Concatenate(name=f"x{level}{col}_concat")(parts)
             grid[level, col] = conv_block(
-                x, filters, spatial_dims=3, normalization=normalization, name=f"x{level}{col}"
+                x,
+                filters,
+                spatial_dims=3,
+                normalization=normalization,
+                name=f"x{level}{col}",
+                seed=seed,
             )
-    return keras.Model(inputs, head(grid[0, depth - 1], n_classes, spatial_dims=3), name=name)
+    logits = head(grid[0, depth - 1], n_classes, spatial_dims=3, seed=seed)
+    return keras.Model(inputs, logits, name=name)
 
 
 MODELS = {

@@ -66,12 +66,33 @@ def test_paper_size_is_an_option():
         ({"depth": 0}, r"`depth` must be an int >= 1; got 0\."),
         ({"base_filters": 2.5}, r"`base_filters` must be an int >= 1; got 2\.5\."),
         ({"normalization": "layer"}, r"`normalization` must be one of .*; got 'layer'\."),
+        ({"seed": 1.0}, r"`seed` must be None or an int >= 0; got 1\.0\."),
     ],
 )
 def test_bad_hyperparameters(kwargs, match):
     params = {"in_channels": 1, "n_classes": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         unet3d(**params)
+
+
+@pytest.mark.parametrize("builder", [*BUILDERS_3D, unet2d])
+def test_a_seed_fixes_every_initial_weight_whatever_python_random_holds(builder):
+    import random
+
+    def weights(seed, state):
+        random.seed(state)  # what other threads' draws would do to Keras' unseeded draws
+        model = builder(1, 3, base_filters=2, depth=2, seed=seed)
+        return [np.asarray(w) for w in model.get_weights()]
+
+    first, again, other = weights(7, 0), weights(7, 1), weights(8, 0)
+    random_kernels = [i for i, w in enumerate(first) if w.std() > 0]  # not biases or norms
+    assert len(random_kernels) >= 5
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert all(not np.array_equal(first[i], other[i]) for i in random_kernels)
+    # without a seed, Keras draws the seeds from Python's random: its state decides
+    unseeded = weights(None, 0), weights(None, 1)
+    assert not np.array_equal(unseeded[0][random_kernels[0]], unseeded[1][random_kernels[0]])
 
 
 def test_registry_builds_every_model_and_rejects_unknown_names():
