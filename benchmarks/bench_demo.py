@@ -1,8 +1,11 @@
-"""Time one run of each method of ``speccal demo --quick`` (240 SGD steps and the evaluation).
+"""Time the runs of ``speccal demo --quick``: one after the other, or two at a time.
 
-The demo's help quotes these numbers: ``--quick`` trains 3 seeds of CE and of CE + spectral
-(1,440 steps), so it takes about 3 x (CE run + CE + spectral run) plus writing its phantoms
-and figures. Run it on an idle machine; it prints seconds per step, not a ratio.
+The demo's help quotes these numbers. ``--quick`` trains 3 seeds of CE and of CE + spectral at
+the size of ``demo.QUICK``. This script trains 2 seeds of each twice: one after the other in
+this process (all cores' TensorFlow threads, ``--workers 1``), then side by side in two
+processes of a local Dask cluster (``--workers 2``, the default), and prints the ratio. The
+whole demo takes about ``3 x`` the side-by-side time plus writing its phantoms, its tables and
+its figures. Run it on an idle machine.
 
 Usage: python benchmarks/bench_demo.py
 """
@@ -12,26 +15,24 @@ import time
 from pathlib import Path
 
 from speccal.commands import demo
-from speccal.experiments import evaluate_run, train_run
 
 
 def main():
-    out = Path(tempfile.mkdtemp())
-    steps = demo.QUICK["epochs"] * demo.QUICK["steps_per_epoch"]
-    demo.write_phantoms(out / "data", demo.QUICK["n_cases"], demo.PHANTOM_SHAPE)
-    for method in ("ce", "cespectral"):
-        config = demo.run_config(out, method, 0, demo.QUICK)
+    quick = {**demo.QUICK, "seeds": 2}
+    steps = quick["epochs"] * quick["steps_per_epoch"]
+    times = {}
+    for workers in (1, 2):
+        out = Path(tempfile.mkdtemp()) / "demo"
         start = time.perf_counter()
-        train_run(config, out / method, progress=False)
-        trained = time.perf_counter() - start
-        start = time.perf_counter()
-        evaluate_run(out / method, progress=False)
-        evaluated = time.perf_counter() - start
+        demo.run_demo(out, quick=True, seeds=2, workers=workers, progress=True, settings=quick)
+        times[workers] = time.perf_counter() - start
         print(
-            f"{method}: train {trained:.1f} s ({trained / steps:.3f} s/step), "
-            f"evaluate {evaluated:.1f} s",
+            f"--workers {workers}: 4 runs of {steps} steps (CE and CE + spectral, 2 seeds) "
+            f"in {times[workers]:.1f} s, {times[workers] / 4:.1f} s per run",
             flush=True,
         )
+    print(f"workers 1 / workers 2: {times[1] / times[2]:.2f}")
+    print(f"estimated --quick (3 seeds, 6 runs) at --workers 2: {times[2] * 1.5:.0f} s")
 
 
 if __name__ == "__main__":

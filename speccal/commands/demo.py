@@ -11,29 +11,56 @@ HELP = """Write a SyntheticPhantoms dataset into OUT/data, train CE and CE + spe
 regularizer (and, without --quick, the five baselines focal, ls, mbls, svls, crac) over several
 seeds on CPU, evaluate every run on its test cases, print the paper-style segmentation
 (DSC/HD95/ASD) and calibration (ECE/SCE/TACE) tables as mean ± sd over seeds and every
-method's paired comparison with CE (differences, intervals, Wilcoxon p-values), and write
-reliability diagrams and power-spectrum plots to OUT/figures. --quick (1,440 SGD steps) takes
-about 13 minutes on 2 idle CPU cores (measured: 0.53 s per CE step, 0.61 s per CE + spectral
-step), longer beside other work; the full demo (15,750 steps) some 2.5 hours. One-seed loss
-comparisons on small data are noise, so every method runs over --seeds seeds (default 3) and
-nothing is claimed from one run."""
+method's paired comparison with CE (differences, intervals, Holm-adjusted Wilcoxon p-values),
+and write reliability diagrams and power-spectrum plots to OUT/figures. Runs go --workers at a
+time, each in its own process. --quick trains at the size and length chosen by the declared
+study docs/study/demo_regime.toml (240 SGD steps per run, 16³ patches; about 3 minutes on
+2 idle CPU cores, measured by benchmarks/bench_demo.py); the full demo (15,750 steps at 32³)
+some 2.5 hours (measured one run at a time). One-seed loss comparisons on small data are
+noise, so every method runs over --seeds seeds (default 3) and nothing is claimed from one
+run."""
 
-#: Demo settings. Phantoms of about 40³ voxels and 32³ patches keep a step at ~0.5 s on two CPU
-#: cores with an 8-filter, 3-level U-Net, while each patch still sees whole structures and
-#: their boundaries, where miscalibration lives. The times in HELP are measured by
-#: ``benchmarks/bench_demo.py``.
-QUICK = {"n_cases": 18, "epochs": 12, "steps_per_epoch": 20, "seeds": 3}
-FULL = {"n_cases": 30, "epochs": 30, "steps_per_epoch": 25, "seeds": 3}
-PATCH_SIZE = (32, 32, 32)
-PHANTOM_SHAPE = (40, 40, 32)
+#: Why --quick runs where it runs: printed by the demo, kept with the studies' results.
+QUICK_REGIME = """\
+speccal demo --quick: CE against CE + spectral (lambda 1, W 20, K 5), 3 seeds, 240 SGD steps
+each on 24x24x20 phantoms with 16^3 patches. No regime was found informative at this size: in
+the declared study docs/study/demo_regime.toml (6 seeds x 6 test cases per comparison) no
+calibration metric of CE + spectral differed from CE's with a Holm-adjusted p < 0.05, at 240
+or at 800 steps, so by its declared rule the demo runs the shorter length. Read the comparison
+below as what 3 seeds show here, not as evidence either way; every result is on the
+documentation page "When does the spectral regularizer help?"."""
+
+#: --quick: the size of the follow-up study docs/study/demo_regime.toml (24x24x20 phantoms,
+#: 16³ patches: a step costs about a tenth of a 32³ step on one CPU core, since its activations
+#: fit in the L2 cache), at the length its declared rule chose. Everything else (U-Net, SGD,
+#: λ, W, K) is as in docs/study/spectral_regimes.toml.
+QUICK = {
+    "n_cases": 36,
+    "shape": (24, 24, 20),
+    "patch_size": (16, 16, 16),
+    "train_cases": 24,
+    "epochs": 12,
+    "steps_per_epoch": 20,
+    "seeds": 3,
+}
+#: The full demo: all seven methods at the size of docs/study/spectral_regimes.toml. Phantoms
+#: of about 40³ voxels and 32³ patches: each patch sees whole structures and their boundaries.
+FULL = {
+    "n_cases": 30,
+    "shape": (40, 40, 32),
+    "patch_size": (32, 32, 32),
+    "epochs": 30,
+    "steps_per_epoch": 25,
+    "seeds": 3,
+}
 #: Background and two nested structures: with four classes the innermost one is not learnt
-#: in the quick budget (its Dice stays 0 and HD95 is infinite), which says nothing about
+#: in a short budget (its Dice stays 0 and HD95 is infinite), which says nothing about
 #: calibration; three classes reach DSC ≈ 0.87 in 240 SGD steps (measured).
 N_CLASSES = 3
 MODEL_PARAMS = {"base_filters": 8, "depth": 3}
 
 #: λ of the demo. The paper's λ = 0.01 suits its 96³ patches and long schedules. Measured on
-#: this demo's 32³ patches (U-Net above, SGD 0.01): after 30–240 steps the CE is 0.05–0.2 while
+#: 32³ patches (U-Net above, SGD 0.01): after 30–240 steps the CE is 0.05–0.2 while
 #: L_spectral = mean max(0, H(P̃) - H(P))² ranges from 0 to 3.5e-2, mostly 1e-4–1e-2. With
 #: λ = 0.01 the term would be ~0.01–1 % of the loss and the comparison would show nothing but
 #: seed noise; λ = 1 makes it a few per cent typically (tens of per cent at its peaks): enough
@@ -57,7 +84,9 @@ def write_phantoms(data_dir, n_cases, shape, seed=0):
     )
 
 
-def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, settings=None):
+def run_demo(
+    out, *, quick=True, seeds=None, workers=2, overwrite=False, progress=True, settings=None
+):
     """Run the demo and return the evaluated ``metrics.json`` contents of every run.
 
     Parameters
@@ -66,31 +95,38 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
         Output folder: ``data/`` (the phantoms), ``runs/<method>_seed<k>/`` (one run each),
         ``figures/`` and ``tables.md``.
     quick : bool, default=True
-        Train only ``ce`` and ``cespectral``; otherwise also the five baselines.
+        Train only ``ce`` and ``cespectral``, at the size of ``QUICK``; otherwise also the
+        five baselines, at the size of ``FULL``.
     seeds : int, optional
         Seeds per method (default 3); a one-seed comparison is noise, so at least 2.
+    workers : int, default=2
+        Runs trained at a time, each in its own process of a local Dask cluster with
+        ``cores // workers`` TensorFlow threads (as ``speccal study`` runs its trials); 1 trains
+        them one after the other in this process.
     overwrite : bool, default=False
         Replace an existing non-empty ``out``.
     progress : bool, default=True
-        Print one line per finished run.
+        Print one line per finished run (and, with ``quick``, ``QUICK_REGIME`` first).
     settings : dict, optional
         Overrides of the demo sizes (``n_cases``, ``shape``, ``epochs``,
-        ``steps_per_epoch``, ``patch_size``, ``model_params``); used by the tests to stay
-        small.
+        ``steps_per_epoch``, ``patch_size``, ``train_cases``, ``model_params``); used by the
+        tests to stay small.
 
     Returns
     -------
     list of dict
-        One ``metrics.json`` content per run.
+        One ``metrics.json`` content per run, methods in order and seeds within each.
 
     Raises
     ------
     FileExistsError
         If ``out`` exists, is not empty and ``overwrite`` is not set.
     ValueError
-        If ``seeds < 2``.
+        If ``seeds < 2`` or ``workers < 1``.
+    RuntimeError
+        If a run fails; it names the run and chains its error.
     """
-    from speccal.experiments import evaluate_run, train_run
+    from speccal._dask import _check_workers
     from speccal.experiments._config import empty_output_dir
 
     settings = {**(QUICK if quick else FULL), **(settings or {})}
@@ -99,25 +135,67 @@ def run_demo(out, *, quick=True, seeds=None, overwrite=False, progress=True, set
         raise ValueError(
             f"`--seeds` must be an int >= 2 (one seed is noise, not a comparison); got {seeds!r}."
         )
+    _check_workers(workers)
     out = empty_output_dir(out, "--out", overwrite)
-    write_phantoms(out / "data", settings["n_cases"], settings.get("shape", PHANTOM_SHAPE))
+    if quick and progress:
+        print(QUICK_REGIME, flush=True)
+    write_phantoms(out / "data", settings["n_cases"], settings["shape"])
     methods = ("ce", "cespectral") if quick else ("ce", "cespectral", *BASELINES)
-    results = []
+    runs = {
+        f"{method}_seed{seed}": run_config(out, method, seed, settings)
+        for method in methods
+        for seed in range(seeds)
+    }
     started = time.perf_counter()
-    for method in methods:
-        for seed in range(seeds):
-            config = run_config(out, method, seed, settings)
-            run_dir = out / "runs" / f"{method}_seed{seed}"
-            train_run(config, run_dir, progress=False)
-            metrics = evaluate_run(run_dir, progress=False)
-            results.append(metrics)
-            if progress:
-                print(
-                    f"[{time.perf_counter() - started:6.0f} s] {method:10s} seed {seed}: "
-                    f"DSC {metrics['dice']:.3f}  ECE {metrics['ece']:.4f}",
-                    flush=True,
-                )
-    return results
+    results = {}
+
+    def finished(name, metrics):
+        results[name] = metrics
+        if progress:
+            method, seed = name.rsplit("_seed", 1)
+            print(
+                f"[{time.perf_counter() - started:6.0f} s] {method:10s} seed {seed}: "
+                f"DSC {metrics['dice']:.3f}  ECE {metrics['ece']:.4f}",
+                flush=True,
+            )
+
+    if workers == 1:
+        from speccal.experiments import evaluate_run, train_run
+
+        for name, config in runs.items():
+            train_run(config, out / "runs" / name, progress=False)
+            finished(name, evaluate_run(out / "runs" / name, progress=False))
+    else:
+        _run_in_workers(runs, out, workers, finished)
+    return [results[name] for name in runs]
+
+
+def _run_in_workers(runs, out, workers, finished):
+    """Train and evaluate ``runs`` ({name: RunConfig}) on a local Dask cluster of ``workers``
+    processes, the way ``speccal study`` runs its trials; ``finished(name, metrics)`` as each
+    ends."""
+    from speccal.experiments._study import Trial
+    from speccal.experiments._study_run import run_trials
+
+    trials = [
+        Trial(name=name, method=config.loss, seed=config.seed, setting={}, grid={}, config=config)
+        for name, config in runs.items()
+    ]
+
+    def on_result(trial, result):
+        if result is not None:  # None: it failed, and is reported below
+            finished(trial.name, result["metrics"])
+
+    failed = {
+        trial.name: error
+        for trial, error in run_trials(trials, out, workers=workers, on_result=on_result)
+    }
+    if failed:
+        names = [name for name in runs if name in failed]  # in the demo's order
+        first = failed[names[0]]
+        raise RuntimeError(
+            f"demo runs failed: {', '.join(names)}; the first one's error: {first}"
+        ) from first
 
 
 def run_config(out, method, seed, settings):
@@ -134,7 +212,8 @@ def run_config(out, method, seed, settings):
         model_params=settings.get("model_params", MODEL_PARAMS),
         epochs=settings["epochs"],
         steps_per_epoch=settings["steps_per_epoch"],
-        patch_size=settings.get("patch_size", PATCH_SIZE),
+        patch_size=settings["patch_size"],
+        train_cases=settings.get("train_cases"),
         seed=seed,
         cache_dir=str(Path(out) / "cache"),
     )
@@ -158,7 +237,9 @@ def paired_comparison(runs):
 def _run(args):
     out = Path(args.out)
     started = time.perf_counter()
-    results = run_demo(out, quick=args.quick, seeds=args.seeds, overwrite=args.overwrite)
+    results = run_demo(
+        out, quick=args.quick, seeds=args.seeds, workers=args.workers, overwrite=args.overwrite
+    )
     comparison = paired_comparison(out / "runs")
     print_tables(results)
     print(comparison)
@@ -187,10 +268,17 @@ def register(subparsers):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="only CE and CE + spectral, small budget (~13 min on 2 idle CPU cores)",
+        help="only CE and CE + spectral, small budget (~3 min on 2 idle CPU cores)",
     )
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="seeds per method (default: 3)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="runs trained at a time, each in its own process (default: 2; 1 = in this process)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.set_defaults(func=reporting_errors(parser, _run))

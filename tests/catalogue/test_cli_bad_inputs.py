@@ -260,6 +260,10 @@ CASES = {
         ["demo", "--seeds", "0", "--out", "{tmp}/d"],
         r"`--seeds` must be an int >= 2 .*; got 0\.",
     ),
+    "demo-zero-workers": (
+        ["demo", "--workers", "0", "--out", "{tmp}/d"],
+        r"`--workers` must be an int >= 1; got 0\.",
+    ),
     "demo-out-not-empty": (
         ["demo", "--out", "{tmp}"],
         r"`--out` '.*' already exists and is not empty; pass --overwrite to replace it",

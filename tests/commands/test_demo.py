@@ -18,6 +18,7 @@ TINY = {
     "steps_per_epoch": 2,
     "seeds": 2,
     "patch_size": (16, 16, 16),
+    "train_cases": None,
     "model_params": {"base_filters": 2, "depth": 2},
 }
 
@@ -35,8 +36,9 @@ def test_quick_demo_trains_both_methods_over_seeds_and_writes_figures(
 ):
     monkeypatch.setattr(demo, "QUICK", TINY)
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    assert main(["demo", "--quick", "--out", str(out)]) == 0  # 2 workers: a local cluster
     printed = capsys.readouterr().out
+    assert printed.startswith(demo.QUICK_REGIME)
     assert "| metric | ce | cespectral |" in printed
     assert "| DSC ↑ |" in printed and "| ECE ↓ |" in printed
     assert "Runs per method: ce 2, cespectral 2." in printed
@@ -69,9 +71,30 @@ def test_quick_demo_trains_both_methods_over_seeds_and_writes_figures(
     assert cells[5] == f"{delta:.4f}"
     assert 0 <= float(cells[7]) <= 1  # the Holm-adjusted Wilcoxon p-value
     assert (out / "tables.md").read_text().count("Paired against CE") == 1
+    # a run trained in a Dask worker is the run trained here: the seed fixes the initial
+    # weights although the worker's own threads draw from Python's random meanwhile
+    from speccal.experiments import RunConfig, train_run
+
+    train_run(RunConfig.load(out / "runs" / "ce_seed1"), tmp_path / "again", progress=False)
+    history = [
+        (tmp_path / "again" if i else out / "runs" / "ce_seed1") / "history.csv" for i in (0, 1)
+    ]
+    losses = [np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)[:, 1:] for path in history]
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
     # an existing --out is kept unless --overwrite
     err = _error(capsys, ["demo", "--quick", "--out", str(out)])
     assert "already exists and is not empty; pass --overwrite" in err
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_named(tmp_path):
+    settings = {**TINY, "train_cases": 50}  # fails in the worker, when the split is known
+    failed = "ce_seed0, ce_seed1, cespectral_seed0, cespectral_seed1"
+    with pytest.raises(RuntimeError, match=f"demo runs failed: {failed}; the first one's") as info:
+        demo.run_demo(tmp_path / "d", seeds=2, progress=False, settings=settings)
+    assert "`train_cases` must be at most the 4 training cases of the split; got 50." in str(
+        info.value
+    )
 
 
 def test_one_seed_is_refused(capsys, tmp_path):
@@ -147,7 +170,7 @@ def test_full_demo_adds_the_baselines(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "BASELINES", ("focal", "crac"))
     settings = {key: value for key, value in TINY.items() if key != "seeds"}
     results = demo.run_demo(
-        tmp_path / "d", quick=False, seeds=2, progress=False, settings=settings
+        tmp_path / "d", quick=False, seeds=2, workers=1, progress=False, settings=settings
     )
     assert [r["method"] for r in results] == ["ce"] * 2 + ["cespectral"] * 2 + ["focal"] * 2 + [
         "crac"
