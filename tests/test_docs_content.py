@@ -311,3 +311,29 @@ def test_repository_url_gives_the_navbar_link(monkeypatch, url):
     links = conf["html_theme_options"].get("icon_links", [])
     assert [link["url"] for link in links] == ([] if url is None else [url])
     assert "navbar-icon-links" in conf["html_theme_options"]["navbar_end"]
+
+
+def test_the_quick_demo_runs_where_the_declared_rule_of_its_study_sends_it():
+    """docs/study/demo_regime.toml: a length qualifies only if its spectral-vs-CE comparison
+    there has a calibration metric with a Holm-adjusted p < 0.05 (and the main study's does
+    too); with none, the demo runs 240 steps and says so."""
+    from speccal.commands import demo
+
+    report = (REPO / "docs" / "study" / "demo_regime" / "report.md").read_text()
+    assert report.startswith("# Study report: demo_regime.toml\n\nStatus: 24 of 24 trials")
+    qualifying = []
+    sections = report.split("\n## speccal compare at ")[1:]
+    for section in sections:
+        rows = [
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in section.splitlines()
+            if line.startswith("| ") and "| cespectral |" in line
+        ]
+        holm = {row[0]: float(row[7]) for row in rows}
+        assert len(holm) == 6 and all(0 <= p <= 1 for p in holm.values())
+        if any(p < 0.05 for metric, p in holm.items() if not metric.startswith("DSC")):
+            qualifying.append(section.splitlines()[0])
+    assert len(sections) == 2  # 240 and 800 steps
+    assert qualifying == []
+    assert demo.QUICK["epochs"] * demo.QUICK["steps_per_epoch"] == 240
+    assert "No regime was found informative at this size" in demo.QUICK_REGIME
