@@ -27,8 +27,10 @@ each on 24x24x20 phantoms with 16^3 patches. No regime was found informative at 
 the declared study docs/study/demo_regime.toml (6 seeds x 6 test cases per comparison) no
 calibration metric of CE + spectral differed from CE's with a Holm-adjusted p < 0.05, at 240
 or at 800 steps, so by its declared rule the demo runs the shorter length. Read the comparison
-below as what 3 seeds show here, not as evidence either way; every result is on the
-documentation page "When does the spectral regularizer help?"."""
+below as what 3 seeds show here, not as evidence either way: its p-values treat the 18 (case,
+seed) pairs as independent, but the 6 test cases of a seed share one training run, so they
+overstate how sure 3 trainings can make anyone. Every result is on the documentation page
+"When does the spectral regularizer help?"."""
 
 #: --quick: the size of the follow-up study docs/study/demo_regime.toml (24x24x20 phantoms,
 #: 16³ patches: a step costs about a tenth of a 32³ step on one CPU core, since its activations
