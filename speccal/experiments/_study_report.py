@@ -6,6 +6,13 @@ and within them the test volumes by case: the unit of a paired test is a (case, 
 as DESIGN §5b says. Per metric, the report gives the mean difference (method - reference)
 over the pairs, a 95 % bootstrap interval of it (pairs resampled), the two-sided Wilcoxon
 signed-rank p-value (:func:`scipy.stats.wilcoxon`) and how many seeds moved each way.
+
+Those treat the pairs as independent, but the test cases of one seed share one training run:
+as evidence about a training method they count for less than their number. The report
+therefore also gives the run-level view, where a seed is the unit: a two-stage bootstrap
+interval (seeds resampled, then pairs within each drawn seed) and the exact two-sided
+sign-flip test of the per-seed mean differences (:func:`scipy.stats.permutation_test`), whose
+smallest p-value with n seeds is 2 / 2**n.
 """
 
 import csv
@@ -113,11 +120,13 @@ def _is_number(value):
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def paired_difference(method_values, reference_values, seeds, rng):
-    """Mean difference, 95 % bootstrap interval, Wilcoxon p and seeds better/worse.
+def paired_difference(method_values, reference_values, seeds, rng, run_rng=None):
+    """Mean difference, 95 % bootstrap interval, Wilcoxon p and seeds better/worse, and the
+    run-level interval and p-value (see the module's docstring).
 
     ``method_values`` and ``reference_values`` are equal-length arrays of paired values
-    (one per (case, seed)); ``seeds`` the seed of each pair.
+    (one per (case, seed)); ``seeds`` the seed of each pair. ``run_rng`` draws the two-stage
+    bootstrap (default: ``rng``), so that the case-level draws of ``rng`` stay as they were.
     """
     from scipy import stats
 
@@ -132,7 +141,9 @@ def paired_difference(method_values, reference_values, seeds, rng):
         p = 1.0
     else:
         p = float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
-    per_seed = [diff[seeds == s].mean() for s in np.unique(seeds)]
+    groups = [diff[seeds == s] for s in np.unique(seeds)]
+    per_seed = np.array([group.mean() for group in groups])
+    seed_low, seed_high = _two_stage_interval(groups, rng if run_rng is None else run_rng)
     return {
         "mean": float(diff.mean()),
         "low": float(low),
@@ -142,7 +153,45 @@ def paired_difference(method_values, reference_values, seeds, rng):
         "seeds_down": int(sum(d < 0 for d in per_seed)),
         "seeds_up": int(sum(d > 0 for d in per_seed)),
         "n_seeds": len(per_seed),
+        "seed_low": seed_low,
+        "seed_high": seed_high,
+        "seed_p": _sign_flip_p(per_seed),
     }
+
+
+def _two_stage_interval(groups, rng):
+    """95 % percentile interval of the mean difference when seeds are resampled first and
+    then the pairs within each drawn seed (a training run is the unit of replication)."""
+    sizes = np.array([group.size for group in groups])
+    rows = np.arange(N_BOOTSTRAP)
+    total, count = np.zeros(N_BOOTSTRAP), np.zeros(N_BOOTSTRAP)
+    for _ in groups:  # each slot of a resample draws a seed, then that seed's pairs
+        drawn = rng.integers(0, len(groups), size=N_BOOTSTRAP)
+        sums = np.stack(
+            [g[rng.integers(0, g.size, size=(N_BOOTSTRAP, g.size))].sum(axis=1) for g in groups],
+            axis=1,
+        )
+        total += sums[rows, drawn]
+        count += sizes[drawn]
+    low, high = np.percentile(total / count, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _sign_flip_p(per_seed):
+    """Exact two-sided sign-flip p-value of the per-seed mean differences (1.0 for one seed
+    or none that moved)."""
+    from scipy import stats
+
+    if per_seed.size < 2 or np.all(per_seed == 0):
+        return 1.0
+    result = stats.permutation_test(
+        (per_seed,),
+        np.mean,
+        permutation_type="samples",
+        n_resamples=2**per_seed.size,
+        alternative="two-sided",
+    )
+    return float(result.pvalue)
 
 
 def comparisons(study, trials, out, done):
@@ -151,7 +200,7 @@ def comparisons(study, trials, out, done):
     Returns a list of dicts: ``method``, ``setting`` (its varying keys), ``n_seeds`` and
     ``metrics`` (metric -> :func:`paired_difference`, or None when not measured).
     """
-    rng = np.random.default_rng(0)
+    rng, run_rng = np.random.default_rng(0), np.random.default_rng(1)
     varying = _varying(trials)
     by_key = {}
     for trial in trials:
@@ -185,7 +234,7 @@ def comparisons(study, trials, out, done):
                 "setting": json.loads(setting),
                 "n_seeds": len(pairs),
                 "metrics": {
-                    m: paired_difference(*values[m], rng) if values[m][0] else None
+                    m: paired_difference(*values[m], rng, run_rng) if values[m][0] else None
                     for m in COMPARED
                 },
             }
@@ -254,11 +303,41 @@ def write_report(study, trials, out, done, *, elapsed=None):
         cells += [_difference_cell(row["metrics"][m]) for m in COMPARED]
         cells += [_seed_cell(row["metrics"][m], m) for m in ("ece", "tace", "boundary_ece")]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _run_level_table(rows, centre)
     lines += ["", "## Means over seeds (per trial: mean over its test volumes)", ""]
     lines += _means_table(trials, done, varying, centre)
     lines += _compare_tables(study, trials, out, done, varying, centre)
     _atomic_write(Path(out) / "report.md", "\n".join(lines) + "\n")
     return rows
+
+
+def _run_level_table(rows, centre):
+    """The comparisons with a seed (one training per method) as the unit."""
+    lines = [
+        "",
+        "## Run level: a seed is the unit",
+        "",
+        "The test cases of one seed share one training run, so the pairs above are not "
+        "independent evidence about a training method. Each cell: the same mean difference, "
+        "its 95 % two-stage bootstrap interval (seeds resampled, then the pairs within each "
+        "drawn seed) and the exact two-sided sign-flip p-value of the per-seed mean "
+        "differences, whose smallest possible value is 2 / 2^seeds (0.25 with 3 seeds).",
+        "",
+        "| " + " | ".join(["method", "setting", "seeds", *COMPARED]) + " |",
+        "|" + "---|" * (3 + len(COMPARED)),
+    ]
+    for row in rows:
+        cells = [row["method"], _setting_text(row["setting"], centre), str(row["n_seeds"])]
+        for metric in COMPARED:
+            result = row["metrics"][metric]
+            cells.append(
+                "n/a"
+                if result is None
+                else f"{result['mean']:+.4f} [{result['seed_low']:+.4f}, "
+                f"{result['seed_high']:+.4f}] p={result['seed_p']:.2g}"
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _compare_tables(study, trials, out, done, varying, centre):

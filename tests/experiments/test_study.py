@@ -123,6 +123,8 @@ def test_issue_study_survives_a_kill_and_finishes_without_redoing_trials(tmp_pat
     report = (out / "report.md").read_text()
     assert "Status: 4 of 4 trials finished." in report
     assert "| spectral-lam1 | - | 2 | 2 |" in report  # 2 seeds x 1 test case = 2 pairs
+    assert "## Run level: a seed is the unit" in report
+    assert "| spectral-lam1 | - | 2 | " in report.split("## Run level")[1]
     assert "## speccal compare at -" in report  # the `speccal compare --reference` table
     assert "| metric | method | runs | mean ± sd | 95% CI | Δ vs ce |" in report
     assert (out / "figures" / "power_spectra.png").is_file()
