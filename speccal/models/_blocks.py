@@ -1,5 +1,7 @@
 """Building blocks shared by the U-Net family (Keras 3 layers, channels last)."""
 
+import zlib
+
 import keras
 import numpy as np
 from keras import layers
@@ -88,8 +90,6 @@ def initializer(kind, seed, name):
     """
     if seed is None:
         return kind
-    import zlib
-
     state = np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]).generate_state(1)
     classes = {
         "he_normal": keras.initializers.HeNormal,
