@@ -329,14 +329,15 @@ def fine_histogram(labels, probs, n_fine_bins, threshold, out=None):
         Count, sum of ``p_k`` and sum of ``1[y = k]`` per fine bin; slot ``n_fine_bins`` holds
         the discarded values ``p_k <= threshold``. ``out`` (the sums added to it) if given.
     """
-    # in floating point (no masked assignment): min(x, F - 1) puts 1.0 in the last bin, and
-    # max(x, F * [p <= threshold]) sends the discarded values to slot F
-    scaled = _scaled(probs, n_fine_bins)
-    np.minimum(scaled, n_fine_bins - 1, out=scaled)
+    # on the integer indices (no masked assignment): min(i, F - 1) puts 1.0 in the last bin,
+    # and max(i, F * [p <= threshold]) sends the discarded values to slot F. Not in float32:
+    # from F = 2^25 on, F - 1 rounds to F there, and 1.0 would land in the discard slot.
+    index = fine_index(probs, n_fine_bins)
+    np.minimum(index, n_fine_bins - 1, out=index)
     if threshold >= 0:  # probabilities are >= 0: a negative threshold discards nothing
-        discard = np.multiply(probs <= threshold, n_fine_bins, dtype=scaled.dtype)
-        np.maximum(scaled, discard, out=scaled)
-    return _class_binned_sums(labels, probs, scaled.astype(np.intp), n_fine_bins + 1, out)
+        discard = np.multiply(probs <= threshold, n_fine_bins, dtype=np.intp)
+        np.maximum(index, discard, out=index)
+    return _class_binned_sums(labels, probs, index, n_fine_bins + 1, out)
 
 
 def _class_binned_sums(labels, probs, index, slots, out=None):

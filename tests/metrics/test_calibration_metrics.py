@@ -265,6 +265,21 @@ def test_chunked_kernel_equals_one_chunk(rng, monkeypatch):
     np.testing.assert_allclose(chunked, whole, atol=1e-12)
 
 
+def test_fine_histogram_puts_one_in_the_last_bin_past_float32_precision():
+    # from 2^25 fine bins on, F - 1 is not a float32 (it rounds to F, the discard slot)
+    from speccal.metrics import _binning
+
+    n_fine = 2**25
+    probs = np.array([[1.0], [0.5], [0.0]], dtype=np.float32)
+    labels = np.zeros(3, dtype=np.intp)
+    found = {}
+    for dtype in (np.float32, np.float64):
+        fine = _binning.fine_histogram(labels, probs.astype(dtype), n_fine, threshold=0.0)
+        found[dtype] = {int(i): fine[0, 0, i] for i in np.flatnonzero(fine[0, 0])}
+        del fine
+    assert found[np.float32] == found[np.float64] == {n_fine // 2: 1, n_fine - 1: 1, n_fine: 1}
+
+
 # -- properties --
 @st.composite
 def labelled_probs(draw):
