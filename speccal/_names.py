@@ -21,6 +21,49 @@ LOSS_NAMES = (
     "meep",
 )
 
+#: Constructor arguments of each loss, as :func:`speccal.losses.get_loss` accepts them, so that
+#: a study file's loss parameters are checked without importing TensorFlow (a test keeps this
+#: equal to the signatures).
+_KERAS_LOSS_ARGUMENTS = ("ignore_class", "reduction", "name", "dtype")
+LOSS_ARGUMENTS = {
+    "ce": _KERAS_LOSS_ARGUMENTS,
+    "cespectral": (
+        "lam",
+        "window",
+        "bands",
+        "warmup",
+        "from_logits",
+        "ignore_class",
+        "eps",
+        "include_dc",
+        "include_corners",
+        "taper",
+        "reduction",
+        "name",
+        "dtype",
+    ),
+    "focal": ("gamma", *_KERAS_LOSS_ARGUMENTS),
+    "flsd": ("gamma", "gamma_low", "threshold", *_KERAS_LOSS_ARGUMENTS),
+    "ls": ("alpha", *_KERAS_LOSS_ARGUMENTS),
+    "mbls": ("lam", "margin", *_KERAS_LOSS_ARGUMENTS),
+    "svls": ("sigma", "kernel_size", *_KERAS_LOSS_ARGUMENTS),
+    "crac": (
+        "margin",
+        "rho_min",
+        "rho_max",
+        "lambd_min",
+        "lambd_max",
+        "n_classes",
+        "multipliers",
+        "penalty_parameters",
+        "previous_constraints",
+        *_KERAS_LOSS_ARGUMENTS,
+    ),
+    "nacl": ("lam", "kernel_size", "distance_type", *_KERAS_LOSS_ARGUMENTS),
+    "cpenalty": ("beta", *_KERAS_LOSS_ARGUMENTS),
+    "meep": ("lam", *_KERAS_LOSS_ARGUMENTS),
+}
+
 #: Datasets by registry name (:func:`speccal.datasets.get_dataset`).
 DATASET_NAMES = (
     "brats2020",

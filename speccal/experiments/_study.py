@@ -20,6 +20,7 @@ from pathlib import Path
 
 import tomllib
 
+from speccal._names import LOSS_ARGUMENTS, LOSS_NAMES
 from speccal.experiments._config import RunConfig
 
 __all__ = ["Study", "Trial", "load_study"]
@@ -334,8 +335,6 @@ def _check_data(data, base):
 
 
 def _check_methods(methods, options):
-    from speccal._names import LOSS_NAMES
-
     if not isinstance(methods, list) or not methods:
         raise ValueError("`methods` must hold at least one [[methods]] entry.")
     checked = []
@@ -360,9 +359,7 @@ def _check_methods(methods, options):
 
 def _loss_arguments(loss):
     """Names a loss takes (its constructor's arguments, as :func:`get_loss` accepts)."""
-    from speccal.losses._registry import _factory
-
-    return set(_factory(loss)[1]) | ({"callback"} if loss == "crac" else set())
+    return set(LOSS_ARGUMENTS[loss]) | ({"callback"} if loss == "crac" else set())
 
 
 def _check_configs(study):

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from fresh_python import modules_loaded_by
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("distributed")
@@ -164,6 +165,17 @@ def test_dry_run_lists_trials_in_run_order_and_writes_nothing(tmp_path, capsys):
     ]  # fmt: skip
     assert lines[-1] == "4 trials, 0 finished, 4 to run (16 training steps)"
     assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_does_not_import_tensorflow(tmp_path):
+    (tmp_path / "data").mkdir()
+    path = _study_file(tmp_path)
+    code = (
+        "from speccal.cli import main\n"
+        f"assert main(['study', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}, "
+        "'--dry-run']) == 0"
+    )
+    assert modules_loaded_by(code) == []
 
 
 def test_grids_overrides_and_pairing(tmp_path):

@@ -26,6 +26,15 @@ def test_loss_names():
     assert LOSS_NAMES == tuple(expected)
 
 
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_loss_arguments_table_equals_the_constructor_signatures(name):
+    # the table lets a study file be checked without importing TensorFlow
+    from speccal._names import LOSS_ARGUMENTS
+    from speccal.losses._registry import _factory
+
+    assert LOSS_ARGUMENTS[name] == _factory(name)[1]
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED_CLASSES))
 def test_get_loss_builds_each_baseline(name):
     loss = get_loss(name.upper() if name == "mbls" else name)
