@@ -15,7 +15,9 @@ parameters are separate columns labelled by what differs, e.g. `cespectral (lam=
 With --reference METHOD, print instead one row per metric and method: mean ± sd over runs,
 a bootstrap interval over the test volumes, and against METHOD the difference Δ on volumes
 paired by (case id, seed) with its paired bootstrap interval and the Holm-adjusted p-value of
-the Wilcoxon signed-rank test (read from RUN_DIR/per_volume.csv)."""
+the Wilcoxon signed-rank test (read from RUN_DIR/per_volume.csv), and the same Δ with a seed
+as the unit: a two-stage bootstrap interval and the Holm-adjusted sign-flip p-value of the
+seeds' mean differences (the volumes of one seed share one training run)."""
 
 
 def _run(args):

@@ -15,12 +15,19 @@ from speccal.evaluation._calibration import (
 )
 from speccal.evaluation._protocol import PROTOCOL_PRESETS, EvaluationProtocol
 from speccal.evaluation._segmentation import SegmentationEvaluator
-from speccal.evaluation._statistics import PairedComparison, compare_paired, holm_correction
+from speccal.evaluation._statistics import (
+    ClusteredPairedComparison,
+    PairedComparison,
+    compare_paired,
+    compare_paired_clustered,
+    holm_correction,
+)
 
 __all__ = [
     "ACEEvaluator",
     "CALIBRATION_METRICS",
     "CalibrationEvaluator",
+    "ClusteredPairedComparison",
     "ECEEvaluator",
     "EvaluationProtocol",
     "MCEEvaluator",
@@ -30,5 +37,6 @@ __all__ = [
     "SegmentationEvaluator",
     "TACEEvaluator",
     "compare_paired",
+    "compare_paired_clustered",
     "holm_correction",
 ]

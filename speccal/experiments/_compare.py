@@ -13,6 +13,7 @@ from speccal._names import SEGMENTATION_METRICS, TABLE_CALIBRATION_METRICS, TABL
 from speccal.evaluation._statistics import (
     check_bootstrap_params,
     compare_paired,
+    compare_paired_clustered,
     holm_correction,
     percentile_interval,
     resample_counts,
@@ -108,8 +109,10 @@ class RunComparison:
         One per (metric, column), reference first: ``metric``, ``method`` (the column
         label), ``n_runs``, ``mean`` and ``sd`` over runs, ``ci_low``/``ci_high``,
         ``n_volumes``, and against the reference ``delta``, ``delta_ci_low``,
-        ``delta_ci_high``, ``pvalue``, ``pvalue_holm``, ``n_pairs``, ``paired`` (NaN / None
-        for the reference and where undefined), ``notes`` (indices into ``notes``).
+        ``delta_ci_high``, ``pvalue``, ``pvalue_holm``, ``n_pairs``, ``paired``, and at the
+        run level ``n_seeds``, ``run_ci_low``, ``run_ci_high``, ``run_pvalue``,
+        ``run_pvalue_holm`` (NaN / None for the reference and where undefined), ``notes``
+        (indices into ``notes``).
     notes : list of str
         What could not be paired or tested, and why.
     description : str
@@ -161,6 +164,16 @@ class RunComparison:
         return _render_text(self, format, digits)
 
 
+_DELTA_FIELDS = (
+    "delta",
+    "delta_ci_low",
+    "delta_ci_high",
+    "pvalue",
+    "run_ci_low",
+    "run_ci_high",
+    "run_pvalue",
+)
+
 _CSV_FIELDS = (
     "metric",
     "method",
@@ -177,6 +190,11 @@ _CSV_FIELDS = (
     "pvalue_holm",
     "n_pairs",
     "paired",
+    "n_seeds",
+    "run_ci_low",
+    "run_ci_high",
+    "run_pvalue",
+    "run_pvalue_holm",
 )
 
 
@@ -227,6 +245,9 @@ def _cells(row, digits):
         _interval(row["delta_ci_low"], row["delta_ci_high"], digits),
         _pvalue(row["pvalue_holm"]),
         "–" if row["n_pairs"] is None else str(row["n_pairs"]),
+        _interval(row["run_ci_low"], row["run_ci_high"], digits),
+        _pvalue(row["run_pvalue_holm"]),
+        "–" if row["n_seeds"] is None else str(row["n_seeds"]),
         marks,
     ]
 
@@ -243,6 +264,9 @@ def _render_text(comparison, format, digits):
         f"Δ {level:.0%} CI",
         "p (Holm)",
         "pairs",
+        f"run-level {level:.0%} CI",
+        "run-level p (Holm)",
+        "seeds",
         "notes",
     ]
     rows = [_cells(row, digits) for row in comparison.rows]
@@ -319,8 +343,8 @@ def _difference(
     """Δ = column − reference on the volumes paired by (case id, seed), else unpaired."""
     ours, theirs = _volumes(runs, metric), _volumes(ref_runs, metric)
     shared = [key for key in ours if key in theirs]
-    result = dict.fromkeys(("delta", "delta_ci_low", "delta_ci_high", "pvalue"), float("nan"))
-    result.update(n_pairs=len(shared), paired=True)
+    result = dict.fromkeys(_DELTA_FIELDS, float("nan"))
+    result.update(n_pairs=len(shared), paired=True, n_seeds=None)
     if shared:
         unpaired = (len(ours) - len(shared), len(theirs) - len(shared))
         if any(unpaired):
@@ -353,6 +377,9 @@ def _difference(
                 pvalue=test.pvalue,
                 n_pairs=test.n,
             )
+            result.update(
+                _run_level(shared, finite, a, b, label, metric, level, n_resamples, random_state)
+            )
         return result
     x, y = np.array(list(ours.values())), np.array(list(theirs.values()))
     result.update(paired=False)
@@ -367,6 +394,24 @@ def _difference(
     delta, (low, high), p = _unpaired(x, y, n_resamples, level, random_state)
     result.update(delta=delta, delta_ci_low=low, delta_ci_high=high, pvalue=p)
     return result
+
+
+def _run_level(shared, finite, a, b, label, metric, level, n_resamples, random_state):
+    """The seed as the unit: two-stage bootstrap interval and sign-flip p of the seeds' means."""
+    seeds = np.array([str(seed) for _, seed in shared])[finite]
+    n_seeds = len(set(seeds))
+    if n_seeds < 2:
+        return {"n_seeds": n_seeds}
+    test = compare_paired_clustered(
+        a[finite],
+        b[finite],
+        seeds,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        random_state=random_state,
+    )
+    low, high = test.confidence_interval
+    return {"n_seeds": n_seeds, "run_ci_low": low, "run_ci_high": high, "run_pvalue": test.pvalue}
 
 
 def compare_runs(
@@ -429,6 +474,15 @@ def compare_runs(
     U test) with a note. Pairs holding ``inf`` (HD95 or ASD of a missed structure) are left
     out with a note.
 
+    Those tests take the pairs as independent, but the test volumes of one seed share one
+    training run: as evidence about a training method they count for less than their number.
+    The run-level columns take the seed as the unit, on the same pairs
+    (:func:`speccal.evaluation.compare_paired_clustered`): a two-stage bootstrap interval
+    (seeds resampled, then the pairs within each drawn seed) and the two-sided sign-flip test
+    of the seeds' mean differences, Holm-adjusted over the metrics as above. Its smallest
+    p-value with :math:`n` seeds is :math:`2 / 2^n` (0.25 with 3 seeds). With one seed there
+    is no run-level result (a note says so).
+
     Examples
     --------
     >>> from speccal.experiments import compare_runs
@@ -465,11 +519,10 @@ def compare_runs(
             )
             if label == reference:
                 row.update(
-                    dict.fromkeys(
-                        ("delta", "delta_ci_low", "delta_ci_high", "pvalue"), float("nan")
-                    ),
+                    dict.fromkeys(_DELTA_FIELDS, float("nan")),
                     n_pairs=None,
                     paired=None,
+                    n_seeds=None,
                 )
             else:
                 row.update(
@@ -487,12 +540,21 @@ def compare_runs(
                 )
             row["notes"] = list(range(first, len(notes)))
             column.append(row)
-        tested = [i for i, row in enumerate(column) if not np.isnan(row["pvalue"])]
-        adjusted = holm_correction([column[i]["pvalue"] for i in tested])
-        for row in column:
-            row["pvalue_holm"] = float("nan")
-        for i, p in zip(tested, adjusted, strict=True):
-            column[i]["pvalue_holm"] = float(p)
+        for key in ("pvalue", "run_pvalue"):
+            tested = [i for i, row in enumerate(column) if not np.isnan(row[key])]
+            adjusted = holm_correction([column[i][key] for i in tested])
+            for row in column:
+                row[f"{key}_holm"] = float("nan")
+            for i, p in zip(tested, adjusted, strict=True):
+                column[i][f"{key}_holm"] = float(p)
+        if label != reference and any(row["n_seeds"] == 1 for row in column):
+            first = add_note(
+                f"{label}: its pairs come from one seed, so there is no run-level interval or "
+                "test (they need at least 2 seeds)."
+            )
+            for row in column:
+                if row["n_seeds"] == 1:
+                    row["notes"].append(first)
         rows += column
     counts = ", ".join(f"{label} {len(runs)}" for label, runs in columns.items())
     description = (
@@ -500,7 +562,11 @@ def compare_runs(
         f"case bootstrap of the mean over the volumes ({n_resamples} resamples, level "
         f"{level:g}). Δ = method − {reference} over volumes paired by (case id, seed); its CI "
         "a paired percentile bootstrap; p: two-sided Wilcoxon signed-rank test, Holm-adjusted "
-        f"over the {len(names)} metrics of each method. Protocol: "
+        f"over the {len(names)} metrics of each method. These take the pairs as independent, "
+        "but the volumes of one seed share one training run; the run-level columns take the "
+        "seed as the unit: a two-stage bootstrap CI (seeds resampled, then pairs within them) "
+        "and the two-sided sign-flip test of the seeds' mean Δ, Holm-adjusted likewise, whose "
+        "smallest p with n seeds is 2 / 2^n (0.25 with 3). Protocol: "
         f"{columns[reference][0][1].get('protocol', 'unstated')}."
     )
     return RunComparison(reference, names, rows, notes, description, level)

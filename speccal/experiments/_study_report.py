@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speccal.evaluation._statistics import compare_paired_clustered
 from speccal.experiments._run_folder import (
     METRICS_FILE,
     PER_VOLUME_FILE,
@@ -141,10 +142,8 @@ def paired_difference(method_values, reference_values, seeds, rng, run_rng=None)
         p = 1.0
     else:
         p = float(stats.wilcoxon(diff, zero_method="wilcox").pvalue)
-    groups = [diff[seeds == s] for s in np.unique(seeds)]
-    per_seed = np.array([group.mean() for group in groups])
-    seed_low, seed_high = _two_stage_interval(groups, rng if run_rng is None else run_rng)
-    return {
+    per_seed = np.array([diff[seeds == s].mean() for s in np.unique(seeds)])
+    result = {
         "mean": float(diff.mean()),
         "low": float(low),
         "high": float(high),
@@ -153,45 +152,21 @@ def paired_difference(method_values, reference_values, seeds, rng, run_rng=None)
         "seeds_down": int(sum(d < 0 for d in per_seed)),
         "seeds_up": int(sum(d > 0 for d in per_seed)),
         "n_seeds": len(per_seed),
-        "seed_low": seed_low,
-        "seed_high": seed_high,
-        "seed_p": _sign_flip_p(per_seed),
+        "seed_low": float("nan"),
+        "seed_high": float("nan"),
+        "seed_p": float("nan"),
     }
-
-
-def _two_stage_interval(groups, rng):
-    """95 % percentile interval of the mean difference when seeds are resampled first and
-    then the pairs within each drawn seed (a training run is the unit of replication)."""
-    sizes = np.array([group.size for group in groups])
-    rows = np.arange(N_BOOTSTRAP)
-    total, count = np.zeros(N_BOOTSTRAP), np.zeros(N_BOOTSTRAP)
-    for _ in groups:  # each slot of a resample draws a seed, then that seed's pairs
-        drawn = rng.integers(0, len(groups), size=N_BOOTSTRAP)
-        sums = np.stack(
-            [g[rng.integers(0, g.size, size=(N_BOOTSTRAP, g.size))].sum(axis=1) for g in groups],
-            axis=1,
+    if len(per_seed) >= 2:
+        run_level = compare_paired_clustered(
+            diff,
+            np.zeros_like(diff),
+            seeds,
+            n_resamples=N_BOOTSTRAP,
+            random_state=rng if run_rng is None else run_rng,
         )
-        total += sums[rows, drawn]
-        count += sizes[drawn]
-    low, high = np.percentile(total / count, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def _sign_flip_p(per_seed):
-    """Exact two-sided sign-flip p-value of the per-seed mean differences (1.0 for one seed
-    or none that moved)."""
-    from scipy import stats
-
-    if per_seed.size < 2 or np.all(per_seed == 0):
-        return 1.0
-    result = stats.permutation_test(
-        (per_seed,),
-        np.mean,
-        permutation_type="samples",
-        n_resamples=2**per_seed.size,
-        alternative="two-sided",
-    )
-    return float(result.pvalue)
+        result["seed_low"], result["seed_high"] = run_level.confidence_interval
+        result["seed_p"] = run_level.pvalue
+    return result
 
 
 def comparisons(study, trials, out, done):
@@ -330,12 +305,15 @@ def _run_level_table(rows, centre):
         cells = [row["method"], _setting_text(row["setting"], centre), str(row["n_seeds"])]
         for metric in COMPARED:
             result = row["metrics"][metric]
-            cells.append(
-                "n/a"
-                if result is None
-                else f"{result['mean']:+.4f} [{result['seed_low']:+.4f}, "
-                f"{result['seed_high']:+.4f}] p={result['seed_p']:.2g}"
-            )
+            if result is None:
+                cells.append("n/a")
+            elif result["n_seeds"] < 2:
+                cells.append(f"{result['mean']:+.4f} (1 seed: no run-level test)")
+            else:
+                cells.append(
+                    f"{result['mean']:+.4f} [{result['seed_low']:+.4f}, "
+                    f"{result['seed_high']:+.4f}] p={result['seed_p']:.2g}"
+                )
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

@@ -70,6 +70,7 @@ def test_quick_demo_trains_both_methods_over_seeds_and_writes_figures(
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[5] == f"{delta:.4f}"
     assert 0 <= float(cells[7]) <= 1  # the Holm-adjusted Wilcoxon p-value
+    assert cells[11] == "2" and 0.5 <= float(cells[10]) <= 1  # run level: 2 seeds give p >= 1/2
     assert (out / "tables.md").read_text().count("Paired against CE") == 1
     # a run trained in a Dask worker is the run trained here: the seed fixes the initial
     # weights although the worker's own threads draw from Python's random meanwhile

@@ -1,12 +1,18 @@
 """Paired comparisons and Holm's correction against scipy, hand computations and loops."""
 
+import itertools
 import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from speccal.evaluation import PairedComparison, compare_paired, holm_correction
+from speccal.evaluation import (
+    PairedComparison,
+    compare_paired,
+    compare_paired_clustered,
+    holm_correction,
+)
 from speccal.evaluation._statistics import resample_counts
 
 # (a, b): zero differences, tied absolute differences, both, all zero, and a long sample
@@ -114,3 +120,94 @@ def test_bad_paired_input_is_named(a, b, kwargs, error, match):
 def test_bad_pvalues_are_named(pvalues):
     with pytest.raises(ValueError, match=r"`pvalues` must be a"):
         holm_correction(pvalues)
+
+
+# -- compare_paired_clustered: a group (e.g. a training seed) as the unit --
+def _two_stage_loop(difference, groups, n_resamples, level, seed):
+    """The documented draws, one resample at a time."""
+    labels = sorted(set(groups))
+    members = [difference[groups == g] for g in labels]
+    rng = np.random.default_rng(seed)
+    slots = []
+    for _ in labels:  # per slot: which group, then every group's cases for all resamples
+        drawn = rng.integers(0, len(labels), size=n_resamples)
+        cases = [rng.integers(0, m.size, size=(n_resamples, m.size)) for m in members]
+        slots.append((drawn, cases))
+    means = []
+    for r in range(n_resamples):
+        taken = [members[drawn[r]][cases[drawn[r]][r]] for drawn, cases in slots]
+        means.append(np.concatenate(taken).mean())
+    alpha = (1 - level) / 2
+    return np.quantile(means, [alpha, 1 - alpha])
+
+
+def test_clustered_interval_equals_a_loop_over_the_documented_draws():
+    rng = np.random.default_rng(3)
+    groups = np.array([5, 5, 5, 1, 1, 9, 9, 9, 9, 2])  # unequal sizes, unsorted labels
+    a, b = rng.normal(size=10), rng.normal(size=10)
+    result = compare_paired_clustered(
+        a, b, groups, n_resamples=300, confidence_level=0.9, random_state=8
+    )
+    expected = _two_stage_loop(a - b, groups, 300, 0.9, 8)
+    np.testing.assert_allclose(result.confidence_interval, expected, rtol=0, atol=1e-14)
+    assert result.n == 10 and result.n_groups == 4
+    assert result.group_differences == pytest.approx(
+        [np.mean((a - b)[groups == g]) for g in (1, 2, 5, 9)]
+    )
+    assert result.mean_difference == pytest.approx(np.mean(a - b))
+
+
+def test_clustered_interval_spans_the_groups_where_the_paired_one_does_not():
+    groups = np.repeat([0, 1, 2], 6)
+    b = np.random.default_rng(0).integers(0, 8, 18) / 8
+    a = b + np.array([-1.0, 1.0, 2.0])[groups]
+    clustered = compare_paired_clustered(a, b, groups, random_state=0)
+    # a resample is the mean of 3 drawn groups; one group thrice has probability 1/27 > 2.5 %
+    assert clustered.confidence_interval == (-1.0, 2.0)
+    low, high = compare_paired(a, b, random_state=0).confidence_interval
+    assert low > -0.2 and high < 1.6
+
+
+@pytest.mark.parametrize("n_groups", [2, 4, 5])
+def test_clustered_p_value_enumerates_the_sign_flips(n_groups):
+    rng = np.random.default_rng(n_groups)
+    groups = np.repeat(np.arange(n_groups), 3)
+    a, b = rng.normal(0.3, 1, groups.size), rng.normal(size=groups.size)
+    result = compare_paired_clustered(a, b, groups, random_state=0)
+    means = np.array([np.mean((a - b)[groups == g]) for g in range(n_groups)])
+    flipped = [
+        abs(np.mean(np.array(signs) * means))
+        for signs in itertools.product((-1, 1), repeat=n_groups)
+    ]
+    expected = np.mean(np.array(flipped) >= abs(means.mean()) * (1 - 1e-12))
+    assert result.exact and result.pvalue == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("n_groups", [3, 6])
+def test_clustered_p_value_is_at_least_two_over_two_to_the_groups(n_groups):
+    groups = np.repeat(np.arange(n_groups), 2)
+    result = compare_paired_clustered(np.full(groups.size, 0.5), np.zeros(groups.size), groups)
+    assert result.pvalue == pytest.approx(2 / 2**n_groups)
+
+
+def test_clustered_test_flips_at_random_past_n_resamples_and_p_one_without_a_difference():
+    groups = np.repeat(np.arange(6), 2)
+    random = compare_paired_clustered(
+        np.full(12, 0.5), np.zeros(12), groups, n_resamples=63, random_state=0
+    )
+    assert not random.exact and random.n_resamples == 63
+    same = compare_paired_clustered(np.ones(12), np.ones(12), groups)
+    assert same.pvalue == 1.0 and same.confidence_interval == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("groups", "match"),
+    [
+        ([0, 0, 0], r"`groups` must hold at least 2 distinct groups to test between them; "
+         r"got 1 \(\[0\]\)"),
+        ([0, 1], r"`groups` must hold one group label per case \(3 values\); got shape \(2,\)"),
+    ],
+)  # fmt: skip
+def test_bad_groups_are_named(groups, match):
+    with pytest.raises(ValueError, match=match):
+        compare_paired_clustered([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], groups)

@@ -12,7 +12,7 @@ import pytest
 from run_folders import CASES, draw, fake_run
 from scipy import stats
 
-from speccal.evaluation import compare_paired, holm_correction
+from speccal.evaluation import compare_paired, compare_paired_clustered, holm_correction
 from speccal.experiments import (
     check_comparable,
     column_labels,
@@ -100,7 +100,7 @@ def test_paired_rows_equal_independent_computations(runs):
     assert comparison.metrics == list(METRICS)
     rows = {(r["method"], r["metric"]): r for r in comparison.rows}
     assert [r["method"] for r in comparison.rows] == ["ce"] * 3 + ["cespectral"] * 3
-    raw = []
+    raw, run_raw = [], []
     for metric in METRICS:
         ours = [runs["cespectral", s][1][metric] for s in (0, 1)]
         theirs = [runs["ce", s][1][metric] for s in (0, 1)]
@@ -122,8 +122,20 @@ def test_paired_rows_equal_independent_computations(runs):
         assert (row["n_pairs"], row["paired"], row["n_runs"]) == (12, True, 2)
         raw.append(row["pvalue"])
         assert np.isnan(rows["ce", metric]["delta"])
+        # run level: 2 seeds, so the sign-flip p is 1/2 when both moved one way, else 1
+        seed_means = [np.mean(o - t) for o, t in zip(ours, theirs, strict=True)]
+        assert row["run_pvalue"] == (0.5 if np.prod(np.sign(seed_means)) > 0 else 1.0)
+        clustered = compare_paired_clustered(
+            pooled, np.concatenate(theirs), np.repeat([0, 1], 6), n_resamples=300, random_state=5
+        )
+        assert (row["run_ci_low"], row["run_ci_high"]) == clustered.confidence_interval
+        assert row["n_seeds"] == 2
+        run_raw.append(row["run_pvalue"])
     np.testing.assert_allclose(
         [rows["cespectral", m]["pvalue_holm"] for m in METRICS], holm_correction(raw)
+    )
+    np.testing.assert_allclose(
+        [rows["cespectral", m]["run_pvalue_holm"] for m in METRICS], holm_correction(run_raw)
     )
     assert comparison.notes == []
 
@@ -193,7 +205,10 @@ def test_infinite_distances_are_left_out_with_a_note(tmp_path):
         "cespectral, hd95: 1 of 6 volumes are not finite; no interval.",
         "cespectral, hd95: 1 of 6 pairs hold a non-finite value and are left out of Δ and "
         "its test.",
+        "cespectral: its pairs come from one seed, so there is no run-level interval or test "
+        "(they need at least 2 seeds).",
     ]
+    assert row["n_seeds"] == 1 and np.isnan(row["run_pvalue_holm"]) and row["notes"] == [0, 1, 2]
     assert "| HD95 (mm) ↓ | cespectral | 1 | inf | – |" in comparison.to_text()
 
 
@@ -239,11 +254,13 @@ def test_formats(runs):
     lines = markdown.splitlines()
     assert lines[0] == (
         "| metric | method | runs | mean ± sd | 95% CI | Δ vs ce | Δ 95% CI | p (Holm) | pairs "
-        "| notes |"
+        "| run-level 95% CI | run-level p (Holm) | seeds | notes |"
     )
-    assert lines[2].startswith("| DSC ↑ | ce | 2 | ")
-    assert lines[5].startswith("| DSC ↑ | cespectral | 2 | ") and lines[5].endswith("| 12 |  |")
-    assert "Holm-adjusted over the 3 metrics of each method. Protocol: P." in markdown
+    assert lines[2].startswith("| DSC ↑ | ce | 2 | ") and lines[2].endswith("| – | – | – |  |")
+    assert lines[5].startswith("| DSC ↑ | cespectral | 2 | ") and lines[5].endswith("| 2 |  |")
+    assert "| 12 | [" in lines[5]
+    assert "Holm-adjusted over the 3 metrics of each method. These take" in markdown
+    assert "(0.25 with 3). Protocol: P." in markdown
 
     text = paired_comparison_table(dirs, reference="ce", format="csv", n_resamples=30)
     rows = list(csv.DictReader(io.StringIO("\n".join(text.splitlines()[:7]))))
@@ -254,5 +271,5 @@ def test_formats(runs):
     assert rows[0]["delta"] == "nan" and rows[0]["n_pairs"] == ""
 
     latex = paired_comparison_table(dirs, reference="ce", format="latex", n_resamples=30)
-    assert latex.startswith(r"\begin{tabular}{llcccccccc}")
+    assert latex.startswith(r"\begin{tabular}{llccccccccccc}")
     assert r"metric & method & runs & mean $\pm$ sd & 95\% CI & $\Delta$ vs ce" in latex

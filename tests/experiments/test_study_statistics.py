@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from speccal.experiments._study_report import paired_difference
+from speccal.experiments._study_report import COMPARED, _run_level_table, paired_difference
 
 
 def _clustered():
@@ -48,5 +48,7 @@ def test_the_smallest_run_level_p_value_is_two_over_two_to_the_seeds(n_seeds):
 def test_one_seed_has_no_run_level_test():
     seeds = np.zeros(5, dtype=int)
     result = paired_difference(np.arange(5.0) + 1, np.zeros(5), seeds, np.random.default_rng(0))
-    assert result["seed_p"] == 1.0
-    assert result["seed_low"] <= result["mean"] <= result["seed_high"]
+    assert np.isnan([result["seed_p"], result["seed_low"], result["seed_high"]]).all()
+    row = {"method": "sp", "setting": {}, "n_seeds": 1, "metrics": dict.fromkeys(COMPARED)}
+    row["metrics"]["ece"] = result
+    assert "| +3.0000 (1 seed: no run-level test) |" in "\n".join(_run_level_table([row], {}))
