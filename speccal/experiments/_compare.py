@@ -377,9 +377,7 @@ def _difference(
                 pvalue=test.pvalue,
                 n_pairs=test.n,
             )
-            result.update(
-                _run_level(shared, finite, a, b, label, metric, level, n_resamples, random_state)
-            )
+            result.update(_run_level(shared, finite, a, b, level, n_resamples, random_state))
         return result
     x, y = np.array(list(ours.values())), np.array(list(theirs.values()))
     result.update(paired=False)
@@ -396,7 +394,7 @@ def _difference(
     return result
 
 
-def _run_level(shared, finite, a, b, label, metric, level, n_resamples, random_state):
+def _run_level(shared, finite, a, b, level, n_resamples, random_state):
     """The seed as the unit: two-stage bootstrap interval and sign-flip p of the seeds' means."""
     seeds = np.array([str(seed) for _, seed in shared])[finite]
     n_seeds = len(set(seeds))
