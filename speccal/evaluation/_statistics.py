@@ -267,6 +267,14 @@ class ClusteredPairedComparison:
         Level of the interval.
     n_resamples : int
         Bootstrap resamples drawn.
+
+    Examples
+    --------
+    >>> from speccal.evaluation import compare_paired_clustered
+    >>> result = compare_paired_clustered([0.2, 0.3, 0.1, 0.2], [0.1, 0.1, 0.2, 0.1],
+    ...                                   groups=[0, 0, 1, 1], n_resamples=99, random_state=0)
+    >>> result.n, result.n_groups, [round(d, 2) for d in result.group_differences]
+    (4, 2, [0.15, 0.0])
     """
 
     n: int

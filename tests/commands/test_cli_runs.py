@@ -130,7 +130,8 @@ def test_train_evaluate_compare_through_the_command_line(tmp_path, capsys, monke
     assert main(["compare", *runs, "--reference", "ce", "--resamples", "50"]) == 0
     table = capsys.readouterr().out
     n_test = json.loads((tmp_path / "ce" / "metrics.json").read_text())["n_volumes"]
-    assert "| ECE ↓ | cespectral | 1 |" in table and f"| {n_test} |  |" in table
+    assert "| ECE ↓ | cespectral | 1 |" in table and f"| {n_test} | – | – | 1 | [" in table
+    assert "cespectral: its pairs come from one seed, so there is no run-level" in table
     assert main(["evaluate", runs[0], "--quiet", "--protocol", "monai"]) == 0
     assert "Protocol: voxels and bins: monai: all voxels, per volume" in capsys.readouterr().out
     # an existing --out is not overwritten without --overwrite
