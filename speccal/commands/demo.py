@@ -12,14 +12,13 @@ regularizer (and, without --quick, the five baselines focal, ls, mbls, svls, cra
 seeds on CPU, evaluate every run on its test cases, print the paper-style segmentation
 (DSC/HD95/ASD) and calibration (ECE/SCE/TACE) tables as mean ± sd over seeds and every
 method's paired comparison with CE (differences, intervals, Holm-adjusted p-values over
-volumes and over seeds),
-and write reliability diagrams and power-spectrum plots to OUT/figures. Runs go --workers at a
-time, each in its own process. --quick trains at the size and length chosen by the declared
-study docs/study/demo_regime.toml (240 SGD steps per run, 16³ patches; about 3 minutes on
-2 idle CPU cores, measured by benchmarks/bench_demo.py); the full demo (15,750 steps at 32³)
-some 2.5 hours (measured one run at a time). One-seed loss comparisons on small data are
-noise, so every method runs over --seeds seeds (default 3) and nothing is claimed from one
-run."""
+volumes and over seeds), and write reliability diagrams and power-spectrum plots to
+OUT/figures. Runs go --workers at a time, each in its own process. --quick trains at the size
+and length chosen by the declared study docs/study/demo_regime.toml (240 SGD steps per run,
+16³ patches; about 3 minutes on 2 idle CPU cores, measured by benchmarks/bench_demo.py); the
+full demo (15,750 steps at 32³) some 2.5 hours (measured one run at a time). One-seed loss
+comparisons on small data are noise, so every method runs over --seeds seeds (default 3) and
+nothing is claimed from one run."""
 
 #: Why --quick runs where it runs: printed by the demo, kept with the studies' results.
 QUICK_REGIME = """\

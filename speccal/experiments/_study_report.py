@@ -10,9 +10,9 @@ signed-rank p-value (:func:`scipy.stats.wilcoxon`) and how many seeds moved each
 Those treat the pairs as independent, but the test cases of one seed share one training run:
 as evidence about a training method they count for less than their number. The report
 therefore also gives the run-level view, where a seed is the unit: a two-stage bootstrap
-interval (seeds resampled, then pairs within each drawn seed) and the exact two-sided
-sign-flip test of the per-seed mean differences (:func:`scipy.stats.permutation_test`), whose
-smallest p-value with n seeds is 2 / 2**n.
+interval (seeds resampled, then pairs within each drawn seed) and the two-sided sign-flip test
+of the per-seed mean differences (:func:`speccal.evaluation.compare_paired_clustered`; exact
+up to 10 seeds), whose smallest p-value with n seeds is 2 / 2**n; with one seed there is none.
 """
 
 import csv
@@ -123,7 +123,7 @@ def _is_number(value):
 
 def paired_difference(method_values, reference_values, seeds, rng, run_rng=None):
     """Mean difference, 95 % bootstrap interval, Wilcoxon p and seeds better/worse, and the
-    run-level interval and p-value (see the module's docstring).
+    run-level interval and p-value (see the module's docstring; NaN with one seed).
 
     ``method_values`` and ``reference_values`` are equal-length arrays of paired values
     (one per (case, seed)); ``seeds`` the seed of each pair. ``run_rng`` draws the two-stage
