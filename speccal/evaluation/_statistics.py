@@ -350,9 +350,11 @@ def compare_paired_clustered(
     The interval is a two-stage percentile bootstrap of the mean of :math:`d_i = a_i - b_i`
     over the cases: with ``rng = numpy.random.default_rng(random_state)`` and the ``G``
     groups in sorted order, each of ``G`` slots of a resample draws a group
-    (``rng.integers(0, G, size=n_resamples)``), then, group by group, each group's cases with
-    replacement (``rng.integers(0, n_g, size=(n_resamples, n_g))``); a resample's statistic is
-    the mean over all the cases it drew. With one case per group it is the bootstrap of the
+    (``drawn = rng.integers(0, G, size=n_resamples)``), then, group by group, the ``k`` resamples
+    that drew group ``g`` in that slot draw its cases with replacement
+    (``rng.integers(0, n_g, size=(k, n_g))``, ``k = (drawn == g).sum()``); a resample's
+    statistic is the mean over all the cases it drew. The cost is linear in the number of
+    cases times ``n_resamples``. With one case per group it is the bootstrap of the
     group means, and with groups of equal values it spans the group means.
 
     The test is the two-sided sign-flip (randomisation) test of the ``G`` group means, with
@@ -384,15 +386,12 @@ def compare_paired_clustered(
     members = [difference[index == g] for g in range(n_groups)]
     sizes = np.array([m.size for m in members])
     rng = np.random.default_rng(random_state)
-    rows = np.arange(n_resamples)
     total, count = np.zeros(n_resamples), np.zeros(n_resamples)
     for _ in range(n_groups):  # each slot of a resample draws a group, then its cases
         drawn = rng.integers(0, n_groups, size=n_resamples)
-        sums = np.stack(
-            [m[rng.integers(0, m.size, size=(n_resamples, m.size))].sum(axis=1) for m in members],
-            axis=1,
-        )
-        total += sums[rows, drawn]
+        for g, m in enumerate(members):  # only where group g was drawn: cost ~ n_cases per slot
+            where = np.flatnonzero(drawn == g)
+            total[where] += m[rng.integers(0, m.size, size=(where.size, m.size))].sum(axis=1)
         count += sizes[drawn]
     group_means = np.array([m.mean() for m in members])
     exact = 2**n_groups <= n_resamples

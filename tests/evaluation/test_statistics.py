@@ -128,15 +128,15 @@ def _two_stage_loop(difference, groups, n_resamples, level, seed):
     labels = sorted(set(groups))
     members = [difference[groups == g] for g in labels]
     rng = np.random.default_rng(seed)
-    slots = []
-    for _ in labels:  # per slot: which group, then every group's cases for all resamples
+    taken = [[] for _ in range(n_resamples)]
+    for _ in labels:  # per slot: which group, then group by group the resamples that drew it
         drawn = rng.integers(0, len(labels), size=n_resamples)
-        cases = [rng.integers(0, m.size, size=(n_resamples, m.size)) for m in members]
-        slots.append((drawn, cases))
-    means = []
-    for r in range(n_resamples):
-        taken = [members[drawn[r]][cases[drawn[r]][r]] for drawn, cases in slots]
-        means.append(np.concatenate(taken).mean())
+        for g, m in enumerate(members):
+            rows = [r for r in range(n_resamples) if drawn[r] == g]
+            cases = rng.integers(0, m.size, size=(len(rows), m.size))
+            for r, picked in zip(rows, cases, strict=True):
+                taken[r].append(m[picked])
+    means = [np.concatenate(t).mean() for t in taken]
     alpha = (1 - level) / 2
     return np.quantile(means, [alpha, 1 - alpha])
 
