@@ -1,6 +1,6 @@
-"""``speccal score`` on nnU-Net ``.npz`` predictions: time vs reading, memory vs one volume, jobs.
+"""``speccal score`` on nnU-Net ``.npz`` or MONAI NIfTI predictions: time, memory, jobs.
 
-Run: ``python benchmarks/bench_score.py [--small] [--volumes 20] [--keep DIR]``.
+Run: ``python benchmarks/bench_score.py [--small] [--volumes N] [--format F] [--keep DIR]``.
 
 Writes, in a temporary folder, ``--volumes`` cases of 240 x 240 x 155 voxels x 4 classes as
 nnU-Net v2 writes them with ``--save_probabilities``: ``<case>.npz`` compressed
@@ -23,7 +23,9 @@ Printed, all measured in this run, one process at a time:
 - ``--jobs 2`` vs ``--jobs 1`` wall time (a LocalCluster of two processes; its start-up is
   included).
 
-``--small`` runs 4 volumes of 96 x 96 x 64 for a quick check.
+``--small`` runs 4 volumes of 96 x 96 x 64 for a quick check. ``--format nii.gz`` writes the
+predictions as MONAI's ``SaveImage`` does instead: ``<case>.nii.gz`` float32 ``(X, Y, Z, C)``
+(Fortran order on disk, gzip-compressed), with no label map beside them.
 """
 
 import argparse
@@ -65,8 +67,8 @@ def make_case(rng, shape):
     return label, probs
 
 
-def write_cases(root, n_volumes, shape, seed=0):
-    """nnU-Net's output folder ``preds/`` and the references ``labelsTs/``; return them."""
+def write_cases(root, n_volumes, shape, seed=0, fmt="npz"):
+    """nnU-Net's (or MONAI's) output folder ``preds/`` and the references ``labelsTs/``."""
     rng = np.random.default_rng(seed)
     preds, labels = root / "preds", root / "labelsTs"
     preds.mkdir()
@@ -76,25 +78,33 @@ def write_cases(root, n_volumes, shape, seed=0):
         case = f"case_{i:03d}"
         if i < DISTINCT:
             label, probs = make_case(rng, shape)
-            np.savez_compressed(preds / f"{case}.npz", probabilities=probs.transpose(3, 2, 1, 0))
+            if fmt == "npz":
+                probs = probs.transpose(3, 2, 1, 0)
+                np.savez_compressed(preds / f"{case}.npz", probabilities=probs)
+            else:
+                nib.save(nib.Nifti1Image(probs, affine), preds / f"{case}.{fmt}")
             nib.save(nib.Nifti1Image(label, affine), labels / f"{case}.nii.gz")
             del probs
         else:
             source = f"case_{i % DISTINCT:03d}"
-            shutil.copy(preds / f"{source}.npz", preds / f"{case}.npz")
+            shutil.copy(preds / f"{source}.{fmt}", preds / f"{case}.{fmt}")
             shutil.copy(labels / f"{source}.nii.gz", labels / f"{case}.nii.gz")
-        shutil.copy(labels / f"{case}.nii.gz", preds / f"{case}.nii.gz")  # nnU-Net's label map
-        (preds / f"{case}.pkl").write_bytes(pickle.dumps({"spacing": [1.0, 1.0, 1.0]}))
+        if fmt == "npz":
+            shutil.copy(labels / f"{case}.nii.gz", preds / f"{case}.nii.gz")  # the label map
+            (preds / f"{case}.pkl").write_bytes(pickle.dumps({"spacing": [1.0, 1.0, 1.0]}))
     return preds, labels
 
 
-def read_all(preds, labels):
+def read_all(preds, labels, fmt="npz"):
     """Read every prediction and label once; return the wall time."""
     start = time.perf_counter()
-    for path in sorted(preds.glob("*.npz")):
-        with np.load(path) as archive:
-            archive["probabilities"].sum(dtype=np.float64)  # touch it
-        np.asanyarray(nib.load(labels / path.name.replace(".npz", ".nii.gz")).dataobj)
+    for path in sorted(preds.glob(f"*.{fmt}")):
+        if fmt == "npz":
+            with np.load(path) as archive:
+                archive["probabilities"].sum(dtype=np.float64)  # touch it
+        else:
+            np.asanyarray(nib.load(path).dataobj).sum(dtype=np.float64)
+        np.asanyarray(nib.load(labels / path.name.replace(f".{fmt}", ".nii.gz")).dataobj)
     return time.perf_counter() - start
 
 
@@ -144,6 +154,9 @@ def main():
     parser.add_argument("--small", action="store_true", help="4 volumes of 96 x 96 x 64")
     parser.add_argument("--volumes", type=int, default=None, help="cases (default 20, small 4)")
     parser.add_argument("--keep", type=Path, help="write the cases here and keep them")
+    parser.add_argument(
+        "--format", choices=("npz", "nii.gz"), default="npz", help="nnU-Net's or MONAI's files"
+    )
     args = parser.parse_args()
     shape = (96, 96, 64) if args.small else (240, 240, 155)
     n_volumes = args.volumes or (4 if args.small else 20)
@@ -151,16 +164,17 @@ def main():
     root.mkdir(parents=True, exist_ok=True)
     try:
         start = time.perf_counter()
-        preds, labels = write_cases(root, n_volumes, shape)
+        preds, labels = write_cases(root, n_volumes, shape, fmt=args.format)
         one_volume = int(np.prod(shape)) * N_CLASSES * 4  # float32 probabilities
-        sizes = sum(p.stat().st_size for p in preds.glob("*.npz"))
+        sizes = sum(p.stat().st_size for p in preds.glob(f"*.{args.format}"))
+        layout = "(C, Z, Y, X)" if args.format == "npz" else "(X, Y, Z, C)"
         print(
-            f"{n_volumes} volumes {shape} x {N_CLASSES} classes, float32 (C, Z, Y, X) in "
-            f"compressed .npz: {sizes / n_volumes / 2**20:.1f} MiB per file on disk, "
+            f"{n_volumes} volumes {shape} x {N_CLASSES} classes, float32 {layout} in "
+            f"compressed .{args.format}: {sizes / n_volumes / 2**20:.1f} MiB per file on disk, "
             f"{one_volume / 2**20:.1f} MiB per volume in memory "
             f"(written in {time.perf_counter() - start:.0f} s)"
         )
-        read = read_all(preds, labels)
+        read = read_all(preds, labels, args.format)
         one, metrics = score(preds, labels, root / "out1", jobs=1)
         print(f"read files alone        : {read:8.2f} s ({read / n_volumes:.2f} s per volume)")
         print(f"speccal score --jobs 1  : {one:8.2f} s ({one / n_volumes:.2f} s per volume)")

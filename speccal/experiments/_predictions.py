@@ -31,6 +31,7 @@ voxel grid); spacing from the header's zooms. Files named ``*.pkl`` and ``*.json
 properties, ``dataset.json``, ``plans.json``) are ignored, as are files with other suffixes.
 """
 
+import math
 import warnings
 import zipfile
 import zlib
@@ -210,7 +211,7 @@ def _load_array(path, suffix):
             return array
         if suffix == ".npy":
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        array = np.asanyarray(nib.load(path).dataobj)
+        array = _read_nifti(path)
     except KeyError as exc:
         raise ValueError(
             f"{str(path)!r} must hold the array {NNUNET_KEY!r} (nnU-Net's "
@@ -221,6 +222,37 @@ def _load_array(path, suffix):
     if array.ndim == 5 and array.shape[3] == 1:  # NIfTI vector layout (X, Y, Z, 1, C)
         array = array[:, :, :, 0]
     return array
+
+
+def _read_nifti(path):
+    """A NIfTI file's (scaled) data, as ``np.asanyarray(nib.load(path).dataobj)`` gives it.
+
+    An uncompressed file comes memory-mapped when nibabel can. A compressed one is read piece
+    by piece (runs along the third axis, one index of the trailing axes at a time: each is
+    contiguous in the file's Fortran order) into a preallocated array: nibabel reading the
+    whole would hold the decompressed bytes and the array at once (twice the volume, measured
+    with ``tracemalloc``), and each piece is taken from the open stream where the previous one
+    ended. The array is Fortran-ordered, as nibabel's.
+    """
+    import nibabel as nib
+
+    compressed = str(path).endswith(".gz")
+    image = nib.load(path, keep_file_open=compressed)  # pieces read on from one stream
+    proxy = image.dataobj
+    shape = tuple(proxy.shape)
+    if not compressed or len(shape) < 3 or not nib.is_proxy(proxy):
+        return np.asanyarray(proxy)
+    itemsize = np.dtype(proxy.dtype).itemsize
+    block_bytes = min(_READ_BLOCK_BYTES, math.prod(shape) * itemsize // 8)  # as for .npz
+    step = max(1, min(shape[2], block_bytes // max(shape[0] * shape[1] * itemsize, 1)))
+    reversed_out = None  # the array's axes reversed, C-ordered: a Fortran array's memory
+    for trailing in np.ndindex(shape[3:]):
+        for start in range(0, shape[2], step):
+            piece = proxy[(slice(None), slice(None), slice(start, start + step), *trailing)]
+            if reversed_out is None:
+                reversed_out = np.empty(shape[::-1], dtype=piece.dtype)
+            reversed_out[(*trailing[::-1], slice(start, start + step))] = piece.T
+    return reversed_out.T
 
 
 def _read_c_ordered(stream):
