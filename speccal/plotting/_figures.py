@@ -358,7 +358,8 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
     Returns
     -------
     ax : matplotlib.axes.Axes
-        One line per method, in the order given.
+        One line per method, in the order given; past the colour cycle's length the lines
+        are dashed, then dotted, then dash-dotted.
 
     Raises
     ------
@@ -379,8 +380,12 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
     for name, scale in (("xscale", xscale), ("yscale", yscale)):
         if scale not in get_scale_names():
             raise ValueError(f"`{name}` must be one of {get_scale_names()}; got {scale!r}.")
+    import matplotlib as mpl
+
     ax = new_axes(ax)
-    for name, item in runs_by_name(spectra, "spectra").items():
+    # past the colour cycle (10 colours by default) the line style changes: no two lines alike
+    n_colours = len(mpl.rcParams["axes.prop_cycle"].by_key().get("color", ())) or 1
+    for i, (name, item) in enumerate(runs_by_name(spectra, "spectra").items()):
         if isinstance(item, RunResult):
             item = (item.spectrum["frequencies"], item.spectrum["power"])
         freqs, power = (np.asarray(v, dtype=np.float64) for v in item)
@@ -396,7 +401,8 @@ def plot_power_spectra(spectra, *, ax=None, xscale="linear", yscale="log"):
                 f"`spectra[{name!r}]` power must be positive on a log scale; got minimum "
                 f"{float(power.min())!r}."
             )
-        ax.plot(freqs, power, label=str(name))
+        linestyle = ("-", "--", ":", "-.")[i // n_colours % 4]
+        ax.plot(freqs, power, label=str(name), linestyle=linestyle)
     ax.set_xscale(xscale)
     ax.set_yscale(yscale)
     ax.set_xlabel("spatial frequency (cycles / voxel)")

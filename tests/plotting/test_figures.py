@@ -123,6 +123,15 @@ def test_plot_power_spectra(pyplot, runs):
     assert ax.get_xscale() == "log"
 
 
+def test_power_spectra_past_the_colour_cycle_change_line_style(pyplot):
+    f = [0.0, 0.1, 0.2, 0.3]
+    ax = plot_power_spectra({f"m{i}": (f, [4.0, 3.0, 2.0, 1.0 + i]) for i in range(12)})
+    styles = [line.get_linestyle() for line in ax.get_lines()]
+    assert styles == ["-"] * 10 + ["--"] * 2
+    pairs = {(line.get_color(), line.get_linestyle()) for line in ax.get_lines()}
+    assert len(pairs) == 12
+
+
 def test_plot_power_spectra_errors(pyplot, runs):
     f = np.linspace(0, 0.5, 3)
     with pytest.raises(ValueError, match=r"`spectra\['a'\]` power must be positive on a log"):
